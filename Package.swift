@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "MixteraFormats", dependencies: ["MixteraCore", "MixteraSpec", "CZstd", "CArchive"],
             swiftSettings: swiftSettings),
-        .target(name: "MixteraCatalog", dependencies: ["MixteraCore", "CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "MixteraCatalog", dependencies: ["MixteraCore", "MixteraSpec", "CSQLite"], swiftSettings: swiftSettings),
         .target(name: "MixteraManifest", dependencies: ["MixteraCore"], swiftSettings: swiftSettings),
         // Layer 2: planning (pure: works on in-memory sample tables) and replay (no SQLite).
         .target(name: "MixteraPlanner", dependencies: ["MixteraCore", "MixteraSpec"], swiftSettings: swiftSettings),
