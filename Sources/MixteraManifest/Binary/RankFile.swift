@@ -1,0 +1,277 @@
+import MixteraCore
+
+/// Rank file layout (all integers little-endian; docs/manifest-format.md is normative):
+///
+/// ```
+/// offset size field
+///  0      8   magic "MXTRRANK"
+///  8      2   major version (1)
+/// 10      2   minor version (0)
+/// 12      4   flags (0; readers reject unknown bits)
+/// 16      4   rank
+/// 20      4   data_parallel
+/// 24      8   step count
+/// 32      4   samples per step (b = global_batch / data_parallel)
+/// 36      4   steps per block (K)
+/// 40      8   XXH3-64 of header.json
+/// 48      8   block table offset
+/// 56      8   XXH3-64 of bytes 0..<56
+/// 64      …   blocks: one zstd frame per K steps
+/// table       per block: u64 offset, u32 compressed size, u32 raw size, u64 XXH3-64 of the compressed bytes
+/// end-8   8   XXH3-64 of the block table
+/// ```
+/// A raw block holds `u32 stepOffsets[k + 1]` (k = steps in the block; offsets relative to the end
+/// of the offset array), then per step: varint entry count, then entries of five varints
+/// (component, file, row, count, locator).
+public enum RankFileFormat {
+    public static let magic: [UInt8] = Array("MXTRRANK".utf8)
+    public static let major: UInt16 = 1
+    public static let minor: UInt16 = 0
+    public static let fixedHeaderBytes = 64
+    public static let tableEntryBytes = 24
+
+    /// Steps per block: about 64 KiB of raw entries at one entry per sample, between 1 and 4096.
+    public static func stepsPerBlock(samplesPerStep b: Int) -> Int {
+        max(1, min(4096, 16_384 / max(1, b)))
+    }
+}
+
+/// Builds one rank file in memory, step by step.
+public struct RankFileWriter {
+    public let rank: Int
+    public let dataParallel: Int
+    public let samplesPerStep: Int
+    public let headerHash: UInt64
+    let stepsPerBlock: Int
+    private var body = ByteWriter(capacity: 1 << 16)
+    private var table = ByteWriter()
+    private var blockSteps: [[UInt8]] = []
+    private var stepCount = 0
+
+    public init(rank: Int, dataParallel: Int, samplesPerStep: Int, headerHash: UInt64) {
+        self.rank = rank
+        self.dataParallel = dataParallel
+        self.samplesPerStep = samplesPerStep
+        self.headerHash = headerHash
+        stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: samplesPerStep)
+        body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes))
+    }
+
+    /// Appends the entries of the next step (their counts must sum to `samplesPerStep`).
+    public mutating func appendStep(_ entries: [ManifestEntry]) {
+        assert(entries.reduce(0) { $0 + $1.count } == samplesPerStep, "step does not hold b samples")
+        var w = ByteWriter(capacity: entries.count * 8 + 4)
+        w.writeVarint(entries.count)
+        for e in entries {
+            w.writeVarint(e.component)
+            w.writeVarint(e.file)
+            w.writeVarint(UInt64(e.row))
+            w.writeVarint(e.count)
+            w.writeVarint(UInt64(e.locator))
+        }
+        blockSteps.append(w.bytes)
+        stepCount += 1
+        if blockSteps.count == stepsPerBlock { flushBlock() }
+    }
+
+    private mutating func flushBlock() {
+        guard !blockSteps.isEmpty else { return }
+        var raw = ByteWriter()
+        var off: UInt32 = 0
+        for s in blockSteps {
+            raw.writeUInt32LE(off)
+            off += UInt32(s.count)
+        }
+        raw.writeUInt32LE(off)
+        for s in blockSteps { raw.write(s) }
+        let compressed = Zstd.compress(raw.bytes, level: 9)
+        table.writeUInt64LE(UInt64(body.count))
+        table.writeUInt32LE(UInt32(compressed.count))
+        table.writeUInt32LE(UInt32(raw.count))
+        table.writeUInt64LE(XXH3.hash(compressed))
+        body.write(compressed)
+        blockSteps.removeAll(keepingCapacity: true)
+    }
+
+    /// Finishes the file and returns its bytes.
+    public mutating func finish() -> [UInt8] {
+        flushBlock()
+        let tableOffset = body.count
+        body.write(table.bytes)
+        body.writeUInt64LE(XXH3.hash(table.bytes))
+        var h = ByteWriter(capacity: 64)
+        h.write(RankFileFormat.magic)
+        h.writeUInt16LE(RankFileFormat.major)
+        h.writeUInt16LE(RankFileFormat.minor)
+        h.writeUInt32LE(0)
+        h.writeUInt32LE(UInt32(rank))
+        h.writeUInt32LE(UInt32(dataParallel))
+        h.writeUInt64LE(UInt64(stepCount))
+        h.writeUInt32LE(UInt32(samplesPerStep))
+        h.writeUInt32LE(UInt32(stepsPerBlock))
+        h.writeUInt64LE(headerHash)
+        h.writeUInt64LE(UInt64(tableOffset))
+        h.writeUInt64LE(XXH3.hash(h.bytes))
+        var out = body.bytes
+        out.replaceSubrange(0..<64, with: h.bytes)
+        return out
+    }
+}
+
+/// Reads one rank file with O(1) access to any step; verifies the fixed header, the block table and
+/// each block's checksum on first use. Memory: the block table plus one decoded block.
+public final class RankFileReader {
+    public let path: String
+    public let rank: Int
+    public let dataParallel: Int
+    public let stepCount: Int
+    public let samplesPerStep: Int
+    public let headerHash: UInt64
+    let stepsPerBlock: Int
+    private let file: ReadOnlyFile
+    private var blocks: [(offset: Int64, size: Int, rawSize: Int, hash: UInt64)] = []
+    private var cachedBlock = -1
+    private var cachedRaw: [UInt8] = []
+
+    public init(path: String) throws(ManifestError) {
+        self.path = path
+        let loc = DataLocation(path: path)
+        do { file = try ReadOnlyFile(path: path) } catch {
+            throw ManifestError("missing-rank-file", error.message, at: error.location, category: error.category)
+        }
+        let size: Int64
+        let head: [UInt8]
+        do {
+            size = try file.stat().byteCount
+            guard size >= Int64(RankFileFormat.fixedHeaderBytes + 8) else {
+                throw ManifestError("truncated", "rank file is truncated (\(size) bytes)", at: loc)
+            }
+            head = try file.readExactly(64, at: 0)
+        } catch let e as ManifestError {
+            throw e
+        } catch let e as CoreError {
+            throw ManifestError("io", e.message, at: e.location, category: e.category)
+        } catch {
+            throw ManifestError("io", "\(error)", at: loc, category: .io)
+        }
+        guard Array(head[0..<8]) == RankFileFormat.magic else {
+            throw ManifestError("bad-magic", "not a mixtera rank file (bad magic)", at: DataLocation(path: path, byteOffset: 0))
+        }
+        var r = ByteReader(head, offset: 8)
+        do {
+            let major = try r.readUInt16LE()
+            let minor = try r.readUInt16LE()
+            guard major == RankFileFormat.major else {
+                throw ManifestError(
+                    "unsupported-version",
+                    "rank file format version \(major).\(minor) is not supported (this reader supports \(RankFileFormat.major).x)",
+                    at: DataLocation(path: path, byteOffset: 8))
+            }
+            guard XXH3.hash(Array(head[0..<56])) == UInt64(head[56..<64].enumerated().reduce(0) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) }) else {
+                throw ManifestError("checksum-mismatch", "rank file header checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: 56))
+            }
+            let flags = try r.readUInt32LE()
+            guard flags == 0 else {
+                throw ManifestError("unsupported-flags", "rank file has unknown flags 0x\(String(flags, radix: 16))", at: DataLocation(path: path, byteOffset: 12))
+            }
+            rank = Int(try r.readUInt32LE())
+            dataParallel = Int(try r.readUInt32LE())
+            stepCount = Int(try r.readUInt64LE())
+            samplesPerStep = Int(try r.readUInt32LE())
+            stepsPerBlock = Int(try r.readUInt32LE())
+            headerHash = try r.readUInt64LE()
+            let tableOffset = Int64(try r.readUInt64LE())
+            guard stepsPerBlock > 0 else { throw ManifestError("corrupt", "rank file has zero steps per block", at: loc) }
+            let blockCount = (stepCount + stepsPerBlock - 1) / stepsPerBlock
+            let tableBytes = blockCount * RankFileFormat.tableEntryBytes
+            guard tableOffset >= 64, tableOffset + Int64(tableBytes) + 8 == size else {
+                throw ManifestError("truncated", "rank file is truncated or has trailing bytes (expected \(tableOffset + Int64(tableBytes) + 8) bytes, found \(size))", at: DataLocation(path: path, byteOffset: min(size, tableOffset)))
+            }
+            let table = try file.readExactly(tableBytes + 8, at: tableOffset)
+            var tr = ByteReader(table)
+            for _ in 0..<blockCount {
+                let off = Int64(try tr.readUInt64LE())
+                let cs = Int(try tr.readUInt32LE())
+                let rs = Int(try tr.readUInt32LE())
+                let h = try tr.readUInt64LE()
+                guard off >= 64, off + Int64(cs) <= tableOffset else {
+                    throw ManifestError("corrupt", "block table points outside the file", at: DataLocation(path: path, byteOffset: tableOffset))
+                }
+                blocks.append((off, cs, rs, h))
+            }
+            let stored = try tr.readUInt64LE()
+            guard XXH3.hash(Array(table[0..<tableBytes])) == stored else {
+                throw ManifestError("checksum-mismatch", "block table checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: tableOffset))
+            }
+        } catch let e as ManifestError {
+            throw e
+        } catch let e as CoreError {
+            throw ManifestError("truncated", e.message, at: e.location)
+        } catch {
+            throw ManifestError("truncated", "rank file is truncated", at: loc)
+        }
+    }
+
+    /// The entries of `step`, in slot order.
+    public func entries(step: Int) throws(ManifestError) -> [ManifestEntry] {
+        guard step >= 0 && step < stepCount else {
+            throw ManifestError("step-out-of-range", "step \(step) is out of range (the manifest has \(stepCount) steps)", at: DataLocation(path: path), category: .usage)
+        }
+        let b = step / stepsPerBlock
+        try loadBlock(b)
+        let k = step - b * stepsPerBlock
+        let stepsInBlock = min(stepsPerBlock, stepCount - b * stepsPerBlock)
+        let base = (stepsInBlock + 1) * 4
+        func u32(_ at: Int) -> Int {
+            var v = 0
+            for j in 0..<4 { v |= Int(cachedRaw[at + j]) << (8 * j) }
+            return v
+        }
+        guard cachedRaw.count >= base else { throw corrupt(b) }
+        let start = base + u32(k * 4)
+        let end = base + u32(k * 4 + 4)
+        guard start <= end, end <= cachedRaw.count else { throw corrupt(b) }
+        var r = ByteReader(cachedRaw, offset: start)
+        do {
+            let n = Int(try r.readVarint())
+            guard n <= samplesPerStep else { throw corrupt(b) }
+            var out: [ManifestEntry] = []
+            out.reserveCapacity(n)
+            var total = 0
+            for _ in 0..<n {
+                let e = ManifestEntry(
+                    component: Int(try r.readVarint()), file: Int(try r.readVarint()), row: Int64(try r.readVarint()),
+                    count: Int(try r.readVarint()), locator: Int64(try r.readVarint()))
+                total += e.count
+                out.append(e)
+            }
+            guard total == samplesPerStep, r.offset == end else { throw corrupt(b) }
+            return out
+        } catch let e as ManifestError {
+            throw e
+        } catch {
+            throw corrupt(b)
+        }
+    }
+
+    private func corrupt(_ block: Int) -> ManifestError {
+        ManifestError("corrupt", "block \(block) is malformed", at: DataLocation(path: path, byteOffset: blocks[block].offset))
+    }
+
+    private func loadBlock(_ b: Int) throws(ManifestError) {
+        if b == cachedBlock { return }
+        let info = blocks[b]
+        let compressed: [UInt8]
+        do { compressed = try file.readExactly(info.size, at: info.offset) } catch {
+            throw ManifestError("truncated", error.message, at: error.location)
+        }
+        guard XXH3.hash(compressed) == info.hash else {
+            throw ManifestError("checksum-mismatch", "block \(b) checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: info.offset))
+        }
+        do { cachedRaw = try Zstd.decompress(compressed, maxSize: info.rawSize) } catch {
+            throw corrupt(b)
+        }
+        guard cachedRaw.count == info.rawSize else { throw corrupt(b) }
+        cachedBlock = b
+    }
+}
