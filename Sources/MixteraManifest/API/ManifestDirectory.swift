@@ -71,8 +71,8 @@ public struct ManifestWriter {
         FileSystem.removeTree(temporary)
         do {
             if let st = try FileSystem.stat(destination) {
-                let isManifest = st.isDirectory && (try FileSystem.stat(destination + "/header.json")) != nil
-                let isEmptyDir = st.isDirectory && (try FileSystem.listDirectory(destination)).isEmpty
+                let isManifest = try st.isDirectory && FileSystem.stat(destination + "/header.json") != nil
+                let isEmptyDir = try st.isDirectory && FileSystem.listDirectory(destination).isEmpty
                 guard isManifest || isEmptyDir else {
                     throw ManifestError(
                         "destination-exists", "output exists and is not a mixtera manifest; choose another --out",
