@@ -1,0 +1,105 @@
+import MixteraCore
+import MixteraSpec
+
+/// A sample reference: file index (in the manifest file table) and row, packed as `file << 40 | row`.
+public typealias SampleRef = UInt64
+
+@inline(__always) public func makeRef(file: Int, row: Int64) -> SampleRef { UInt64(file) << 40 | UInt64(row) }
+@inline(__always) public func refFile(_ r: SampleRef) -> Int { Int(r >> 40) }
+@inline(__always) public func refRow(_ r: SampleRef) -> Int64 { Int64(r & 0xFF_FFFF_FFFF) }
+
+/// The consumption order of one component's samples (docs/planner.md §Order).
+///
+/// `base` is the component's selection in catalog order (dataset name, file path bytewise, row), or
+/// sorted by `sort_by`. Epoch e (0-based) is ordered by the mode:
+/// - `none`: base order every epoch.
+/// - `files`: the runs of base belonging to one file are permuted by Fisher–Yates with
+///   `SplitMix64(derive(seed, component, e))`; rows inside a run keep their order.
+/// - `blocks`: base is cut into blocks of `block_size` consecutive samples (the last may be shorter);
+///   blocks are permuted likewise.
+/// - `samples`: epoch 0 is a Fisher–Yates permutation of base; epoch e+1 permutes epoch e's order
+///   again with its own derived seed.
+struct ComponentStream {
+    let mode: ShuffleMode
+    let seed: UInt64
+    let component: Int
+    private(set) var order: [SampleRef]
+    private var segments: [(start: Int, count: Int)] = []
+    private var segmentOrder: [Int32] = []
+    private var segmentCursor = 0
+    private var inSegment = 0
+    private(set) var epoch = 0
+    /// Samples consumed in the current epoch.
+    private(set) var position = 0
+
+    var count: Int { order.count }
+    var remainingInEpoch: Int { order.count - position }
+
+    init(base: [SampleRef], mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int) {
+        self.mode = mode
+        self.seed = seed
+        self.component = component
+        order = base
+        switch mode {
+        case .files:
+            var i = 0
+            while i < base.count {
+                let f = refFile(base[i])
+                var j = i + 1
+                while j < base.count && refFile(base[j]) == f { j += 1 }
+                segments.append((i, j - i))
+                i = j
+            }
+        case .blocks:
+            var i = 0
+            while i < base.count {
+                segments.append((i, min(blockSize, base.count - i)))
+                i += blockSize
+            }
+        case .none, .samples: break
+        }
+        startEpoch(0)
+    }
+
+    private mutating func startEpoch(_ e: Int) {
+        epoch = e
+        position = 0
+        segmentCursor = 0
+        inSegment = 0
+        var rng = SplitMix64(seed: SplitMix64.derive(seed, UInt64(component), UInt64(e)))
+        switch mode {
+        case .none: break
+        case .samples: rng.shuffle(&order)
+        case .files, .blocks:
+            segmentOrder = (0..<segments.count).map { Int32($0) }
+            rng.shuffle(&segmentOrder)
+        }
+    }
+
+    mutating func nextEpoch() { startEpoch(epoch + 1) }
+
+    /// Appends up to `n` samples of the current epoch to `out`; returns how many.
+    mutating func take(_ n: Int, into out: inout [SampleRef]) -> Int {
+        let k = min(n, remainingInEpoch)
+        switch mode {
+        case .none, .samples:
+            out.append(contentsOf: order[position..<(position + k)])
+        case .files, .blocks:
+            var left = k
+            while left > 0 {
+                let seg = segments[Int(segmentOrder[segmentCursor])]
+                let avail = seg.count - inSegment
+                let t = min(avail, left)
+                out.append(contentsOf: order[(seg.start + inSegment)..<(seg.start + inSegment + t)])
+                inSegment += t
+                left -= t
+                if inSegment == seg.count {
+                    segmentCursor += 1
+                    inSegment = 0
+                }
+            }
+        }
+        position += k
+        return k
+    }
+}
