@@ -97,9 +97,7 @@ public struct NumericPredicate: Sendable, Hashable, CustomStringConvertible {
             let found: Bool
             switch value {
             case .int(let v): found = sets[ins.setIndex].contains(v)
-            case .float(let v):
-                if v.isNaN { return false }
-                found = sets[ins.setIndex].contains(v)
+            case .float(let v): found = !v.isNaN && sets[ins.setIndex].contains(v)
             case .null: return false
             default: badValue(value, ins.property)
             }

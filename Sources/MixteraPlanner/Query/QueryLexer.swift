@@ -236,17 +236,21 @@ struct QueryLexer {
             case "u":
                 let high = try hex4(escapeStart)
                 if (0xD800...0xDBFF).contains(high) {
-                    guard peek() == "\\", peek(1) == "u" else { throw badUnicode(escapeStart, position) }
+                    guard peek() == "\\", peek(1) == "u" else {
+                        throw badUnicode(escapeStart, position, "unpaired surrogate")
+                    }
                     position += 2
                     let low = try hex4(escapeStart)
-                    guard (0xDC00...0xDFFF).contains(low) else { throw badUnicode(escapeStart, position) }
+                    guard (0xDC00...0xDFFF).contains(low) else {
+                        throw badUnicode(escapeStart, position, "unpaired surrogate")
+                    }
                     let combined = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                     // Always valid: 0x10000...0x10FFFF.
                     if let s = Unicode.Scalar(combined) { value.append(s) }
                 } else if let s = Unicode.Scalar(high) {
                     value.append(s)
                 } else {
-                    throw badUnicode(escapeStart, position)
+                    throw badUnicode(escapeStart, position, "unpaired surrogate")
                 }
             default:
                 throw fail("invalid escape sequence \"\\\(e)\" in string literal", at: escapeStart)
@@ -254,8 +258,8 @@ struct QueryLexer {
         }
     }
 
-    func badUnicode(_ from: Int, _ to: Int) -> QueryError {
-        fail("invalid unicode escape \"\(text(from, to))\" in string literal", at: from)
+    func badUnicode(_ from: Int, _ to: Int, _ reason: String) -> QueryError {
+        fail("invalid unicode escape \"\(text(from, to))\" in string literal (\(reason))", at: from)
     }
 
     /// Reads the 4 hex digits after `\u`.
@@ -263,7 +267,7 @@ struct QueryLexer {
         var v: UInt32 = 0
         for _ in 0..<4 {
             guard let c = peek(), let d = Self.hexValue(c) else {
-                throw badUnicode(escapeStart, position)
+                throw badUnicode(escapeStart, position, "expected 4 hex digits")
             }
             v = v << 4 | d
             position += 1
