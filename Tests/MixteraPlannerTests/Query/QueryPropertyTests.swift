@@ -23,7 +23,10 @@ struct TestRandom {
 /// A generated expression and an independent reference evaluator for it.
 indirect enum GenExpr {
     enum Literal {
-        case string(String), int(Int64), float(Double), bool(Bool)
+        case string(String)
+        case int(Int64)
+        case float(Double)
+        case bool(Bool)
     }
 
     case constant(Bool)
@@ -235,11 +238,13 @@ indirect enum GenExpr {
             for _ in 0..<40 {
                 let values = schema.properties.map { GenExpr.value(&r, $0.type) }
                 let expected = expr.reference(values)
-                let got = QueryFixtures.evaluate(query, Dictionary(uniqueKeysWithValues: values.enumerated().map { ($0, $1) }), schema: schema)
+                let byIndex = Dictionary(uniqueKeysWithValues: values.enumerated().map { ($0, $1) })
+                let got = QueryFixtures.evaluate(query, byIndex, schema: schema)
                 let gotNormal = normal.evaluate { values[$0] }
                 if got != expected || gotNormal != expected {
                     mismatches += 1
-                    Issue.record("seed \(seed): \(text) with \(values): expected \(expected), got \(got) (normal form \(gotNormal))")
+                    Issue.record(
+                        "seed \(seed): \(text) with \(values): expected \(expected), got \(got) (normal \(gotNormal))")
                     if mismatches > 5 { return }
                 }
             }
