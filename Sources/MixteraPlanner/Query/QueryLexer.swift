@@ -1,10 +1,10 @@
 import MixteraCore
 
 /// A comparison operator.
-public enum CompareOp: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+enum CompareOp: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case equal, notEqual, less, lessOrEqual, greater, greaterOrEqual
 
-    public var description: String {
+    var description: String {
         switch self {
         case .equal: return "=="
         case .notEqual: return "!="
@@ -16,7 +16,7 @@ public enum CompareOp: UInt8, Sendable, Hashable, CaseIterable, CustomStringConv
     }
 
     /// True for `<`, `<=`, `>`, `>=`.
-    public var isOrdering: Bool { self != .equal && self != .notEqual }
+    var isOrdering: Bool { self != .equal && self != .notEqual }
 
     /// Applies the operator to a three-way comparison result (-1, 0, 1; 2 = unordered, i.e. NaN).
     @inline(__always)

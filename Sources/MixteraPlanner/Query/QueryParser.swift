@@ -129,7 +129,8 @@ struct QueryParser {
         switch op.kind {
         case .compare(let compareOp):
             let literal = try parseScalar(after: "\"\(op.text)\"")
-            return .predicate(name: name, nameOffset: nameOffset, .compare(compareOp, literal, operatorOffset: op.offset))
+            return .predicate(
+                name: name, nameOffset: nameOffset, .compare(compareOp, literal, operatorOffset: op.offset))
         case .keyword(.in):
             return try parseIn(name: name, nameOffset: nameOffset, negated: false, operatorOffset: op.offset)
         case .keyword(.not):
@@ -148,7 +149,8 @@ struct QueryParser {
                 _ = advance()
             }
             guard current.kind == .keyword(.null) else {
-                throw fail("expected \"null\" after \"\(negated ? "is not" : "is")\" but found \(current.quoted)", at: current)
+                let after = negated ? "is not" : "is"
+                throw fail("expected \"null\" after \"\(after)\" but found \(current.quoted)", at: current)
             }
             _ = advance()
             return .predicate(name: name, nameOffset: nameOffset, .isNull(negated: negated))

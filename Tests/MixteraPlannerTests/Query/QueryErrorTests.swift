@@ -89,7 +89,10 @@ struct QueryErrorCase: Sendable, CustomTestStringConvertible {
             "year == [1]", "syntax",
             #"expected a string, number or boolean after "==" but found "["; use "in" for lists"#, 8),
         Case("langs has [\"en\"]", "syntax", #"expected a string after "has" but found "[""#, 10),
-        Case("True", "syntax", #"expected an operator (==, !=, <, <=, >, >=, in, not in, has, is) after property "True" but found end of expression"#, 4),
+        Case(
+            "True", "syntax",
+            #"expected an operator (==, !=, <, <=, >, >=, in, not in, has, is) after property "True" but found end of expression"#,
+            4),
         // A syntax error later in the text wins over a name error earlier.
         Case("nope == 1 and year ==", "syntax", #"expected a string, number or boolean after "==" but found end of expression"#, 21),
     ]
