@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import MixteraCore
+
+/// Extracts the string at a JSON path from one record (the `text` field replay returns).
+public struct JSONTextExtractor {
+    private var extractor: JSONFieldExtractor
+    public let path: String
+
+    public init(path: String) throws(FormatError) {
+        self.path = path
+        do { extractor = JSONFieldExtractor(paths: [try JSONPath.parse(path)]) } catch {
+            throw FormatError(.unsupported, "bad text path: \(error.message)", at: nil)
+        }
+    }
+
+    /// The decoded UTF-8 bytes of the field, or an error when it is missing or not a string.
+    public mutating func extract(_ line: UnsafeRawBufferPointer, location: @autoclosure () -> DataLocation) throws(FormatError)
+        -> [UInt8]
+    {
+        do { try extractor.parse(line) } catch {
+            throw FormatError(.invalidJSON, "invalid JSON: \(error.message)", at: location())
+        }
+        let s = extractor.single[0]
+        guard s.kind == .string else {
+            throw FormatError(.missingField, "text field \"\(path)\" is missing or not a string", at: location())
+        }
+        let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
+        return s.escaped ? JSONString.unescape(body) : Array(body)
+    }
+}
+
+/// Reads JSONL records (lines that are not blank) starting at a byte offset — of the file for plain
+/// JSONL, of the decompressed stream for compressed JSONL — following the scan's line rules
+/// (LF/CRLF, blank lines skipped).
+public final class JSONLRecordReader {
+    public let path: String
+    public let compression: StreamCompression
+    private let file: ReadOnlyFile?
+    private var stream: ByteStream?
+    private var streamPosition: Int64 = 0
+    private var frames: [(Int64, Int64)]
+    private var buffer: [UInt8] = []
+    private var bufferStart: Int64 = 0  // stream offset of buffer[0] (compressed) or file offset (plain)
+
+    /// - Parameter frames: zstd (compressed offset, decompressed offset) frame starts, if known.
+    public init(path: String, compression: StreamCompression, frames: [(Int64, Int64)] = []) throws(FormatError) {
+        self.path = path
+        self.compression = compression
+        self.frames = frames
+        if compression == .none {
+            do { file = try ReadOnlyFile(path: path) } catch { throw FormatError(error) }
+        } else {
+            file = nil
+        }
+    }
+
+    /// Calls `body` with each of `count` records starting at `offset` (the offset of the first record's line).
+    public func read(offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
+        throws(FormatError)
+    {
+        if let file {
+            try readPlain(file, offset: offset, count: count, body)
+        } else {
+            try readStream(offset: offset, count: count, body)
+        }
+    }
+
+    private func readPlain(_ file: ReadOnlyFile, offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
+        throws(FormatError)
+    {
+        var chunk = 1 << 16
+        var pos = offset
+        var done = 0
+        var carry: [UInt8] = []
+        while done < count {
+            var buf = [UInt8](repeating: 0, count: chunk)
+            let n: Int
+            do {
+                n = try buf.withMutableBytes { (b) throws(CoreError) -> Int in try file.pread(into: b, at: pos) }
+            } catch { throw FormatError(error) }
+            pos += Int64(n)
+            buf.removeSubrange(n...)
+            var data = carry
+            data.append(contentsOf: buf)
+            carry = []
+            var start = 0
+            let eof = n == 0
+            try data.withBytes { (d) throws(FormatError) in
+                while done < count {
+                    var nl = -1
+                    if start < d.count, let hit = memchr(d.baseAddress! + start, 0x0A, d.count - start) {
+                        nl = d.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                    }
+                    if nl < 0 {
+                        if eof && start < d.count {
+                            if try emit(UnsafeRawBufferPointer(rebasing: d[start..<d.count]), body) { done += 1 }
+                            start = d.count
+                        }
+                        break
+                    }
+                    if try emit(UnsafeRawBufferPointer(rebasing: d[start..<nl]), body) { done += 1 }
+                    start = nl + 1
+                }
+            }
+            if done < count {
+                if eof {
+                    throw FormatError(
+                        .truncated, "file ended before row; it changed since the manifest was built",
+                        at: DataLocation(path: path, byteOffset: pos))
+                }
+                carry = Array(data[start...])
+                if carry.count > chunk / 2 { chunk *= 2 }
+            }
+        }
+    }
+
+    /// Returns true when the line was a record (not blank).
+    @inline(__always) private func emit(_ raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
+        throws(FormatError) -> Bool
+    {
+        var len = raw.count
+        if len > 0 && raw[len - 1] == 0x0D { len -= 1 }
+        var k = 0
+        while k < len, raw[k] == 0x20 || raw[k] == 0x09 || raw[k] == 0x0D { k += 1 }
+        if k == len { return false }
+        try body(UnsafeRawBufferPointer(rebasing: raw[0..<len]))
+        return true
+    }
+
+    private func openStream(at target: Int64) throws(FormatError) {
+        // Start from the last zstd frame beginning at or before the target, else from the start.
+        var start: (Int64, Int64) = (0, 0)
+        if compression == .zstd {
+            for f in frames where f.1 <= target { start = f }
+        }
+        let f: ReadOnlyFile
+        do { f = try ReadOnlyFile(path: path) } catch { throw FormatError(error) }
+        switch compression {
+        case .zstd: stream = try ZstdStream(file: f, startingAt: start.0)
+        default: stream = try MixteraFormats.openStream(path: path, compression: compression)
+        }
+        streamPosition = compression == .zstd ? start.1 : 0
+        buffer = []
+        bufferStart = streamPosition
+    }
+
+    private func fill() throws(FormatError) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let s = stream!
+        let n = try chunk.withMutableBytes { (b) throws(FormatError) -> Int in try s.read(into: b) }
+        if n == 0 { return false }
+        buffer.append(contentsOf: chunk[0..<n])
+        streamPosition += Int64(n)
+        return true
+    }
+
+    private func readStream(offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
+        throws(FormatError)
+    {
+        if stream == nil || offset < bufferStart { try openStream(at: offset) }
+        // Skip forward to the offset.
+        while bufferStart + Int64(buffer.count) < offset {
+            bufferStart += Int64(buffer.count)
+            buffer.removeAll(keepingCapacity: true)
+            if try !fill() {
+                throw FormatError(.truncated, "stream ended before the requested record; the file changed", at: DataLocation(path: path, byteOffset: offset))
+            }
+        }
+        buffer.removeFirst(Int(offset - bufferStart))
+        bufferStart = offset
+        var done = 0
+        var start = 0
+        while done < count {
+            let found: Int? = buffer.withUnsafeBytes { d in
+                guard start < d.count, let hit = memchr(d.baseAddress! + start, 0x0A, d.count - start) else { return nil }
+                return d.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            }
+            if let nl = found {
+                let isRecord = try buffer.withBytes { (d) throws(FormatError) -> Bool in
+                    try emit(UnsafeRawBufferPointer(rebasing: d[start..<nl]), body)
+                }
+                if isRecord { done += 1 }
+                start = nl + 1
+                continue
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                bufferStart += Int64(start)
+                start = 0
+            }
+            if try !fill() {
+                if !buffer.isEmpty {
+                    let isRecord = try buffer.withBytes { (d) throws(FormatError) -> Bool in try emit(d, body) }
+                    if isRecord { done += 1 }
+                    bufferStart += Int64(buffer.count)
+                    buffer.removeAll()
+                }
+                if done < count {
+                    throw FormatError(.truncated, "stream ended before the requested records; the file changed", at: DataLocation(path: path, byteOffset: bufferStart))
+                }
+            }
+        }
+        if start > 0 {
+            buffer.removeFirst(start)
+            bufferStart += Int64(start)
+        }
+    }
+}
