@@ -41,18 +41,16 @@ public struct RankFileWriter {
     public let rank: Int
     public let dataParallel: Int
     public let samplesPerStep: Int
-    public let headerHash: UInt64
     let stepsPerBlock: Int
     private var body = ByteWriter(capacity: 1 << 16)
     private var table = ByteWriter()
     private var blockSteps: [[UInt8]] = []
     private var stepCount = 0
 
-    public init(rank: Int, dataParallel: Int, samplesPerStep: Int, headerHash: UInt64) {
+    public init(rank: Int, dataParallel: Int, samplesPerStep: Int) {
         self.rank = rank
         self.dataParallel = dataParallel
         self.samplesPerStep = samplesPerStep
-        self.headerHash = headerHash
         stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: samplesPerStep)
         body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes))
     }
@@ -93,8 +91,8 @@ public struct RankFileWriter {
         blockSteps.removeAll(keepingCapacity: true)
     }
 
-    /// Finishes the file and returns its bytes.
-    public mutating func finish() -> [UInt8] {
+    /// Finishes the file and returns its bytes, binding it to the header by its XXH3-64.
+    public mutating func finish(headerHash: UInt64) -> [UInt8] {
         flushBlock()
         let tableOffset = body.count
         body.write(table.bytes)

@@ -1,0 +1,162 @@
+import MixteraCatalog
+import MixteraCore
+import MixteraManifest
+import MixteraPlanner
+import MixteraSpec
+
+public struct BuildOptions: Sendable {
+    /// Only these ranks' files are written (plus header.json); byte-identical to a full build's.
+    public var ranks: ClosedRange<Int>?
+    /// Overrides `training.data_parallel` (same global batch, another split).
+    public var dataParallel: Int?
+    /// Collect per-step counts (for `explain --per-step`).
+    public var perStep: Bool = false
+
+    public init(ranks: ClosedRange<Int>? = nil, dataParallel: Int? = nil, perStep: Bool = false) {
+        self.ranks = ranks
+        self.dataParallel = dataParallel
+        self.perStep = perStep
+    }
+}
+
+/// What planning produced (used by `explain` and printed by `build-manifest`).
+public struct PlanReport: Sendable {
+    public var steps: Int
+    public var globalBatch: Int
+    public var dataParallel: Int
+    public var components: [ComponentSummary]
+    public var warnings: [String]
+    public var endReason: String?
+    public var leftover: Int
+    public var selected: Int
+    public var scanned: Int
+    /// Per step per component counts (only with `perStep`).
+    public var perStep: [[Int]]?
+    public var manifestBytes: Int64 = 0
+    public var seconds: Double = 0
+}
+
+/// `mixtera build-manifest` and `mixtera explain`: catalog → planner → manifest.
+public enum Build {
+    /// Plans and, when `out` is given, writes the manifest directory atomically.
+    public static func run(
+        catalogPath: String, spec: BuildSpec, out: String?, options: BuildOptions = BuildOptions()
+    ) throws -> PlanReport {
+        let start = monotonicSeconds()
+        var spec = spec
+        if let d = options.dataParallel {
+            guard d >= 1, spec.training.globalBatch % d == 0 else {
+                throw PlanError(
+                    "invalid-topology", "global_batch \(spec.training.globalBatch) is not divisible by --data-parallel \(d)",
+                    at: nil, category: .usage)
+            }
+            spec.training.dataParallel = d
+        }
+        let d = spec.training.dataParallel
+        if let r = options.ranks, r.lowerBound < 0 || r.upperBound >= d {
+            throw PlanError("invalid-ranks", "--ranks \(r.lowerBound)-\(r.upperBound) is outside 0-\(d - 1)", at: nil, category: .usage)
+        }
+        let catalog = try Catalog(path: catalogPath, create: false)
+        let datasets = try catalog.datasets()
+        var plannerDatasets: [PlannerDataset] = []
+        for ds in datasets {
+            plannerDatasets.append(
+                PlannerDataset(
+                    name: ds.name, properties: ds.properties.map { ($0.name, $0.type) }, keys: try catalog.keys(datasetID: ds.id)))
+        }
+        let planner = try Planner(spec: spec, datasets: plannerDatasets)
+        // File table: every live file, datasets by name, paths bytewise.
+        var files: [ManifestFile] = []
+        var offsets: [[Int64]] = []
+        for (di, ds) in datasets.enumerated() {
+            for f in try catalog.files(datasetID: ds.id) where f.state == .ok {
+                let index = try catalog.index(of: f)
+                let fi = files.count
+                files.append(
+                    ManifestFile(
+                        dataset: di, path: f.relativePath, format: f.format, compression: f.compression,
+                        byteCount: f.byteCount, mtimeNanoseconds: f.mtimeNanoseconds, fingerprint: f.fingerprint,
+                        sampleCount: f.sampleCount,
+                        frames: index.frames.count > 1
+                            ? index.frames.map { ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset) } : []))
+                try planner.addFile(fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns)
+                offsets.append(index.byteOffsets)
+            }
+        }
+        var plan = try planner.finish()
+        let b = spec.training.globalBatch / d
+        let writeRanks: ClosedRange<Int>? = out == nil ? nil : (options.ranks ?? 0...(d - 1))
+        // Header needs the mixture log, known only after planning: keep per-rank writers in memory.
+        var stepsDone = 0
+        var log: [MixtureLogEntry] = []
+        var perStep: [[Int]] = []
+        var writers: [RankFileWriter] = []
+        if let wr = writeRanks {
+            writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b) }
+        }
+        while let step = plan.next() {
+            if options.perStep { perStep.append(step.counts) }
+            if let last = log.last, last.counts == step.counts, last.toStep == step.index - 1 {
+                log[log.count - 1].toStep = step.index
+            } else {
+                log.append(MixtureLogEntry(fromStep: step.index, toStep: step.index, counts: step.counts))
+            }
+            if let wr = writeRanks {
+                let split = RankSplit.split(step, dataParallel: d)
+                for rank in wr {
+                    writers[rank - wr.lowerBound].appendStep(entries(split[rank], offsets: offsets))
+                }
+            }
+            stepsDone += 1
+        }
+        var report = PlanReport(
+            steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
+            warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
+            scanned: planner.scannedTotal, perStep: options.perStep ? perStep : nil)
+        if case .fixed(let n) = spec.training.steps, stepsDone < n {
+            report.warnings.append("the plan ends after \(stepsDone) of \(n) steps: \(plan.endReason ?? "data exhausted")")
+        }
+        if let out, let wr = writeRanks {
+            let header = ManifestHeader(
+                toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
+                catalogFingerprint: try catalog.contentFingerprint(), globalBatch: spec.training.globalBatch,
+                dataParallel: d, steps: stepsDone,
+                datasets: datasets.map { ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField) },
+                files: files,
+                components: plan.summaries.map {
+                    ManifestComponent(name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
+                }, mixtureLog: log)
+            let headerBytes = header.encoded()
+            let headerHash = XXH3.hash(headerBytes)
+            let writer = try ManifestWriter(destination: out)
+            try writer.write(name: "header.json", bytes: headerBytes)
+            var total = Int64(headerBytes.count)
+            for rank in wr {
+                let bytes = writers[rank - wr.lowerBound].finish(headerHash: headerHash)
+                total += Int64(bytes.count)
+                try writer.write(name: ManifestHeader.rankFileName(rank), bytes: bytes)
+            }
+            try writer.commit()
+            report.manifestBytes = total
+        }
+        report.seconds = monotonicSeconds() - start
+        return report
+    }
+
+    /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge.
+    static func entries(_ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [[Int64]]) -> [ManifestEntry] {
+        var out: [ManifestEntry] = []
+        for (c, refs) in chunks {
+            var i = refs.startIndex
+            while i < refs.endIndex {
+                let f = refFile(refs[i])
+                let r = refRow(refs[i])
+                var j = i + 1
+                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && refFile(refs[j]) == f { j += 1 }
+                out.append(ManifestEntry(component: c, file: f, row: r, count: j - i, locator: offsets[f][Int(r)]))
+                i = j
+            }
+        }
+        return out
+    }
+}
