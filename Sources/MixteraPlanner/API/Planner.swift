@@ -260,7 +260,8 @@ public final class Planner {
                         }
                         if hit {
                             if let c = chosen {
-                                overlapCounts[c << 16 | i, default: 0] += 1
+                                // A later catch-all (`true`) is not an overlap worth reporting.
+                                if !components[i].filter.isAlwaysTrue { overlapCounts[c << 16 | i, default: 0] += 1 }
                             } else {
                                 chosen = i
                             }

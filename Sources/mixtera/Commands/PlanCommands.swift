@@ -1,0 +1,138 @@
+import ArgumentParser
+import Mixtera
+import MixteraCore
+import MixteraPlanner
+import MixteraSpec
+
+func planJSON(_ r: PlanReport, manifest: String?) -> JSON {
+    var kv: [(String, JSON)] = [
+        ("steps", .int(Int64(r.steps))),
+        ("global_batch", .int(Int64(r.globalBatch))),
+        ("data_parallel", .int(Int64(r.dataParallel))),
+        ("selected", .int(Int64(r.selected))),
+        ("scanned", .int(Int64(r.scanned))),
+        (
+            "components",
+            .array(
+                r.components.map { c in
+                    .object([
+                        ("name", .string(c.name)), ("filter", .string(c.filter)), ("selected", .int(Int64(c.selected))),
+                        ("weight", .double(c.weight)), ("planned", .int(Int64(c.planned))), ("epochs", .int(Int64(c.epochs))),
+                        ("exhausted_at_step", c.exhaustedAtStep.map { .int(Int64($0)) } ?? .null),
+                        ("on_exhausted", .string(c.policy.rawValue)),
+                    ])
+                })
+        ),
+        ("warnings", .array(r.warnings.map { .string($0) })),
+        ("end_reason", r.endReason.map { .string($0) } ?? .null),
+        ("leftover", .int(Int64(r.leftover))),
+    ]
+    if let p = r.perStep {
+        kv.append(("per_step", .array(p.enumerated().map { i, c in .object([("step", .int(Int64(i))), ("counts", .array(c.map { .int(Int64($0)) }))]) })))
+    }
+    if let manifest {
+        kv.append(("manifest", .string(manifest)))
+        kv.append(("manifest_bytes", .int(r.manifestBytes)))
+    }
+    return .object(kv)
+}
+
+func printPlan(_ r: PlanReport) {
+    print("plan: \(formatCount(Int64(r.steps))) steps × global batch \(r.globalBatch) over \(r.dataParallel) data-parallel ranks (\(r.globalBatch / r.dataParallel) per rank)")
+    print("selected \(formatCount(Int64(r.selected))) of \(formatCount(Int64(r.scanned))) samples")
+    let step0 = r.perStep?.first
+    let rows = r.components.enumerated().map { i, c in
+        [
+            c.name, formatCount(Int64(c.selected)), String(format1(c.weight * 100)) + "%",
+            step0.map { String($0[i]) } ?? "-", formatCount(Int64(c.planned)), "\(c.epochs)",
+            c.exhaustedAtStep.map { String($0) } ?? "-",
+        ]
+    }
+    print(table(["component", "selected", "weight", "step 0", "planned", "epochs", "exhausted at"], rows, rightAligned: [1, 2, 3, 4, 5, 6]), terminator: "")
+    if let e = r.endReason { print("end: \(e) (\(formatCount(Int64(r.leftover))) samples left over)") }
+    for w in r.warnings { print("warning: \(w)") }
+}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show the plan without writing: per-component counts, exhaustion step, epochs, warnings.",
+        discussion: """
+            Example:
+              mixtera explain --catalog catalog.sqlite --spec build.yaml
+              mixtera explain --catalog catalog.sqlite --spec build.yaml --json --per-step
+            """)
+
+    @Option(help: "Catalog file.") var catalog: String
+    @Option(help: "Build spec (YAML).") var spec: String
+    @Flag(help: "Include each step's per-component counts.") var perStep = false
+    @Option(help: "Override training.data_parallel.") var dataParallel: Int?
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try ExitStatus.run(json: output.json) {
+            let s = try loadBuildSpec(spec)
+            let r = try Build.run(
+                catalogPath: catalog, spec: s, out: nil,
+                options: BuildOptions(dataParallel: dataParallel, perStep: perStep || !output.json))
+            if output.json {
+                var report = r
+                if !perStep { report.perStep = nil }
+                print(planJSON(report, manifest: nil).serialized(pretty: true))
+            } else {
+                printPlan(r)
+            }
+        }
+    }
+}
+
+struct BuildManifestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build-manifest",
+        abstract: "Plan query + mixture schedule + topology and write the manifest directory.",
+        discussion: """
+            The directory holds header.json and one rank-NNNNN.bin per data-parallel rank; it is
+            written to a temporary directory and renamed into place. Same inputs give identical bytes.
+            Examples:
+              mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest
+              mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest --ranks 2-3
+              mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out m4 --data-parallel 4
+            """)
+
+    @Option(help: "Catalog file.") var catalog: String
+    @Option(help: "Build spec (YAML).") var spec: String
+    @Option(help: "Output manifest directory.") var out: String
+    @Option(help: "Write only ranks A-B (inclusive) plus header.json.") var ranks: String?
+    @Option(help: "Override training.data_parallel (same global batch, another split).") var dataParallel: Int?
+    @OptionGroup var output: OutputOptions
+
+    func parseRanks() throws -> ClosedRange<Int>? {
+        guard let ranks else { return nil }
+        let parts = ranks.split(separator: "-")
+        if parts.count == 1, let a = Int(parts[0]), a >= 0 { return a...a }
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a <= b else {
+            throw ValidationError("--ranks must be A-B with 0 <= A <= B, e.g. 0-3")
+        }
+        return a...b
+    }
+
+    func run() throws {
+        let r = try parseRanks()
+        try ExitStatus.run(json: output.json) {
+            let s = try loadBuildSpec(spec)
+            let report = try Build.run(
+                catalogPath: catalog, spec: s, out: out, options: BuildOptions(ranks: r, dataParallel: dataParallel, perStep: !output.json))
+            if output.json {
+                var rep = report
+                rep.perStep = nil
+                print(planJSON(rep, manifest: out).serialized(pretty: true))
+            } else if !output.quiet {
+                printPlan(report)
+                let planned = Int64(report.steps) * Int64(report.globalBatch)
+                let perSample = planned > 0 ? Double(report.manifestBytes) / Double(planned) : 0
+                let perSampleText = String((perSample * 1000).rounded() / 1000)
+                print("wrote \(out) (\(formatBytes(report.manifestBytes)), \(perSampleText) bytes per planned sample) in \(format1(report.seconds)) s")
+            }
+        }
+    }
+}

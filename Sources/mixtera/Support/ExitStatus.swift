@@ -1,0 +1,96 @@
+import ArgumentParser
+import MixteraCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The only place errors become exit codes (docs/errors.md).
+enum ExitStatus {
+    static func code(for category: ErrorCategory) -> Int32 {
+        switch category {
+        case .usage: return 64
+        case .data: return 65
+        case .noInput: return 66
+        case .software: return 70
+        case .cannotCreate: return 73
+        case .io: return 74
+        case .locked: return 75
+        }
+    }
+
+    /// Runs a command body: prints a `MixteraError` as one line on stderr and exits with its code.
+    static func run(json: Bool = false, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as MixteraError {
+            report(e, json: json)
+            throw ExitCode(code(for: e.category))
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            Terminal.error("internal error: \(error)")
+            throw ExitCode(70)
+        }
+    }
+
+    static func report(_ e: MixteraError, json: Bool) {
+        if json {
+            var kv: [(String, JSON)] = [("kind", .string(e.kind)), ("message", .string(e.message))]
+            if let l = e.location { kv.append(("location", .string(l.description))) }
+            kv.append(("exit_code", .int(Int64(code(for: e.category)))))
+            Terminal.writeStderr(JSON.object([("error", .object(kv))]).serialized() + "\n")
+        } else {
+            let prefix = e.location.map { "\($0): " } ?? ""
+            Terminal.error(prefix + Terminal.red("error: ") + e.message + " [\(e.kind)]")
+        }
+    }
+}
+
+enum Terminal {
+    static let stderrIsTTY = isatty(2) == 1
+    static let stdoutIsTTY = isatty(1) == 1
+    static let colors = stderrIsTTY && getenv("NO_COLOR") == nil
+
+    static func red(_ s: String) -> String { colors ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+    static func bold(_ s: String) -> String { colors && stdoutIsTTY ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+
+    static func error(_ line: String) { writeStderr("mixtera: " + line + "\n") }
+
+    static func writeStderr(_ s: String) {
+        var bytes = Array(s.utf8)
+        bytes.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// Buffered stdout for bulk output (replay, samples).
+    final class Output {
+        private var buffer: [UInt8] = []
+        init() { buffer.reserveCapacity(1 << 20) }
+        func write(_ bytes: [UInt8]) {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { flush() }
+        }
+        func write(_ s: String) { write(Array(s.utf8)) }
+        func flush() {
+            var off = 0
+            while off < buffer.count {
+                let n = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + off, $0.count - off) }
+                if n <= 0 { break }
+                off += n
+            }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        deinit { flush() }
+    }
+
+    /// Progress line on a TTY only (never with --json or --quiet).
+    static func progress(_ s: String, enabled: Bool) {
+        guard enabled && stderrIsTTY else { return }
+        writeStderr("\r\u{1B}[2K" + s)
+    }
+
+    static func endProgress(enabled: Bool) {
+        guard enabled && stderrIsTTY else { return }
+        writeStderr("\r\u{1B}[2K")
+    }
+}
