@@ -72,6 +72,12 @@ public struct TrainingSpec: Sendable, Hashable {
     public var globalBatch: Int
     public var dataParallel: Int
     public var steps: StepCount
+
+    public init(globalBatch: Int, dataParallel: Int, steps: StepCount) {
+        self.globalBatch = globalBatch
+        self.dataParallel = dataParallel
+        self.steps = steps
+    }
 }
 
 public struct OrderSpec: Sendable, Hashable {
