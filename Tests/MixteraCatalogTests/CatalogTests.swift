@@ -1,0 +1,98 @@
+import Foundation
+import MixteraCatalog
+import MixteraCore
+import MixteraSpec
+import MixteraTestSupport
+import Testing
+
+@Suite struct CatalogTests {
+    func makeIndex(_ n: Int, keys: Int, seed: UInt64) -> FileIndex {
+        var rng = SplitMix64(seed: seed)
+        var offsets: [Int64] = []
+        var lengths: [Int64] = []
+        var text: [Int64] = []
+        var pos: Int64 = 3
+        for _ in 0..<n {
+            let len = Int64(50 + rng.nextBelow(2000))
+            offsets.append(pos)
+            lengths.append(len)
+            text.append(len - Int64(rng.nextBelow(40)))
+            pos += len + 1 + Int64(rng.nextBelow(2))
+        }
+        let nulls = (0..<n).map { _ in rng.nextBelow(10) == 0 }
+        return FileIndex(
+            sampleCount: n, sampleKeys: (0..<n).map { _ in UInt32(rng.nextBelow(UInt64(keys))) }, locatorKind: .fileOffsets,
+            byteOffsets: offsets, byteLengths: lengths, textBytes: text, tokens: (0..<n).map { _ in Int64(rng.nextBelow(5000)) },
+            numericColumns: [
+                .int((0..<n).map { _ in Int64(rng.nextBelow(100)) - 50 }, nulls: nil),
+                .float((0..<n).map { _ in Double(rng.nextBelow(10_000)) / 10_000 }, nulls: nulls),
+            ],
+            frames: [ZstdFrame(compressedOffset: 0, decompressedOffset: 0), ZstdFrame(compressedOffset: 900, decompressedOffset: 4000)])
+    }
+
+    @Test func storesAndReadsFileIndexesWithGlobalKeys() throws {
+        let dir = TestSupport.temporaryDirectory("cat")
+        let catalog = try Catalog(path: dir + "/c.sqlite", create: true)
+        let props = [CatalogProperty(name: "lang", type: .string, source: "path:lang"), CatalogProperty(name: "q", type: .float, source: "path:q")]
+        let id = try catalog.upsertDataset(name: "d", root: "/r", format: "jsonl", textField: "text", tokensField: nil, properties: props)
+        let localKeys: [[PropertyValue]] = [[.string("en")], [.string("de")], [.null]]
+        let index = makeIndex(5000, keys: 3, seed: TestSupport.seed)
+        let file = CatalogFile(
+            datasetID: id, relativePath: "a.jsonl", format: "jsonl", compression: "none", byteCount: 1, mtimeNanoseconds: 2,
+            fingerprint: "0123456789abcdef", sampleCount: 5000, skippedCount: 0, propertiesHash: "h")
+        try catalog.storeFile(file, localKeys: localKeys, index: index)
+        // A second file shares two keys and adds one.
+        var file2 = file
+        file2.relativePath = "b.jsonl"
+        try catalog.storeFile(file2, localKeys: [[.string("fr")], [.string("en")]], index: makeIndex(10, keys: 2, seed: 1))
+        let keys = try catalog.keys(datasetID: id)
+        #expect(keys.map(\.values) == [[.string("en")], [.string("de")], [.null], [.string("fr")]])
+        let files = try catalog.files(datasetID: id)
+        #expect(files.map(\.relativePath) == ["a.jsonl", "b.jsonl"])
+        let back = try catalog.index(of: files[0])
+        var expected = index
+        expected.sampleKeys = index.sampleKeys.map { keys[Int($0)].id }
+        #expect(back == expected)
+        // Re-storing replaces, and the fingerprint is independent of ids.
+        try catalog.storeFile(file, localKeys: localKeys, index: index)
+        #expect(try catalog.files(datasetID: id).count == 2)
+        #expect(try catalog.contentFingerprint().count == 16)
+    }
+
+    @Test func aSecondWriterFailsAtOnceWithLocked() throws {
+        let dir = TestSupport.temporaryDirectory("lock")
+        let a = try Catalog(path: dir + "/c.sqlite", create: true)
+        let lock = try a.lockForWriting()
+        let b = try Catalog(path: dir + "/c.sqlite", create: true)
+        #expect {
+            try b.lockForWriting()
+        } throws: { e in
+            (e as! CatalogError).category == .locked && (e as! CatalogError).kind == "locked"
+        }
+        lock.release()
+        _ = try b.lockForWriting()
+    }
+
+    @Test func refusesANewerSchema() throws {
+        let dir = TestSupport.temporaryDirectory("schema")
+        _ = try Catalog(path: dir + "/c.sqlite", create: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='99' where key='schema_version'\"); c.commit()", dir + "/c.sqlite"]
+        try p.run()
+        p.waitUntilExit()
+        #expect {
+            try Catalog(path: dir + "/c.sqlite", create: false)
+        } throws: { e in
+            (e as! CatalogError).message == "catalog schema version 99 is newer than this mixtera supports (1); upgrade mixtera"
+        }
+    }
+
+    @Test func missingCatalogIsNoInput() {
+        #expect {
+            try Catalog(path: "/nonexistent/c.sqlite", create: false)
+        } throws: { e in
+            (e as! CatalogError).category == .noInput
+        }
+    }
+}

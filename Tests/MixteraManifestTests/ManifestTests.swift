@@ -1,0 +1,125 @@
+import Foundation
+import MixteraCore
+import MixteraManifest
+import MixteraTestSupport
+import Testing
+
+@Suite struct RankFileTests {
+    func randomSteps(_ steps: Int, b: Int, seed: UInt64) -> [[ManifestEntry]] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<steps).map { _ in
+            var left = b
+            var out: [ManifestEntry] = []
+            while left > 0 {
+                let c = min(left, 1 + Int(rng.nextBelow(5)))
+                out.append(
+                    ManifestEntry(
+                        component: Int(rng.nextBelow(3)), file: Int(rng.nextBelow(40)), row: Int64(rng.nextBelow(1 << 30)),
+                        count: c, locator: Int64(rng.nextBelow(1 << 40))))
+                left -= c
+            }
+            return out
+        }
+    }
+
+    func write(_ steps: [[ManifestEntry]], b: Int, to path: String) -> [UInt8] {
+        var w = RankFileWriter(rank: 1, dataParallel: 4, samplesPerStep: b)
+        for s in steps { w.appendStep(s) }
+        let bytes = w.finish(headerHash: 0xABCD)
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return bytes
+    }
+
+    @Test(arguments: [(1, 1), (7, 3), (600, 16), (3000, 1)])
+    func writeThenReadIsTheIdentity(_ steps: Int, _ b: Int) throws {
+        let dir = TestSupport.temporaryDirectory("rank")
+        let data = randomSteps(steps, b: b, seed: TestSupport.seed &+ UInt64(steps))
+        _ = write(data, b: b, to: dir + "/r.bin")
+        let r = try RankFileReader(path: dir + "/r.bin")
+        #expect(r.stepCount == steps)
+        #expect(r.samplesPerStep == b)
+        #expect(r.headerHash == 0xABCD)
+        // Random access in any order.
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<min(steps, 200) {
+            let s = Int(rng.nextBelow(UInt64(steps)))
+            #expect(try r.entries(step: s) == data[s])
+        }
+        #expect(throws: ManifestError.self) { try r.entries(step: steps) }
+    }
+
+    @Test func corruptionIsDetected() throws {
+        let dir = TestSupport.temporaryDirectory("corrupt")
+        let bytes = write(randomSteps(300, b: 8, seed: 9), b: 8, to: dir + "/good.bin")
+        func expectKind(_ mutated: [UInt8], _ kind: String, allSteps: Bool = true) {
+            let p = dir + "/bad.bin"
+            FileManager.default.createFile(atPath: p, contents: Data(mutated))
+            do {
+                let r = try RankFileReader(path: p)
+                if allSteps { for s in 0..<r.stepCount { _ = try r.entries(step: s) } }
+                Issue.record("expected \(kind)")
+            } catch {
+                #expect(error.kind == kind)
+                #expect(error.location?.path == p)
+            }
+        }
+        var m = bytes
+        m[0] = UInt8(ascii: "X")
+        expectKind(m, "bad-magic")
+        m = bytes
+        m[8] = 2
+        expectKind(m, "unsupported-version")
+        m = bytes
+        m[20] ^= 1
+        expectKind(m, "checksum-mismatch")
+        expectKind(Array(bytes.dropLast(5)), "truncated")
+        // Every single bit flip inside the blocks or table is caught.
+        var rng = SplitMix64(seed: TestSupport.seed)
+        for _ in 0..<40 {
+            m = bytes
+            let at = 64 + Int(rng.nextBelow(UInt64(bytes.count - 64)))
+            m[at] ^= UInt8(1 << rng.nextBelow(8))
+            let p = dir + "/flip.bin"
+            FileManager.default.createFile(atPath: p, contents: Data(m))
+            do {
+                let r = try RankFileReader(path: p)
+                for s in 0..<r.stepCount { _ = try r.entries(step: s) }
+                Issue.record("bit flip at \(at) not detected")
+            } catch {
+                #expect(["checksum-mismatch", "truncated", "corrupt"].contains(error.kind))
+            }
+        }
+    }
+}
+
+@Suite struct ManifestHeaderTests {
+    static let header = ManifestHeader(
+        toolVersion: "0.1.0", specPath: "build.yaml", specText: "seed: 1\n", seed: 1, catalogFingerprint: "00000000000000ff",
+        globalBatch: 8, dataParallel: 2, steps: 3,
+        datasets: [ManifestDataset(name: "web", root: "/data/web", format: "jsonl", textField: "text")],
+        files: [
+            ManifestFile(
+                dataset: 0, path: "a.jsonl.zst", format: "jsonl", compression: "zstd", byteCount: 10, mtimeNanoseconds: 5,
+                fingerprint: "0123456789abcdef", sampleCount: 4,
+                frames: [ZstdFrameRef(compressedOffset: 0, decompressedOffset: 0), ZstdFrameRef(compressedOffset: 7, decompressedOffset: 99)])
+        ],
+        components: [ManifestComponent(name: "web", filter: "true", selected: 4, onExhausted: "repeat")],
+        mixtureLog: [MixtureLogEntry(fromStep: 0, toStep: 2, counts: [8])])
+
+    @Test func encodesFormatVersionFirstAndRoundTrips() throws {
+        let bytes = Self.header.encoded()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("{\n  \"format_version\": \"1.0\",\n"))
+        #expect(try ManifestHeader.decode(bytes, path: "h.json") == Self.header)
+    }
+
+    @Test func rejectsAnUnknownMajorVersion() {
+        var text = String(decoding: Self.header.encoded(), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"1.0\"", with: "\"2.0\"")
+        #expect {
+            try ManifestHeader.decode(Array(text.utf8), path: "h.json")
+        } throws: { e in
+            (e as! ManifestError).kind == "unsupported-version"
+        }
+    }
+}
