@@ -14,6 +14,8 @@ final class ArchiveStream {
 
     /// Opens `path` with `archive_read_open_filename`.
     init(path: String) throws(FormatError) {
+        // Open once ourselves so a missing or unreadable file gives the usual I/O error, not a libarchive one.
+        do { _ = try ReadOnlyFile(path: path) } catch { throw FormatError(error) }
         guard let a = archive_read_new() else {
             throw FormatError(.io, "cannot allocate a libarchive reader", at: DataLocation(path: path))
         }
@@ -23,7 +25,7 @@ final class ArchiveStream {
         archive_read_support_filter_all(a)
         archive_read_support_format_raw(a)
         if archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK {
-            throw error(kind: .io, "cannot open compressed archive")
+            throw error(kind: .decompression, "cannot decompress archive")
         }
         var entry: OpaquePointer?
         let r = archive_read_next_header(a, &entry)

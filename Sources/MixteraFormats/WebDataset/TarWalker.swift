@@ -129,12 +129,13 @@ public final class TarWalker {
             }
             let check = header.verifyChecksum()
             if !check.matches {
+                let what = offset == 0 ? "not a tar archive: " : ""
                 guard let stored = check.stored else {
-                    throw badArchive("invalid tar header checksum field", at: offset)
+                    throw badArchive("\(what)invalid tar header checksum field", at: offset)
                 }
-                let what = offset == 0 ? "not a tar archive: bad header checksum" : "bad tar header checksum"
                 throw badArchive(
-                    "\(what) (stored \(String(stored, radix: 8)), computed \(String(check.computed, radix: 8)))",
+                    "\(what)bad tar header checksum (stored 0o\(String(stored, radix: 8)), "
+                        + "computed 0o\(String(check.computed, radix: 8)))",
                     at: offset)
             }
             guard let headerSize = TarHeader.number(header.bytes[TarHeader.size]) else {
