@@ -238,10 +238,11 @@ public final class TarWalker {
             }
             let dataOffset = offset + 512
             let byteCount = hasData ? size : 0
-            let (end, overflow) = dataOffset.addingReportingOverflow(Self.padded(byteCount))
-            if overflow || byteCount > Int64.max / 2 {
+            // Sizes up to 2^62 keep the offset arithmetic below free of overflow.
+            guard byteCount <= Int64.max / 2 - dataOffset else {
                 throw badArchive("member size \(byteCount) is out of range", at: headerOffset)
             }
+            let end = dataOffset + Self.padded(byteCount)
             if case .file(_, let fileSize) = source {
                 if dataOffset + byteCount > fileSize {
                     throw truncated(
