@@ -121,3 +121,17 @@ import Testing
         #expect(missing?.message.hasPrefix("column \"meta.nope\" does not exist") == true)
     }
 }
+
+@Suite struct PageIndexTests {
+    @Test func offsetIndexSkipsEarlierPages() throws {
+        let file = try ParquetFile(path: Fixtures.good("paged_index.parquet"))
+        let text = try file.column("text")
+        let reader = file.chunkReader(text, rowGroup: 0)
+        let locations = try #require(try reader.offsetIndex())
+        #expect(locations.count >= 2)
+        let late = locations[locations.count - 1].firstRowIndex
+        let chunk = try reader.read(rows: late..<(late + 1))
+        #expect(chunk.firstRow == late)
+        #expect(Int64(chunk.rowCount) == file.rowGroups[0].rowCount - late)
+    }
+}
