@@ -284,6 +284,10 @@ def main():
     write_expected(two, "zero_row_group")
     booleans = pa.table({"b": pa.array([i % 3 != 0 for i in range(100)], pa.bool_())})
     write(booleans, "bool_rle", use_dictionary=False, data_page_version="2.0", column_encoding={"b": "RLE"}, compression="none")
+    # Required columns with one distinct value: dictionary indices of bit width 0 (a long RLE run in few bytes).
+    const_schema = pa.schema([pa.field("c", pa.string(), nullable=False), pa.field("k", pa.int64(), nullable=False)])
+    constant = pa.table({"c": ["same"] * 5000, "k": [7] * 5000}, schema=const_schema)
+    write(constant, "constant_required", compression="snappy")
     duck()
     bad_files()
 

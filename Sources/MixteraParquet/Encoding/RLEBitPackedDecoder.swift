@@ -48,7 +48,8 @@ struct RLEBitPackedDecoder {
                 let groups = header >> 1
                 guard groups <= UInt64(Int.max / 8) else { throw corruptPage("bit-packed run of \(groups) groups is too long") }
                 let values = Int(groups) * 8
-                let runBytes = Int(groups) * bitWidth
+                let (product, overflow) = Int(groups).multipliedReportingOverflow(by: bitWidth)
+                let runBytes = overflow ? Int.max : product
                 let take = min(values, left)
                 // Writers may omit the padding of the last group; only the bytes holding used values must exist.
                 let needed = (take * bitWidth + 7) / 8

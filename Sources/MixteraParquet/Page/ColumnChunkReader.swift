@@ -123,7 +123,7 @@ struct ColumnChunkReader {
     /// The chunk's offset index, if it has a valid one.
     func offsetIndex() throws(ParquetError) -> [PageLocation]? {
         guard let o = chunk.offsetIndexOffset, let n = chunk.offsetIndexByteCount, n > 0, o >= 4,
-            Int64(n) <= dataEnd - o || o + Int64(n) <= dataEnd + 8
+            Int64(n) <= dataEnd - o
         else { return nil }
         let bytes: [UInt8]
         do { bytes = try file.readExactly(Int(n), at: o) } catch { return nil }
@@ -231,11 +231,7 @@ struct ColumnChunkReader {
     ) throws(ParquetError) {
         let n = header.valueCount
         var pos = 0
-        // Every level takes at least one bit unless the level width is zero; guard hostile counts.
-        guard n <= max(d.count, 1) * 8 || (descriptor.maxDefinitionLevel == 0 && descriptor.maxRepetitionLevel == 0 && n <= d.count * 8 + 8)
-        else {
-            throw corruptPage("data page claims \(n) values in \(d.count) bytes")
-        }
+        try checkPageValueCount(n, decodedSoFar: out.levelCount)
         let repStart = out.repetitionLevels.count
         if descriptor.maxRepetitionLevel > 0 {
             pos += try readLevelsV1(
@@ -264,9 +260,7 @@ struct ColumnChunkReader {
         guard rl <= body.count, dl <= body.count - rl else {
             throw truncated("data page v2 levels", need: rl + dl, have: body.count)
         }
-        guard n <= max(body.count, 1) * 8 + header.uncompressedByteCount * 8 + 8 else {
-            throw corruptPage("data page claims \(n) values in \(body.count) bytes")
-        }
+        try checkPageValueCount(n, decodedSoFar: out.levelCount)
         let repStart = out.repetitionLevels.count
         if descriptor.maxRepetitionLevel > 0 {
             var rle = try RLEBitPackedDecoder(
@@ -295,6 +289,19 @@ struct ColumnChunkReader {
             }
         } else {
             try decodeValues(valuesSection, count: nonNull, encoding: header.encoding, dictionary: dictionary, into: &out.values)
+        }
+    }
+
+    /// Most values one data page may declare (guards allocations driven by hostile RLE runs).
+    static let maxValuesPerPage = 1 << 26
+
+    /// A page may not declare more values than the chunk has left (per its metadata), nor over the per-page cap.
+    private func checkPageValueCount(_ n: Int, decodedSoFar: Int) throws(ParquetError) {
+        let left = chunk.valueCount - Int64(decodedSoFar)
+        guard n <= Self.maxValuesPerPage, Int64(n) <= max(left, 0) || n == 0 else {
+            throw ParquetError(
+                .valueCountMismatch,
+                "data page declares \(n) values but the column chunk has only \(max(left, 0)) left (page limit \(Self.maxValuesPerPage))")
         }
     }
 
