@@ -24,6 +24,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive"),
         .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
+        // Parquet page codecs (MixteraParquet).
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
+        .systemLibrary(name: "CBrotli", path: "Sources/CBrotli"),
 
         // Layer 0: bytes, varints, PRNG, locations, hashing. No Foundation.
         .target(name: "MixteraCore", dependencies: ["CXXHash", "CZstd"], swiftSettings: swiftSettings),
@@ -33,7 +38,10 @@ let package = Package(
             dependencies: ["MixteraCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .target(
-            name: "MixteraFormats", dependencies: ["MixteraCore", "MixteraSpec", "CZstd", "CArchive"],
+            name: "MixteraFormats", dependencies: ["MixteraCore", "MixteraSpec", "MixteraParquet", "CZstd", "CArchive"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "MixteraParquet", dependencies: ["MixteraCore", "CZstd", "CSnappy", "CZlib", "CLZ4", "CBrotli"],
             swiftSettings: swiftSettings),
         .target(name: "MixteraCatalog", dependencies: ["MixteraCore", "MixteraSpec", "CSQLite"], swiftSettings: swiftSettings),
         .target(name: "MixteraManifest", dependencies: ["MixteraCore"], swiftSettings: swiftSettings),
@@ -58,6 +66,7 @@ let package = Package(
         .target(name: "MixteraTestSupport", dependencies: ["MixteraCore"], path: "Tests/MixteraTestSupport"),
         .testTarget(name: "MixteraCoreTests", dependencies: ["MixteraCore", "MixteraTestSupport"]),
         .testTarget(name: "MixteraSpecTests", dependencies: ["MixteraSpec", "MixteraTestSupport"]),
+        .testTarget(name: "MixteraParquetTests", dependencies: ["MixteraParquet", "MixteraTestSupport", "CLZ4"]),
         .testTarget(name: "MixteraFormatsTests", dependencies: ["MixteraFormats", "MixteraTestSupport"]),
         .testTarget(name: "MixteraCatalogTests", dependencies: ["MixteraCatalog", "MixteraTestSupport"]),
         .testTarget(name: "MixteraManifestTests", dependencies: ["MixteraManifest", "MixteraTestSupport"]),

@@ -1,0 +1,295 @@
+import MixteraCore
+
+/// An open Parquet file with its parsed footer.
+///
+/// ```
+/// "PAR1" | column chunks (pages) ... | FileMetaData (thrift compact) | footer length (u32 LE) | "PAR1"
+/// ```
+/// Opening reads only the last 8 bytes and the footer; columns are read on demand, one column chunk (or, with an
+/// offset index, the needed pages) at a time. Instances are immutable and safe to share across tasks.
+public final class ParquetFile: Sendable {
+    public let path: String
+    public let byteCount: Int64
+    /// Total rows (from the footer; equals the sum of the row groups' row counts).
+    public let rowCount: Int64
+    public let schema: ParquetSchema
+    public let rowGroups: [ParquetRowGroupInfo]
+    public let createdBy: String?
+    public let formatVersion: Int32
+    public let keyValueMetadata: [ParquetKeyValue]
+
+    let file: ReadOnlyFile
+    /// Byte offset where the footer starts (pages must end before it).
+    let footerOffset: Int64
+
+    /// Largest footer we accept.
+    public static let maxFooterByteCount = 256 << 20
+
+    /// Opens `path` and parses its footer.
+    ///
+    /// - Throws: `ParquetError` with code `io`, `bad-magic`, `encrypted` or `corrupt-footer`.
+    public init(path: String) throws(ParquetError) {
+        self.path = path
+        let f: ReadOnlyFile
+        let size: Int64
+        do {
+            f = try ReadOnlyFile(path: path)
+            size = try f.stat().byteCount
+        } catch {
+            throw ParquetError(error)
+        }
+        func loc(_ offset: Int64? = nil) -> DataLocation { DataLocation(path: path, byteOffset: offset) }
+        guard size >= 12 else {
+            throw ParquetError(
+                .badMagic, "file has \(size) bytes, too small to be Parquet (needs at least 12); check the path",
+                at: loc(0))
+        }
+        let tail: [UInt8]
+        let head: [UInt8]
+        do {
+            tail = try f.readExactly(8, at: size - 8)
+            head = try f.readExactly(4, at: 0)
+        } catch {
+            throw ParquetError(error)
+        }
+        let par1: [UInt8] = Array("PAR1".utf8)
+        let pare: [UInt8] = Array("PARE".utf8)
+        if Array(tail[4..<8]) == pare || head == pare {
+            throw ParquetError(
+                .encrypted, "encrypted Parquet is not supported (magic PARE); decrypt the file first",
+                at: loc(Array(tail[4..<8]) == pare ? size - 4 : 0))
+        }
+        guard head == par1 else {
+            throw ParquetError(
+                .badMagic, "file does not start with magic PAR1 (found \(Self.show(head))); is it a Parquet file?",
+                at: loc(0))
+        }
+        guard Array(tail[4..<8]) == par1 else {
+            throw ParquetError(
+                .badMagic,
+                "file does not end with magic PAR1 (found \(Self.show(Array(tail[4..<8])))); the file is truncated or not Parquet",
+                at: loc(size - 4))
+        }
+        let footerLength =
+            Int64(tail[0]) | Int64(tail[1]) << 8 | Int64(tail[2]) << 16 | Int64(tail[3]) << 24
+        guard footerLength > 0, footerLength <= size - 12, footerLength <= Int64(Self.maxFooterByteCount) else {
+            throw ParquetError(
+                .corruptFooter,
+                "footer length \(footerLength) does not fit in a file of \(size) bytes; the file is truncated or corrupt",
+                at: loc(size - 8))
+        }
+        let footerOffset = size - 8 - footerLength
+        let footer: [UInt8]
+        do { footer = try f.readExactly(Int(footerLength), at: footerOffset) } catch { throw ParquetError(error) }
+        var reader = ThriftCompactReader(footer)
+        let meta: FileMetaData
+        do {
+            let s = try reader.readStruct()
+            meta = try MetadataDecoder.fileMetaData(s)
+        } catch let e as ThriftError {
+            throw ParquetError(
+                .corruptFooter, "footer metadata is corrupt: \(e.message)", at: loc(footerOffset + Int64(e.byteOffset)))
+        } catch let e as MetadataDecoder.Failure {
+            let code: ParquetError.Code = e.message.hasPrefix("encrypted") ? .encrypted : .corruptFooter
+            throw ParquetError(code, e.message, at: loc(footerOffset))
+        } catch {
+            throw ParquetError(.corruptFooter, "footer metadata is corrupt", at: loc(footerOffset))
+        }
+        let sum = meta.rowGroups.reduce(Int64(0)) { $0 &+ $1.rowCount }
+        if !meta.rowGroups.isEmpty && sum != meta.rowCount {
+            throw ParquetError(
+                .corruptFooter, "row groups hold \(sum) rows but the footer says \(meta.rowCount)", at: loc(footerOffset))
+        }
+        self.file = f
+        self.byteCount = size
+        self.footerOffset = footerOffset
+        self.rowCount = meta.rowGroups.isEmpty ? 0 : meta.rowCount
+        self.schema = meta.schema
+        self.rowGroups = meta.rowGroups
+        self.createdBy = meta.createdBy
+        self.formatVersion = meta.version
+        self.keyValueMetadata = meta.keyValueMetadata.map { ParquetKeyValue(key: $0.key, value: $0.value) }
+    }
+
+    private static func show(_ b: [UInt8]) -> String {
+        let printable = b.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        if printable { return "\"" + String(decoding: b, as: UTF8.self) + "\"" }
+        return b.map { hex(UInt32($0)).dropFirst(8) }.joined()
+    }
+
+    // MARK: Column lookup
+
+    /// The leaf column with this dotted path (`meta.language`, `tags.list.element`).
+    ///
+    /// - Throws: `no-such-column` naming the path and the available leaf columns.
+    public func column(_ dottedPath: String) throws(ParquetError) -> ParquetColumnDescriptor {
+        if let n = schema.node(dottedPath: dottedPath), let c = schema.nodes[n].columnIndex { return schema.columns[c] }
+        throw noSuchColumn(dottedPath, leavesOnly: true)
+    }
+
+    /// The schema node with this dotted path (a leaf or a group such as a struct or list).
+    public func node(_ dottedPath: String) throws(ParquetError) -> Int {
+        if let n = schema.node(dottedPath: dottedPath), n != 0 { return n }
+        throw noSuchColumn(dottedPath, leavesOnly: false)
+    }
+
+    @inline(never)
+    private func noSuchColumn(_ p: String, leavesOnly: Bool) -> ParquetError {
+        let names = schema.columns.prefix(20).map(\.dottedPath).joined(separator: ", ")
+        return ParquetError(
+            .noSuchColumn, "column \"\(p)\" does not exist\(leavesOnly ? " or is not a leaf" : ""); leaf columns are: \(names)",
+            at: DataLocation(path: path), category: .usage)
+    }
+
+    // MARK: Typed column reads
+
+    func chunkReader(_ column: ParquetColumnDescriptor, rowGroup: Int) -> ColumnChunkReader {
+        ColumnChunkReader(
+            file: file, path: path, dataEnd: footerOffset, descriptor: column,
+            chunk: rowGroups[rowGroup].columns[column.index], rowGroup: rowGroups[rowGroup])
+    }
+
+    /// Decodes one leaf column of one row group: levels plus typed non-null values.
+    ///
+    /// - Complexity: reads and decodes only this column chunk's bytes.
+    /// - Throws: `ParquetError` (page, codec and encoding errors carry row group, column and page).
+    public func readColumn(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError) -> ParquetColumnData {
+        precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
+        let chunk = try chunkReader(column, rowGroup: rowGroup).read()
+        return Self.publicData(chunk, column: column)
+    }
+
+    /// Decodes one leaf column over all row groups, concatenated.
+    public func readColumn(_ column: ParquetColumnDescriptor) throws(ParquetError) -> ParquetColumnData {
+        var all = LeafChunk(values: ValueBuffer(physicalType: column.physicalType, fixedWidth: Int(column.typeLength ?? 0)))
+        for g in rowGroups.indices {
+            let c = try chunkReader(column, rowGroup: g).read()
+            all.definitionLevels.append(contentsOf: c.definitionLevels)
+            all.repetitionLevels.append(contentsOf: c.repetitionLevels)
+            all.levelCount += c.levelCount
+            all.rowCount += c.rowCount
+            append(&all.values, c.values)
+        }
+        return Self.publicData(all, column: column)
+    }
+
+    private func append(_ a: inout ValueBuffer, _ b: ValueBuffer) {
+        a.bools += b.bools
+        a.int32s += b.int32s
+        a.int64s += b.int64s
+        a.floats += b.floats
+        a.doubles += b.doubles
+        let base = a.bytes.count
+        a.bytes += b.bytes
+        a.offsets.append(contentsOf: b.offsets.dropFirst().map { $0 + base })
+    }
+
+    static func publicData(_ c: LeafChunk, column: ParquetColumnDescriptor) -> ParquetColumnData {
+        let v = c.values
+        let values: ParquetValues
+        switch v.physicalType {
+        case .boolean: values = .boolean(v.bools)
+        case .int32: values = .int32(v.int32s)
+        case .int64: values = .int64(v.int64s)
+        case .float: values = .float(v.floats)
+        case .double: values = .double(v.doubles)
+        case .byteArray, .fixedLenByteArray, .int96: values = .bytes(ParquetByteArrays(bytes: v.bytes, offsets: v.offsets))
+        }
+        return ParquetColumnData(
+            column: column, definitionLevels: c.definitionLevels, repetitionLevels: c.repetitionLevels, values: values,
+            entryCount: c.levelCount, rowCount: c.rowCount)
+    }
+
+    // MARK: Row values
+
+    /// Per requested node (dotted path to a leaf or a group), the value of every row in `rows`.
+    ///
+    /// Groups become objects, LIST becomes a list, MAP a list of key/value objects. A node below a repeated
+    /// ancestor (`items.list.element.name`) yields per row the list of its values across that ancestor.
+    /// Only the column chunks of the requested nodes' leaves are read, and only the row groups overlapping
+    /// `rows` (and, with an offset index, only the overlapping pages).
+    ///
+    /// - Parameters:
+    ///   - paths: dotted paths; each result array is in `paths` order.
+    ///   - rows: file row indices; nil means every row.
+    /// - Returns: `result[p][r]` is the value of `paths[p]` in row `rows.lowerBound + r`.
+    /// - Throws: `no-such-column`, `row-out-of-range`, and page-level `ParquetError`s.
+    public func readValues(_ paths: [String], rows: Range<Int64>? = nil) throws(ParquetError) -> [[ParquetValue]] {
+        var nodes: [Int] = []
+        for p in paths { nodes.append(try node(p)) }
+        return try readNodes(nodes, rows: rows ?? 0..<rowCount)
+    }
+
+    /// Whole rows as objects with one field per top-level column.
+    public func readRows(_ rows: Range<Int64>) throws(ParquetError) -> [ParquetValue] {
+        let top = schema.topLevelFields
+        let cols = try readNodes(top, rows: rows)
+        var out: [ParquetValue] = []
+        out.reserveCapacity(rows.count)
+        for r in 0..<Int(rows.count) {
+            var fields: [ParquetField] = []
+            for (i, n) in top.enumerated() { fields.append(ParquetField(schema.nodes[n].name, cols[i][r])) }
+            out.append(.object(fields))
+        }
+        return out
+    }
+
+    /// Whole rows rendered as compact JSON objects (see `docs/parquet-support.md` for the mapping).
+    public func readRowsAsJSON(_ rows: Range<Int64>) throws(ParquetError) -> [String] {
+        try readRows(rows).map { ParquetJSON.render($0) }
+    }
+
+    func readNodes(_ nodes: [Int], rows: Range<Int64>) throws(ParquetError) -> [[ParquetValue]] {
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ParquetError(
+                .rowOutOfRange, "rows \(rows.lowerBound)..<\(rows.upperBound) are outside the file's \(rowCount) rows",
+                at: DataLocation(path: path), category: .usage)
+        }
+        var out = [[ParquetValue]](repeating: [], count: nodes.count)
+        for i in out.indices { out[i].reserveCapacity(rows.count) }
+        for g in rowGroups where g.rowCount > 0 {
+            let lo = max(rows.lowerBound, g.firstRowIndex)
+            let hi = min(rows.upperBound, g.firstRowIndex + g.rowCount)
+            guard lo < hi else { continue }
+            let local = (lo - g.firstRowIndex)..<(hi - g.firstRowIndex)
+            // Decode each needed leaf once, even when several nodes share it.
+            var decoded: [Int: LeafChunk] = [:]
+            for (i, n) in nodes.enumerated() {
+                let assembler = RecordAssembler(schema: schema, nodeIndex: n)
+                var merged: [ParquetValue]? = nil
+                for c in schema.leafColumns(under: n) {
+                    let column = schema.columns[c]
+                    let chunk: LeafChunk
+                    if let cached = decoded[c] {
+                        chunk = cached
+                    } else {
+                        let whole = local.count == Int(g.rowCount)
+                        chunk = try chunkReader(column, rowGroup: g.index).read(rows: whole ? nil : local)
+                        decoded[c] = chunk
+                    }
+                    let start = Int(local.lowerBound - chunk.firstRow)
+                    let values: [ParquetValue]
+                    do {
+                        values = try assembler.assemble(leaf: chunk, column: column, rows: start..<(start + local.count))
+                    } catch {
+                        throw error.located(path: path, rowGroup: g.index, column: column.dottedPath)
+                    }
+                    if var m = merged {
+                        for r in m.indices { m[r] = RecordAssembler.merge(m[r], values[r]) }
+                        merged = m
+                    } else {
+                        merged = values
+                    }
+                }
+                out[i].append(contentsOf: merged ?? [ParquetValue](repeating: .null, count: local.count))
+            }
+        }
+        return out
+    }
+}
+
+/// One entry of the footer's key/value metadata.
+public struct ParquetKeyValue: Sendable, Hashable {
+    public var key: String
+    public var value: String?
+}
