@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= debug
 BIN := .build/$(CONFIG)/mixtera
-DEB_PACKAGES := libsqlite3-dev libzstd-dev libarchive-dev libxxhash-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev zstd xz-utils bzip2 gzip tar
+DEB_PACKAGES := time libsqlite3-dev libzstd-dev libarchive-dev libxxhash-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev zstd xz-utils bzip2 gzip tar
 PYTHON ?= python3
 
 .PHONY: deps build release test demo bench fixtures lint format clean pydeps

@@ -21,8 +21,8 @@ import MixteraCore
 /// end-8   8   XXH3-64 of the block table
 /// ```
 /// A raw block holds `u32 stepOffsets[k + 1]` (k = steps in the block; offsets relative to the end
-/// of the offset array), then per step: varint entry count, then entries of five varints
-/// (component, file, row, count, locator).
+/// of the offset array), then per step: varint entry count, then per entry: varint component,
+/// zigzag file delta, zigzag row delta, varint count, zigzag locator delta (see docs/manifest-format.md §3.1).
 public enum RankFileFormat {
     public static let magic: [UInt8] = Array("MXTRRANK".utf8)
     public static let major: UInt16 = 1
@@ -34,6 +34,14 @@ public enum RankFileFormat {
     public static func stepsPerBlock(samplesPerStep b: Int) -> Int {
         max(1, min(4096, 16_384 / max(1, b)))
     }
+}
+
+/// Delta-coding state within one step: entries of the same file as the previous entry store their row
+/// relative to the previous entry's end and their locator relative to the previous entry's locator.
+struct EntryDeltaState {
+    var file = 0
+    var rowEnd: Int64 = 0
+    var locator: Int64 = 0
 }
 
 /// Builds one rank file in memory, step by step.
@@ -60,12 +68,15 @@ public struct RankFileWriter {
         assert(entries.reduce(0) { $0 + $1.count } == samplesPerStep, "step does not hold b samples")
         var w = ByteWriter(capacity: entries.count * 8 + 4)
         w.writeVarint(entries.count)
+        var prev = EntryDeltaState()
         for e in entries {
             w.writeVarint(e.component)
-            w.writeVarint(e.file)
-            w.writeVarint(UInt64(e.row))
+            let same = e.file == prev.file
+            w.writeSignedVarint(Int64(e.file - prev.file))
+            w.writeSignedVarint(e.row - (same ? prev.rowEnd : 0))
             w.writeVarint(e.count)
-            w.writeVarint(UInt64(e.locator))
+            w.writeSignedVarint(e.locator - (same ? prev.locator : 0))
+            prev = EntryDeltaState(file: e.file, rowEnd: e.row + Int64(e.count), locator: e.locator)
         }
         blockSteps.append(w.bytes)
         stepCount += 1
@@ -236,10 +247,19 @@ public final class RankFileReader {
             var out: [ManifestEntry] = []
             out.reserveCapacity(n)
             var total = 0
+            var prev = EntryDeltaState()
             for _ in 0..<n {
-                let e = ManifestEntry(
-                    component: Int(try r.readVarint()), file: Int(try r.readVarint()), row: Int64(try r.readVarint()),
-                    count: Int(try r.readVarint()), locator: Int64(try r.readVarint()))
+                let component = Int(try r.readVarint())
+                let fileDelta = try r.readSignedVarint()
+                guard abs(fileDelta) < 1 << 40 else { throw corrupt(b) }
+                let file = prev.file + Int(fileDelta)
+                let same = file == prev.file
+                let row = (same ? prev.rowEnd : 0) &+ (try r.readSignedVarint())
+                let count = Int(try r.readVarint())
+                let locator = (same ? prev.locator : 0) &+ (try r.readSignedVarint())
+                guard file >= 0, row >= 0, locator >= 0, count > 0, count <= samplesPerStep else { throw corrupt(b) }
+                let e = ManifestEntry(component: component, file: file, row: row, count: count, locator: locator)
+                prev = EntryDeltaState(file: file, rowEnd: row + Int64(count), locator: locator)
                 total += e.count
                 out.append(e)
             }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# make bench: throughput of mixtera next to physical bounds on the same files, as ratios.
+# Corpus: ../shared/bench/gen_corpus.py (cached under .bench/). BENCH_SAMPLES (default 1000000),
+# BENCH_FILES (default 16). Prints a table and writes .bench/results.md.
+set -euo pipefail
+BIN=$(realpath "${1:-.build/release/mixtera}")
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+N=${BENCH_SAMPLES:-1000000}
+F=${BENCH_FILES:-16}
+GEN=${BENCH_GEN:-$ROOT/../shared/bench/gen_corpus.py}
+B=$ROOT/.bench
+mkdir -p "$B"
+RESULTS=$B/results.md
+: > "$RESULTS"
+
+now() { date +%s.%N; }
+secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+rate() { python3 -c "import sys; b,s=float(sys.argv[1]),float(sys.argv[2]); print(f'{b/s/1e6:.0f}')" "$1" "$2"; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}')" "$1" "$2"; }
+row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" | tee -a "$RESULTS"; }
+time_cmd() { local t0 t1; t0=$(now); "$@" > /dev/null; t1=$(now); secs "$t0" "$t1"; }
+
+for layout in mixed sorted; do
+  C=$B/corpus-$layout-$N
+  if [ ! -f "$C/.done" ]; then
+    echo "generating $layout corpus ($N samples, $F files) …" >&2
+    rm -rf "$C"
+    python3 "$GEN" "$C" --samples "$N" --files "$F" --layout "$layout" --formats jsonl >&2
+    mkdir -p "$C/zst" "$C/gz"
+    for f in $(find "$C" -maxdepth 2 -name '*.jsonl' | sort); do
+      zstd -q -3 -c "$f" > "$C/zst/$(basename "$f").zst"
+      gzip -c "$f" > "$C/gz/$(basename "$f").gz"
+    done
+    touch "$C/.done"
+  fi
+done
+
+MIXED=$B/corpus-mixed-$N
+SORTED=$B/corpus-sorted-$N
+plain_files() { find "$1" -name '*.jsonl' -not -path '*/zst/*' -not -path '*/gz/*' | sort; }
+BYTES=$(plain_files "$MIXED" | xargs cat | wc -c)
+ZBYTES=$(cat "$MIXED"/zst/*.zst | wc -c)
+GBYTES=$(cat "$MIXED"/gz/*.gz | wc -c)
+
+spec() { # root include
+  cat > "$B/datasets-$3.yaml" <<YAML
+datasets:
+  - name: corpus
+    root: $1
+    format: jsonl
+    include: ["$2"]
+    exclude: ["zst/**", "gz/**"]
+    text: text
+    tokens: token_count
+    properties:
+      language: {path: meta.language, type: string}
+      source:   {path: meta.source, type: string}
+YAML
+  echo "$B/datasets-$3.yaml"
+}
+
+echo "# mixtera benchmarks ($N samples, $F files, $(nproc) cores, $(date -u +%Y-%m-%d))" | tee -a "$RESULTS"
+echo | tee -a "$RESULTS"
+row "measure" "mixtera" "bound" "ratio"
+row "---" "---" "---" "---"
+
+# Bounds on the plain files (warm page cache: read once first).
+plain_files "$MIXED" | xargs cat > /dev/null
+T_CAT=$(time_cmd sh -c "plain_files() { find '$MIXED' -name '*.jsonl' -not -path '*/zst/*' -not -path '*/gz/*'; }; plain_files | xargs cat")
+T_WC=$(time_cmd sh -c "find '$MIXED' -name '*.jsonl' -not -path '*/zst/*' -not -path '*/gz/*' | xargs wc -l")
+T_ZSTD=$(time_cmd sh -c "zstd -dc '$MIXED'/zst/*.zst")
+T_GZIP=$(time_cmd sh -c "gzip -dc '$MIXED'/gz/*.gz")
+
+for layout in mixed sorted; do
+  C=$B/corpus-$layout-$N
+  S=$(spec "$C" "**/*.jsonl" "plain-$layout")
+  rm -f "$B/cat-$layout.sqlite"*
+  T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-$layout.sqlite" --quiet)
+  row "scan plain JSONL, $layout (MB/s; bound cat)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_CAT")" "$(ratio "$T_CAT" "$T")"
+  [ "$layout" = mixed ] && row "scan plain JSONL, mixed (MB/s; bound wc -l)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_WC")" "$(ratio "$T_WC" "$T")"
+  IDX=$("$BIN" catalog stats --catalog "$B/cat-$layout.sqlite" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['index_bytes'])")
+  DB=$(stat -c %s "$B/cat-$layout.sqlite")
+  row "catalog bytes/sample, $layout (index blobs; whole file)" "$(python3 -c "print(f'{$IDX/$N:.2f}; {$DB/$N:.2f}')")" "≤ 3 mixed, ≤ 0.3 sorted" "-"
+done
+
+T=$(time_cmd "$BIN" scan --spec "$(spec "$MIXED" "**/*.jsonl" plain-mixed)" --catalog "$B/cat-mixed.sqlite" --quiet)
+row "rescan unchanged tree, $F files (s)" "$T" "-" "-"
+
+S=$(spec "$MIXED/zst" "*.jsonl.zst" zst)
+rm -f "$B/cat-zst.sqlite"*
+T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-zst.sqlite" --quiet)
+row "scan .jsonl.zst (decompressed MB/s; bound zstd -dc)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_ZSTD")" "$(ratio "$T_ZSTD" "$T")"
+S=$(spec "$MIXED/gz" "*.jsonl.gz" gz)
+rm -f "$B/cat-gz.sqlite"*
+T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-gz.sqlite" --quiet)
+row "scan .jsonl.gz (decompressed MB/s; bound gzip -dc)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_GZIP")" "$(ratio "$T_GZIP" "$T")"
+
+# Planning + manifest writing: static mixture over source, G = 1024, D = 8.
+for mode in samples "blocks, block_size: 64" none; do
+  tag=$(echo "$mode" | cut -d, -f1)
+  cat > "$B/build-$tag.yaml" <<YAML
+mixture:
+  by: source
+  weights: {web: 0.6, wiki: 0.1, books: 0.1, arxiv: 0.1, github: 0.1}
+training: {global_batch: 1024, data_parallel: 8, steps: until_exhausted}
+order: {shuffle: $mode}
+on_exhausted: redistribute
+seed: 1
+YAML
+  rm -rf "$B/m-$tag"
+  /usr/bin/time -f "%M" -o "$B/mem-$tag" "$BIN" build-manifest --catalog "$B/cat-mixed.sqlite" --spec "$B/build-$tag.yaml" --out "$B/m-$tag" --json > "$B/build-$tag.json"
+  T=$(time_cmd "$BIN" build-manifest --catalog "$B/cat-mixed.sqlite" --spec "$B/build-$tag.yaml" --out "$B/m-$tag" --quiet)
+  PLANNED=$(python3 -c "import json; j=json.load(open('$B/build-$tag.json')); print(j['steps']*j['global_batch'])")
+  MB=$(du -sb "$B/m-$tag" | cut -f1)
+  MEM=$(cat "$B/mem-$tag")
+  row "build-manifest shuffle $tag (samples/s; peak RSS bytes/sample)" "$(python3 -c "print(f'{$PLANNED/$T/1e6:.2f} M/s; {$MEM*1024/$N:.1f} B')")" "≥ 5 M/s; ≤ 16 B" "-"
+  row "manifest size shuffle $tag (bytes/planned sample)" "$(python3 -c "print(f'{$MB/$PLANNED:.3f}')")" "≤ 8 samples, ≤ 0.5 none/blocks" "-"
+done
+
+# Replay: rank 0 of the 8 ranks, all steps, output to /dev/null; bound: pread of the same bytes (cat).
+for tag in samples blocks; do
+  STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$tag.json'))['steps'])")
+  T=$(time_cmd "$BIN" replay --manifest "$B/m-$tag" --rank 0)
+  SAMPLES=$((STEPS * 128))
+  RB=$(python3 -c "print(int($BYTES * $SAMPLES / $N))")
+  T_BOUND=$(python3 -c "print($T_CAT * $SAMPLES / $N)")
+  row "replay rank 0, shuffle $tag (k samples/s; MB/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$RB/$T/1e6:.0f} MB/s')")" "cat: $(rate "$RB" "$T_BOUND") MB/s" "$(ratio "$T_BOUND" "$T")"
+done
+echo | tee -a "$RESULTS"
+echo "results: $RESULTS" >&2
