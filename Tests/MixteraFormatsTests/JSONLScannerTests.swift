@@ -80,6 +80,9 @@ import Testing
         let ref = try Self.reference(root + "/" + rel)
         #expect(r.sampleCount == ref.count)
         #expect(r.skippedRecords == 0)
+        // The fingerprint hashed while reading equals a separate hash of the file.
+        if let fp = r.fingerprint { #expect(fp == (try FileSystem.fingerprint(path: root + "/" + rel))) }
+        #expect((r.fingerprint != nil) == (rel.hasSuffix(".jsonl") || rel.hasSuffix(".zst")))
         let source = rel.split(separator: "/").dropLast().last.map(String.init)!
         for (i, (offset, obj)) in ref.enumerated() {
             let meta = obj["meta"] as! [String: Any]

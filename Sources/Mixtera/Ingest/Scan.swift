@@ -133,9 +133,8 @@ public enum Ingest {
         case .jsonl:
             let scanner = try JSONLScanner(dataset: dataset, relativePath: relativePath)
             let result = try scanner.scan(path: path, displayPath: path)
-            let fp: UInt64
-            do { fp = try FileSystem.fingerprint(path: path) } catch { throw FormatError(error) }
-            return (result, fp)
+            if let fp = result.fingerprint { return (result, fp) }
+            do { return (result, try FileSystem.fingerprint(path: path)) } catch { throw FormatError(error) }
         case .parquet, .webdataset, .auto:
             throw FormatError(
                 .unsupported,

@@ -24,6 +24,8 @@ public struct FileScanResult: Sendable {
     /// zstd frames: (compressed offset, decompressed offset) of each frame start.
     public var frames: [ZstdFrame] = []
     /// Records skipped under `on_error: skip`, and the first problems (at most 20).
+    /// XXH3-64 of the file's bytes when the scan could compute it while reading (plain and zstd files).
+    public var fingerprint: UInt64?
     public var skippedRecords: Int = 0
     public var problems: [FormatError] = []
 

@@ -67,52 +67,65 @@ public final class JSONLRecordReader {
         }
     }
 
-    private func readPlain(_ file: ReadOnlyFile, offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
-        throws(FormatError)
-    {
-        var chunk = 1 << 16
-        var pos = offset
+    /// Reusable read buffer for plain files (grows for long lines; never shrinks).
+    private var plainBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+
+    deinit { plainBuffer.deallocate() }
+
+    private func readPlain(
+        _ file: ReadOnlyFile, offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void
+    ) throws(FormatError) {
+        // Guess ~1 KiB per record for the first read; most single-record reads finish in one pread.
+        var want = min(plainBuffer.count, max(4096, count * 1024))
+        var bufStart: Int64 = offset  // file offset of plainBuffer[0]
+        var filled = 0
+        var start = 0
+        var scan = 0
         var done = 0
-        var carry: [UInt8] = []
+        var eof = false
         while done < count {
-            var buf = [UInt8](repeating: 0, count: chunk)
+            if scan < filled, let hit = memchr(plainBuffer.baseAddress! + scan, 0x0A, filled - scan) {
+                let nl = plainBuffer.baseAddress!.distance(to: hit)
+                if try emit(UnsafeRawBufferPointer(rebasing: plainBuffer[start..<nl]), body) { done += 1 }
+                start = nl + 1
+                scan = start
+                continue
+            }
+            scan = filled
+            if eof {
+                if start < filled, try emit(UnsafeRawBufferPointer(rebasing: plainBuffer[start..<filled]), body) { done += 1 }
+                if done < count {
+                    throw FormatError(
+                        .truncated, "file ended before the requested records; it changed since the manifest was built",
+                        at: DataLocation(path: path, byteOffset: bufStart + Int64(filled)))
+                }
+                break
+            }
+            // Keep the partial line, make room, read more.
+            if start > 0 {
+                let keep = filled - start
+                if keep > 0 { memmove(plainBuffer.baseAddress!, plainBuffer.baseAddress! + start, keep) }
+                bufStart += Int64(start)
+                filled = keep
+                scan -= start
+                start = 0
+            }
+            if filled == plainBuffer.count {
+                let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: plainBuffer.count * 2, alignment: 16)
+                bigger.copyMemory(from: UnsafeRawBufferPointer(plainBuffer))
+                plainBuffer.deallocate()
+                plainBuffer = bigger
+            }
+            let room = min(plainBuffer.count - filled, max(want, 4096))
+            want = min(plainBuffer.count, want * 2)
             let n: Int
             do {
-                n = try buf.withMutableBytes { (b) throws(CoreError) -> Int in try file.pread(into: b, at: pos) }
+                n = try file.pread(
+                    into: UnsafeMutableRawBufferPointer(rebasing: plainBuffer[filled..<(filled + room)]),
+                    at: bufStart + Int64(filled))
             } catch { throw FormatError(error) }
-            pos += Int64(n)
-            buf.removeSubrange(n...)
-            var data = carry
-            data.append(contentsOf: buf)
-            carry = []
-            var start = 0
-            let eof = n == 0
-            try data.withBytes { (d) throws(FormatError) in
-                while done < count {
-                    var nl = -1
-                    if start < d.count, let hit = memchr(d.baseAddress! + start, 0x0A, d.count - start) {
-                        nl = d.baseAddress!.distance(to: UnsafeRawPointer(hit))
-                    }
-                    if nl < 0 {
-                        if eof && start < d.count {
-                            if try emit(UnsafeRawBufferPointer(rebasing: d[start..<d.count]), body) { done += 1 }
-                            start = d.count
-                        }
-                        break
-                    }
-                    if try emit(UnsafeRawBufferPointer(rebasing: d[start..<nl]), body) { done += 1 }
-                    start = nl + 1
-                }
-            }
-            if done < count {
-                if eof {
-                    throw FormatError(
-                        .truncated, "file ended before row; it changed since the manifest was built",
-                        at: DataLocation(path: path, byteOffset: pos))
-                }
-                carry = Array(data[start...])
-                if carry.count > chunk / 2 { chunk *= 2 }
-            }
+            if n < room { eof = true }
+            filled += n
         }
     }
 

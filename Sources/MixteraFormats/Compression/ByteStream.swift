@@ -22,12 +22,19 @@ protocol ByteStream: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) -> Int
 }
 
-/// Uncompressed file bytes.
+/// Uncompressed file bytes; optionally hashes them (XXH3-64) as they pass, so a scan reads each file once.
 final class PlainStream: ByteStream {
     let file: ReadOnlyFile
-    init(file: ReadOnlyFile) { self.file = file }
+    let hasher: XXH3Stream?
+    init(file: ReadOnlyFile, hasher: XXH3Stream? = nil) {
+        self.file = file
+        self.hasher = hasher
+    }
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) -> Int {
-        do { return try file.read(into: buffer) } catch { throw FormatError(error) }
+        let n: Int
+        do { n = try file.read(into: buffer) } catch { throw FormatError(error) }
+        if n > 0, let hasher { hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        return n
     }
 }
 
@@ -47,8 +54,12 @@ final class ZstdStream: ByteStream {
     /// (compressed offset, decompressed offset) of each frame start.
     private(set) var frames: [(Int64, Int64)] = []
 
-    init(file: ReadOnlyFile, startingAt compressedOffset: Int64 = 0) throws(FormatError) {
+    /// Hashes the compressed bytes read (only meaningful when starting at offset 0 and reading to the end).
+    let hasher: XXH3Stream?
+
+    init(file: ReadOnlyFile, startingAt compressedOffset: Int64 = 0, hasher: XXH3Stream? = nil) throws(FormatError) {
         self.file = file
+        self.hasher = hasher
         guard let d = ZSTD_createDCtx() else {
             throw FormatError(.decompression, "cannot allocate a zstd context", at: DataLocation(path: file.path))
         }
@@ -73,6 +84,7 @@ final class ZstdStream: ByteStream {
                 let n: Int
                 do { n = try file.pread(into: input, at: fileOffset) } catch { throw FormatError(error) }
                 fileOffset += Int64(n)
+                if n > 0, let hasher { hasher.update(UnsafeRawBufferPointer(rebasing: input[0..<n])) }
                 inputPos = 0
                 inputEnd = n
                 if n == 0 {
@@ -160,13 +172,14 @@ final class ArchiveRawStream: ByteStream {
     }
 }
 
-/// Opens the right decompressing stream for a path.
-func openStream(path: String, compression: StreamCompression) throws(FormatError) -> ByteStream {
+/// Opens the right decompressing stream for a path. With `hasher`, plain and zstd streams hash the
+/// file's bytes as they read them (other compressions leave it untouched).
+func openStream(path: String, compression: StreamCompression, hasher: XXH3Stream? = nil) throws(FormatError) -> ByteStream {
     let file: ReadOnlyFile
     do { file = try ReadOnlyFile(path: path) } catch { throw FormatError(error) }
     switch compression {
-    case .none: return PlainStream(file: file)
-    case .zstd: return try ZstdStream(file: file)
+    case .none: return PlainStream(file: file, hasher: hasher)
+    case .zstd: return try ZstdStream(file: file, hasher: hasher)
     case .gzip, .xz, .bzip2: return try ArchiveRawStream(path: path)
     }
 }

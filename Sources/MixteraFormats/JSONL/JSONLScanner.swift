@@ -72,10 +72,12 @@ public struct JSONLScanner {
     /// Scans the file at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
         let compression = StreamCompression.detect(path: path)
-        let stream = try openStream(path: path, compression: compression)
+        let hasher = XXH3Stream()
+        let stream = try openStream(path: path, compression: compression, hasher: hasher)
         var state = State(scanner: self, displayPath: displayPath)
         state.result.locatorKind = compression == .none ? .fileOffsets : .streamOffsets
         try state.run(stream: stream)
+        if compression == .none || compression == .zstd { state.result.fingerprint = hasher.digest() }
         if let z = stream as? ZstdStream {
             state.result.frames = z.frames.map { ZstdFrame(compressedOffset: $0.0, decompressedOffset: $0.1) }
         }
