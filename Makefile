@@ -32,7 +32,8 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel 2>&1 | tail -n 40; exit $${PIPESTATUS[0]}
+	$(SWIFT) test --skip-build
+	@if [ -x scripts/test-python.sh ]; then scripts/test-python.sh; fi
 
 demo: deps
 	$(SWIFT) build -c release --product mixtera
