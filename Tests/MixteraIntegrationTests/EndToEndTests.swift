@@ -155,3 +155,44 @@ import Testing
         #expect(n == 10)
     }
 }
+
+@Suite struct ContinuationTests {
+    @Test func keepsEarlyStepsAndRepeatsNoSample() throws {
+        let dir = try EndToEndTests.scanned()
+        let old = try EndToEndTests.buildSpec()
+        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: old, out: dir + "/old")
+        let new = try EndToEndTests.buildSpec { text in
+            text.replacingOccurrences(of: "steps: 12}", with: "steps: 10}")
+                .replacingOccurrences(of: "- {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}", with: "- {at: 5, weights: {web: 0.2, code: 0.2, rest: 0.6}}")
+                .replacingOccurrences(of: "seed: 42", with: "seed: 43")
+        }
+        let report = try Build.run(
+            catalogPath: dir + "/c.sqlite", spec: new, out: dir + "/new", options: BuildOptions(continueFrom: (dir + "/old", 5)))
+        #expect(report.steps == 10)
+        let a = try ManifestDirectory(path: dir + "/old")
+        let b = try ManifestDirectory(path: dir + "/new")
+        #expect(b.header.steps == 10)
+        #expect(b.header.components.map(\.name) == ["web", "code", "rest", "web", "code", "rest"])
+        #expect(b.header.continuedFrom?["at_step"] == .int(5))
+        var early = Set<String>()
+        var late: [String] = []
+        for rank in 0..<4 {
+            let ra = try a.rankFile(rank)
+            let rb = try b.rankFile(rank)
+            for s in 0..<5 {
+                #expect(try ra.entries(step: s) == rb.entries(step: s))
+                for e in try rb.entries(step: s) { for k in 0..<e.count { early.insert("\(e.file):\(e.row + Int64(k))") } }
+            }
+            for s in 5..<10 {
+                let entries = try rb.entries(step: s)
+                #expect(entries.allSatisfy { $0.component >= 3 })
+                for e in entries { for k in 0..<e.count { late.append("\(e.file):\(e.row + Int64(k))") } }
+            }
+        }
+        #expect(early.count == 5 * 40)
+        #expect(Set(late).count == late.count)
+        #expect(early.isDisjoint(with: late))
+        // The new global batches follow the new weights exactly.
+        #expect(b.header.mixtureLog.last?.counts == [0, 0, 0, 8, 8, 24])
+    }
+}

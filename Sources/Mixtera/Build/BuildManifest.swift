@@ -11,11 +11,17 @@ public struct BuildOptions: Sendable {
     public var dataParallel: Int?
     /// Collect per-step counts (for `explain --per-step`).
     public var perStep: Bool = false
+    /// Continue an existing manifest: keep its steps `< atStep`, plan the rest with this spec.
+    public var continueFrom: (path: String, atStep: Int)?
 
-    public init(ranks: ClosedRange<Int>? = nil, dataParallel: Int? = nil, perStep: Bool = false) {
+    public init(
+        ranks: ClosedRange<Int>? = nil, dataParallel: Int? = nil, perStep: Bool = false,
+        continueFrom: (path: String, atStep: Int)? = nil
+    ) {
         self.ranks = ranks
         self.dataParallel = dataParallel
         self.perStep = perStep
+        self.continueFrom = continueFrom
     }
 }
 
@@ -83,9 +89,22 @@ public enum Build {
                 offsets.append(index.byteOffsets)
             }
         }
-        var plan = try planner.finish()
         let b = spec.training.globalBatch / d
         let writeRanks: ClosedRange<Int>? = out == nil ? nil : (options.ranks ?? 0...(d - 1))
+        // Continuation: the old manifest's steps < S are kept; their samples are excluded from every
+        // component's first epoch of the new plan.
+        var continuation: Continuation?
+        if let c = options.continueFrom {
+            continuation = try Continuation.load(
+                path: c.path, atStep: c.atStep, globalBatch: spec.training.globalBatch, dataParallel: d,
+                datasets: datasets.map(\.name), files: files, keepRanks: writeRanks)
+        }
+        var consumedFilter: (@Sendable (SampleRef) -> Bool)?
+        if let c = continuation?.consumed {
+            consumedFilter = { r in c.contains(file: refFile(r), row: refRow(r)) }
+        }
+        var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
+        let componentOffset = continuation?.components.count ?? 0
         // Header needs the mixture log, known only after planning: keep per-rank writers in memory.
         var stepsDone = 0
         var log: [MixtureLogEntry] = []
@@ -94,17 +113,30 @@ public enum Build {
         if let wr = writeRanks {
             writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b) }
         }
+        if let continuation {
+            let zeros = plan.summaries.map { _ in 0 }
+            log = continuation.mixtureLog.map { MixtureLogEntry(fromStep: $0.fromStep, toStep: $0.toStep, counts: $0.counts + zeros) }
+            if let wr = writeRanks {
+                for rank in wr {
+                    for entries in continuation.steps[rank - wr.lowerBound] { writers[rank - wr.lowerBound].appendStep(entries) }
+                }
+            }
+            stepsDone = continuation.atStep
+        }
+        let oldZeros = [Int](repeating: 0, count: componentOffset)
         while let step = plan.next() {
             if options.perStep { perStep.append(step.counts) }
-            if let last = log.last, last.counts == step.counts, last.toStep == step.index - 1 {
+            let counts = oldZeros + step.counts
+            if let last = log.last, last.counts == counts, last.toStep == step.index - 1 {
                 log[log.count - 1].toStep = step.index
             } else {
-                log.append(MixtureLogEntry(fromStep: step.index, toStep: step.index, counts: step.counts))
+                log.append(MixtureLogEntry(fromStep: step.index, toStep: step.index, counts: counts))
             }
             if let wr = writeRanks {
                 let split = RankSplit.split(step, dataParallel: d)
                 for rank in wr {
-                    writers[rank - wr.lowerBound].appendStep(entries(split[rank], offsets: offsets))
+                    writers[rank - wr.lowerBound].appendStep(
+                        entries(split[rank], offsets: offsets, componentOffset: componentOffset))
                 }
             }
             stepsDone += 1
@@ -113,6 +145,7 @@ public enum Build {
             steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
             warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
             scanned: planner.scannedTotal, perStep: options.perStep ? perStep : nil)
+        report.steps = stepsDone
         if case .fixed(let n) = spec.training.steps, stepsDone < n {
             report.warnings.append("the plan ends after \(stepsDone) of \(n) steps: \(plan.endReason ?? "data exhausted")")
         }
@@ -123,9 +156,10 @@ public enum Build {
                 dataParallel: d, steps: stepsDone,
                 datasets: datasets.map { ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField) },
                 files: files,
-                components: plan.summaries.map {
-                    ManifestComponent(name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
-                }, mixtureLog: log)
+                components: (continuation?.components ?? [])
+                    + plan.summaries.map {
+                        ManifestComponent(name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
+                    }, mixtureLog: log, continuedFrom: continuation?.provenance)
             let headerBytes = header.encoded()
             let headerHash = XXH3.hash(headerBytes)
             let writer = try ManifestWriter(destination: out)
@@ -144,7 +178,9 @@ public enum Build {
     }
 
     /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge.
-    static func entries(_ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [[Int64]]) -> [ManifestEntry] {
+    static func entries(
+        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [[Int64]], componentOffset: Int = 0
+    ) -> [ManifestEntry] {
         var out: [ManifestEntry] = []
         for (c, refs) in chunks {
             var i = refs.startIndex
@@ -153,7 +189,8 @@ public enum Build {
                 let r = refRow(refs[i])
                 var j = i + 1
                 while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && refFile(refs[j]) == f { j += 1 }
-                out.append(ManifestEntry(component: c, file: f, row: r, count: j - i, locator: offsets[f][Int(r)]))
+                out.append(
+                    ManifestEntry(component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f][Int(r)]))
                 i = j
             }
         }

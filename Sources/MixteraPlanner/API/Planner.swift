@@ -371,7 +371,10 @@ public final class Planner {
     // MARK: Planning
 
     /// Validates the selection and builds the step generator.
-    public func finish() throws(PlanError) -> StepPlan {
+    /// - Parameters:
+    ///   - startStep: the first step to plan (a continuation starts at its `--at-step`).
+    ///   - consumed: samples already used before `startStep`; every component's first epoch skips them.
+    public func finish(startStep: Int = 0, consumed: (@Sendable (SampleRef) -> Bool)? = nil) throws(PlanError) -> StepPlan {
         var warnings: [String] = []
         if naturalMode {
             // Order natural components by name for readability; weights ∝ selected counts (exact).
@@ -419,11 +422,12 @@ public final class Planner {
         let streams = components.indices.map { i in
             ComponentStream(
                 base: selections[i], mode: arbitraryMode ? .none : spec.order.shuffle, blockSize: spec.order.blockSize,
-                seed: spec.seed, component: i)
+                seed: spec.seed, component: i, excluded: consumed)
         }
         selections = []
         return StepPlan(
-            components: components, streams: streams, weights: weights, training: spec.training, warnings: warnings)
+            components: components, streams: streams, weights: weights, training: spec.training, warnings: warnings,
+            startStep: startStep)
     }
 
     /// The weight table: for each schedule breakpoint, the quantized weights of every component.

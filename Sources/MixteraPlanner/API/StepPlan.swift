@@ -43,8 +43,10 @@ public struct StepPlan: Sendable {
 
     init(
         components: [ResolvedComponent], streams: [ComponentStream], weights: WeightSchedule, training: TrainingSpec,
-        warnings: [String]
+        warnings: [String], startStep: Int = 0
     ) {
+        step = startStep
+        self.startStep = startStep
         summaries = components.enumerated().map { i, c in
             ComponentSummary(name: c.name, filter: c.filterText, weight: c.weight, policy: c.policy, selected: streams[i].count)
         }
@@ -54,14 +56,17 @@ public struct StepPlan: Sendable {
         dataParallel = training.dataParallel
         if case .fixed(let n) = training.steps { maxSteps = n } else { maxSteps = nil }
         var w = warnings
-        let counts0 = Apportion.largestRemainder(total: training.globalBatch, weights: weights.weights(at: 0))
+        let counts0 = Apportion.largestRemainder(total: training.globalBatch, weights: weights.weights(at: startStep))
         for (i, c) in counts0.enumerated() where c == 0 && components[i].weight > 0 {
-            w.append("component \"\(components[i].name)\" rounds to 0 samples per step at step 0 (weight \(components[i].weight), global batch \(training.globalBatch))")
+            w.append("component \"\(components[i].name)\" rounds to 0 samples per step at step \(startStep) (weight \(components[i].weight), global batch \(training.globalBatch))")
         }
         self.warnings = w
     }
 
-    public var stepsPlanned: Int { step }
+    /// The first step this plan produces (non-zero for continuations).
+    public let startStep: Int
+    /// Steps produced so far.
+    public var stepsPlanned: Int { step - startStep }
 
     /// Per-component counts for a step, before exhaustion adjustments.
     public mutating func targetCounts(_ s: Int) -> [Int] {

@@ -33,9 +33,20 @@ struct ComponentStream {
     private(set) var position = 0
 
     var count: Int { order.count }
-    var remainingInEpoch: Int { order.count - position }
+    /// Samples left in the current epoch (epoch 0 does not count excluded samples).
+    var remainingInEpoch: Int { order.count - position - (epoch == 0 ? excludedCount - excludedPassed : 0) }
+    private var excludedPassed = 0
 
-    init(base: [SampleRef], mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int) {
+    /// Samples epoch 0 skips (already consumed before a continuation point); later epochs use all.
+    private let excluded: (@Sendable (SampleRef) -> Bool)?
+    private var excludedCount = 0
+
+    init(
+        base: [SampleRef], mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
+        excluded: (@Sendable (SampleRef) -> Bool)? = nil
+    ) {
+        self.excluded = excluded
+        if let excluded { excludedCount = base.reduce(0) { $0 + (excluded($1) ? 1 : 0) } }
         self.mode = mode
         self.seed = seed
         self.component = component
@@ -64,6 +75,7 @@ struct ComponentStream {
     private mutating func startEpoch(_ e: Int) {
         epoch = e
         position = 0
+        excludedPassed = 0
         segmentCursor = 0
         inSegment = 0
         var rng = SplitMix64(seed: SplitMix64.derive(seed, UInt64(component), UInt64(e)))
@@ -80,7 +92,27 @@ struct ComponentStream {
 
     /// Appends up to `n` samples of the current epoch to `out`; returns how many.
     mutating func take(_ n: Int, into out: inout [SampleRef]) -> Int {
-        let k = min(n, remainingInEpoch)
+        if epoch == 0, let excluded, excludedCount > 0 {
+            // Slow path for continuations: walk one sample at a time, skipping excluded ones.
+            var got = 0
+            var one: [SampleRef] = []
+            while got < n && remainingInEpoch > 0 {
+                one.removeAll(keepingCapacity: true)
+                _ = takeRaw(1, into: &one)
+                if excluded(one[0]) {
+                    excludedPassed += 1
+                } else {
+                    out.append(one[0])
+                    got += 1
+                }
+            }
+            return got
+        }
+        return takeRaw(n, into: &out)
+    }
+
+    private mutating func takeRaw(_ n: Int, into out: inout [SampleRef]) -> Int {
+        let k = min(n, order.count - position)
         switch mode {
         case .none, .samples:
             out.append(contentsOf: order[position..<(position + k)])

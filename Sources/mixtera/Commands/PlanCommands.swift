@@ -97,6 +97,7 @@ struct BuildManifestCommand: ParsableCommand {
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest --ranks 2-3
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out m4 --data-parallel 4
+              mixtera build-manifest --catalog catalog.sqlite --spec reweighted.yaml --out m2 --continue-from manifest --at-step 5000
             """)
 
     @Option(help: "Catalog file.") var catalog: String
@@ -104,6 +105,8 @@ struct BuildManifestCommand: ParsableCommand {
     @Option(help: "Output manifest directory.") var out: String
     @Option(help: "Write only ranks A-B (inclusive) plus header.json.") var ranks: String?
     @Option(help: "Override training.data_parallel (same global batch, another split).") var dataParallel: Int?
+    @Option(help: "Continue this manifest: keep its steps < --at-step, plan the rest with --spec.") var continueFrom: String?
+    @Option(help: "The first step planned with the new spec (with --continue-from).") var atStep: Int?
     @OptionGroup var output: OutputOptions
 
     func parseRanks() throws -> ClosedRange<Int>? {
@@ -118,10 +121,14 @@ struct BuildManifestCommand: ParsableCommand {
 
     func run() throws {
         let r = try parseRanks()
+        if (continueFrom == nil) != (atStep == nil) { throw ValidationError("--continue-from and --at-step go together") }
         try ExitStatus.run(json: output.json) {
             let s = try loadBuildSpec(spec)
             let report = try Build.run(
-                catalogPath: catalog, spec: s, out: out, options: BuildOptions(ranks: r, dataParallel: dataParallel, perStep: !output.json))
+                catalogPath: catalog, spec: s, out: out,
+                options: BuildOptions(
+                    ranks: r, dataParallel: dataParallel, perStep: !output.json,
+                    continueFrom: continueFrom.map { ($0, atStep ?? 0) }))
             if output.json {
                 var rep = report
                 rep.perStep = nil

@@ -187,6 +187,26 @@ struct Synthetic {
         }
     }
 
+    @Test func sortByConsumesInCurriculumOrder() throws {
+        let s = Synthetic(files: 3, samplesPerFile: 200, seed: 13)
+        var (plan, _) = try s.plan(Self.yaml(Self.components, order: "{shuffle: none, sort_by: quality desc}"))
+        var last = [Double](repeating: .infinity, count: 3)
+        var lastRef = [SampleRef](repeating: 0, count: 3)
+        while let step = plan.next() {
+            for (k, refs) in step.samples.enumerated() {
+                for r in refs {
+                    let q = s.files[refFile(r)].quality[Int(refRow(r))]
+                    #expect(q <= last[k])
+                    // Ties keep catalog order.
+                    if q == last[k] { #expect(r > lastRef[k]) }
+                    last[k] = q
+                    lastRef[k] = r
+                }
+            }
+        }
+        #expect(throws: PlanError.self) { try s.plan(Self.yaml(Self.components, order: "{shuffle: samples, sort_by: quality}")) }
+    }
+
     @Test func byMixtureValidatesValues() throws {
         let s = Synthetic(files: 1, samplesPerFile: 100, seed: 1)
         #expect {
