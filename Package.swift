@@ -48,7 +48,7 @@ let package = Package(
         // Layer 2: planning (pure: works on in-memory sample tables) and replay (no SQLite).
         .target(name: "MixteraPlanner", dependencies: ["MixteraCore", "MixteraSpec"], swiftSettings: swiftSettings),
         .target(
-            name: "MixteraReplay", dependencies: ["MixteraCore", "MixteraManifest", "MixteraFormats"],
+            name: "MixteraReplay", dependencies: ["MixteraCore", "MixteraManifest", "MixteraFormats", "MixteraParquet"],
             swiftSettings: swiftSettings),
         // Layer 3: facade and CLI.
         .target(
