@@ -16,7 +16,9 @@ import MixteraSpec
 ///   `default:` (then every row takes the default). A null follows the JSONL rule (`nullable` keeps it,
 ///   otherwise `default`, otherwise null).
 /// - Locators (`.parquetRows`): `byteOffsets[i]` is the Parquet row index of sample `i` (the manifest
-///   locator); `byteLengths[i]` and `textBytes[i]` are the UTF-8 bytes of the text column (0 without `text`).
+///   locator); `byteLengths[i]` is 0 (the catalog codec stores offsets as gaps after each record's length, so
+///   lengths must not overlap the next row index); `textBytes[i]` is the UTF-8 byte count of the text column
+///   (0 without `text`).
 /// - Errors carry the file, the row group and the column; the message names the row.
 public struct ParquetScanner {
     public let dataset: DatasetDecl
@@ -177,7 +179,7 @@ public struct ParquetScanner {
                         tokens = v
                     }
                     acc.append(
-                        categorical: catValues, numeric: numValues, offset: row, length: text, textBytes: text,
+                        categorical: catValues, numeric: numValues, offset: row, length: 0, textBytes: text,
                         tokens: tokens)
                 } catch {
                     guard dataset.onError == .skip else { throw error }
