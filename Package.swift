@@ -67,13 +67,13 @@ let package = Package(
         .testTarget(name: "MixteraCoreTests", dependencies: ["MixteraCore", "MixteraTestSupport"]),
         .testTarget(name: "MixteraSpecTests", dependencies: ["MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraParquetTests", dependencies: ["MixteraParquet", "MixteraTestSupport", "CLZ4"]),
-        .testTarget(name: "MixteraFormatsTests", dependencies: ["MixteraFormats", "MixteraTestSupport"]),
+        .testTarget(name: "MixteraFormatsTests", dependencies: ["MixteraFormats", "MixteraParquet", "MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraCatalogTests", dependencies: ["MixteraCatalog", "MixteraTestSupport"]),
         .testTarget(name: "MixteraManifestTests", dependencies: ["MixteraManifest", "MixteraTestSupport"]),
         .testTarget(name: "MixteraPlannerTests", dependencies: ["MixteraPlanner", "MixteraTestSupport"]),
         .testTarget(
             name: "MixteraIntegrationTests",
-            dependencies: ["Mixtera", "MixteraReplay", "MixteraTestSupport"]),
+            dependencies: ["Mixtera", "MixteraReplay", "MixteraCatalog", "MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraCLITests", dependencies: ["MixteraTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
