@@ -48,7 +48,7 @@ let package = Package(
         // Layer 2: planning (pure: works on in-memory sample tables) and replay (no SQLite).
         .target(name: "MixteraPlanner", dependencies: ["MixteraCore", "MixteraSpec"], swiftSettings: swiftSettings),
         .target(
-            name: "MixteraReplay", dependencies: ["MixteraCore", "MixteraManifest", "MixteraFormats"],
+            name: "MixteraReplay", dependencies: ["MixteraCore", "MixteraManifest", "MixteraFormats", "MixteraParquet"],
             swiftSettings: swiftSettings),
         // Layer 3: facade and CLI.
         .target(
@@ -67,13 +67,13 @@ let package = Package(
         .testTarget(name: "MixteraCoreTests", dependencies: ["MixteraCore", "MixteraTestSupport"]),
         .testTarget(name: "MixteraSpecTests", dependencies: ["MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraParquetTests", dependencies: ["MixteraParquet", "MixteraTestSupport", "CLZ4"]),
-        .testTarget(name: "MixteraFormatsTests", dependencies: ["MixteraFormats", "MixteraTestSupport"]),
+        .testTarget(name: "MixteraFormatsTests", dependencies: ["MixteraFormats", "MixteraParquet", "MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraCatalogTests", dependencies: ["MixteraCatalog", "MixteraTestSupport"]),
         .testTarget(name: "MixteraManifestTests", dependencies: ["MixteraManifest", "MixteraTestSupport"]),
         .testTarget(name: "MixteraPlannerTests", dependencies: ["MixteraPlanner", "MixteraTestSupport"]),
         .testTarget(
             name: "MixteraIntegrationTests",
-            dependencies: ["Mixtera", "MixteraReplay", "MixteraTestSupport"]),
+            dependencies: ["Mixtera", "MixteraReplay", "MixteraCatalog", "MixteraSpec", "MixteraTestSupport"]),
         .testTarget(name: "MixteraCLITests", dependencies: ["MixteraTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

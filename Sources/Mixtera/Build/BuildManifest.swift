@@ -73,7 +73,7 @@ public enum Build {
         let planner = try Planner(spec: spec, datasets: plannerDatasets)
         // File table: every live file, datasets by name, paths bytewise.
         var files: [ManifestFile] = []
-        var offsets: [[Int64]] = []
+        var offsets: [FileLocators] = []
         for (di, ds) in datasets.enumerated() {
             for f in try catalog.files(datasetID: ds.id) where f.state == .ok {
                 let index = try catalog.index(of: f)
@@ -86,7 +86,7 @@ public enum Build {
                         frames: index.frames.count > 1
                             ? index.frames.map { ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset) } : []))
                 try planner.addFile(fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns)
-                offsets.append(index.byteOffsets)
+                offsets.append(FileLocators(index: index, hasSkippedRecords: f.skippedCount > 0))
             }
         }
         let b = spec.training.globalBatch / d
@@ -177,9 +177,47 @@ public enum Build {
         return report
     }
 
-    /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge.
+    /// A file's locators plus what is needed to tell whether row r + 1 directly follows row r in the file.
+    struct FileLocators {
+        var kind: LocatorKind
+        var offsets: [Int64]
+        /// Record byte lengths; kept only where adjacency needs them (tars; JSONL files with skipped records).
+        var lengths: [Int64]
+        var checkJSONLines: Bool
+
+        init(index: FileIndex, hasSkippedRecords: Bool) {
+            kind = index.locatorKind
+            offsets = index.byteOffsets
+            checkJSONLines = hasSkippedRecords && (kind == .fileOffsets || kind == .streamOffsets)
+            lengths = kind == .tarMembers || checkJSONLines ? index.byteLengths : []
+        }
+
+        init(offsets: [Int64]) {
+            kind = .fileOffsets
+            self.offsets = offsets
+            lengths = []
+            checkJSONLines = false
+        }
+
+        /// Whether indexed row `r` is the record right after indexed row `r - 1` in the file, so that one entry
+        /// can cover both. It is not when `on_error: skip` dropped records between them (or, for tars, when
+        /// skipped members such as directories lie between them).
+        func follows(_ r: Int) -> Bool {
+            switch kind {
+            case .parquetRows: return offsets[r] == offsets[r - 1] + 1
+            case .tarMembers: return offsets[r - 1] + lengths[r - 1] == offsets[r]
+            case .fileOffsets, .streamOffsets:
+                guard checkJSONLines else { return true }
+                let end = offsets[r - 1] + lengths[r - 1]
+                return offsets[r] == end + 1 || offsets[r] == end + 2
+            }
+        }
+    }
+
+    /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge, as long
+    /// as the rows are adjacent records in the file (`FileLocators.follows`).
     static func entries(
-        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [[Int64]], componentOffset: Int = 0
+        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], componentOffset: Int = 0
     ) -> [ManifestEntry] {
         var out: [ManifestEntry] = []
         for (c, refs) in chunks {
@@ -188,9 +226,12 @@ public enum Build {
                 let f = refFile(refs[i])
                 let r = refRow(refs[i])
                 var j = i + 1
-                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && refFile(refs[j]) == f { j += 1 }
-                out.append(
-                    ManifestEntry(component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f][Int(r)]))
+                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && refFile(refs[j]) == f
+                    && offsets[f].follows(Int(refRow(refs[j])))
+                {
+                    j += 1
+                }
+                out.append(ManifestEntry(component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f].offsets[Int(r)]))
                 i = j
             }
         }

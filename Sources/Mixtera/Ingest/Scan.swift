@@ -99,9 +99,11 @@ public enum Ingest {
                 }
                 for (f, r) in zip(slice, results) {
                     let (result, fingerprint) = try r.get()
-                    let compression = StreamCompression.detect(path: f.relativePath)
+                    let format = detectFormat(dataset.format, f.relativePath)
+                    // Parquet compresses pages inside the file: the file itself is never a compressed stream.
+                    let compression = format == .parquet ? .none : StreamCompression.detect(path: f.relativePath)
                     let file = CatalogFile(
-                        datasetID: datasetID, relativePath: f.relativePath, format: "jsonl",
+                        datasetID: datasetID, relativePath: f.relativePath, format: format.rawValue,
                         compression: compression.rawValue, byteCount: f.stat.byteCount,
                         mtimeNanoseconds: f.stat.mtimeNanoseconds, fingerprint: XXH3.hex(fingerprint),
                         sampleCount: Int64(result.sampleCount), skippedCount: Int64(result.skippedRecords),
@@ -129,21 +131,27 @@ public enum Ingest {
     static func scanFile(dataset: DatasetDecl, relativePath: String) throws(FormatError) -> (FileScanResult, UInt64) {
         let path = dataset.root + "/" + relativePath
         let format = detectFormat(dataset.format, relativePath)
+        let result: FileScanResult
         switch format {
         case .jsonl:
             let scanner = try JSONLScanner(dataset: dataset, relativePath: relativePath)
-            let result = try scanner.scan(path: path, displayPath: path)
-            if let fp = result.fingerprint { return (result, fp) }
-            do { return (result, try FileSystem.fingerprint(path: path)) } catch { throw FormatError(error) }
-        case .parquet, .webdataset, .auto:
-            throw FormatError(
-                .unsupported,
-                "\(format.rawValue) shards are not supported by this build yet; only JSONL (plain, .zst, .gz, .xz, .bz2) can be scanned",
-                at: DataLocation(path: path))
+            result = try scanner.scan(path: path, displayPath: path)
+        case .parquet:
+            let scanner = try ParquetScanner(dataset: dataset, relativePath: relativePath)
+            result = try scanner.scan(path: path, displayPath: path)
+        case .webdataset:
+            let scanner = try WebDatasetScanner(dataset: dataset, relativePath: relativePath)
+            result = try scanner.scan(path: path, displayPath: path)
+        case .auto:
+            // detectFormat never returns .auto.
+            throw FormatError(.unsupported, "cannot tell the format of this file", at: DataLocation(path: path))
         }
+        if let fp = result.fingerprint { return (result, fp) }
+        do { return (result, try FileSystem.fingerprint(path: path)) } catch { throw FormatError(error) }
     }
 
-    /// The format of a file: the dataset's, or by extension under `auto`.
+    /// The format of a file: the dataset's, or by extension under `auto` (`.parquet` → parquet; `.tar`,
+    /// `.tar.gz`, `.tar.zst`, `.tar.xz`, `.tar.bz2` → webdataset; everything else → jsonl).
     static func detectFormat(_ declared: DatasetFormat, _ path: String) -> DatasetFormat {
         if declared != .auto { return declared }
         var p = path

@@ -1,6 +1,7 @@
 import MixteraCore
 import MixteraFormats
 import MixteraManifest
+import MixteraParquet
 
 /// How data files are checked before reading.
 public enum VerifyMode: Sendable {
@@ -35,6 +36,8 @@ public final class ReplayReader {
     private var readers: [Int: JSONLRecordReader] = [:]
     private var verified: Set<Int> = []
     private var extractors: [Int: JSONTextExtractor] = [:]
+    private var parquet = ParquetReplayCache()
+    private var tars = TarReplayCache()
 
     /// Opens `manifestPath` for `rank`, verifying the header and rank file checksums.
     /// - Parameter roots: dataset root remappings (`OLD=NEW`), applied by prefix.
@@ -115,11 +118,34 @@ public final class ReplayReader {
                 switch f.format {
                 case "jsonl":
                     try readJSONL(e, step: s, slot: &slot, body)
+                case "parquet":
+                    let samples = try parquet.samples(
+                        file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
+                        firstRow: e.locator, count: e.count)
+                    try emit(samples, e, step: s, slot: &slot, body)
+                case "webdataset":
+                    let samples = try tars.samples(
+                        file: e.file, path: absolutePath(file: e.file), compressed: f.compression != "none",
+                        textField: header.datasets[f.dataset].textField, firstHeaderOffset: e.locator, count: e.count)
+                    try emit(samples, e, step: s, slot: &slot, body)
                 default:
                     throw ReplayError(
                         "unsupported", "replay of \(f.format) files is not supported by this build", at: DataLocation(path: f.path))
                 }
             }
+        }
+    }
+
+    private func emit(
+        _ samples: [[UInt8]], _ e: ManifestEntry, step: Int, slot: inout Int,
+        _ body: (ReplaySample) throws(ReplayError) -> Void
+    ) throws(ReplayError) {
+        for (i, json) in samples.enumerated() {
+            try body(
+                ReplaySample(
+                    step: step, rank: rank, slot: slot, component: e.component, file: e.file, row: e.row + Int64(i),
+                    json: json))
+            slot += 1
         }
     }
 

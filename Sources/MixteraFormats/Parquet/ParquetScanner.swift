@@ -1,0 +1,216 @@
+import MixteraCore
+import MixteraParquet
+import MixteraSpec
+
+/// Scans one Parquet shard into a `FileScanResult`.
+///
+/// - Properties name columns by dotted schema path: a leaf (`lang`), a struct field (`meta.language`), a LIST
+///   column by its group name (`tags`) or leaf (`tags.list.element`) for `list<string>`.
+/// - Only the projected columns are read: the property columns (through `ParquetFile.readValues`), the text
+///   column (through `readColumn` + `byteCountsPerRow`, so texts are never materialised as strings) and the
+///   tokens column; every other column chunk is never touched.
+/// - Types: string ← STRING/ENUM/JSON/UUID (and other byte arrays are a mismatch); bool ← BOOLEAN; int ← any
+///   integer (unsigned values above 2^63 − 1 are out of range), or a string holding an integer; float ← any
+///   integer, FLOAT, DOUBLE, FLOAT16 or DECIMAL; list<string> ← a LIST of strings (null elements dropped).
+/// - Missing column: an error naming the column and listing the file's columns, unless the property has a
+///   `default:` (then every row takes the default). A null follows the JSONL rule (`nullable` keeps it,
+///   otherwise `default`, otherwise null).
+/// - Locators (`.parquetRows`): `byteOffsets[i]` is the Parquet row index of sample `i` (the manifest
+///   locator); `byteLengths[i]` is 0 (the catalog codec stores offsets as gaps after each record's length, so
+///   lengths must not overlap the next row index); `textBytes[i]` is the UTF-8 byte count of the text column
+///   (0 without `text`).
+/// - Errors carry the file, the row group and the column; the message names the row.
+public struct ParquetScanner {
+    public let dataset: DatasetDecl
+    public let schema: ScanSchema
+
+    private enum Target {
+        case column(String)
+        case constant(PropertyValue)
+    }
+
+    private let categoricalTargets: [Target]
+    private let numericTargets: [Target]
+
+    /// - Throws: `FormatError` when a `from_path` integer capture is not an integer.
+    public init(dataset: DatasetDecl, relativePath: String) throws(FormatError) {
+        self.dataset = dataset
+        schema = ScanSchema(dataset)
+        func target(_ p: PropertyDecl) throws(FormatError) -> Target {
+            switch p.source {
+            case .field(let path): return .column(path)
+            case .fromPath(let pattern, let capture):
+                return .constant(
+                    try FromPathConstant.value(p, pattern: pattern, capture: capture, relativePath: relativePath))
+            }
+        }
+        var cats: [Target] = []
+        for p in schema.categorical { cats.append(try target(p)) }
+        var nums: [Target] = []
+        for p in schema.numeric { nums.append(try target(p)) }
+        categoricalTargets = cats
+        numericTargets = nums
+    }
+
+    /// A `ParquetError` as a `FormatError` with the same kind, message, location and category.
+    static func formatError(_ e: ParquetError) -> FormatError {
+        FormatError(FormatError.Kind(e.kind), e.message, at: e.location, category: e.category)
+    }
+
+    /// Where a value was found: projected column index or a constant.
+    private enum Source {
+        case column(Int)
+        case constant(PropertyValue)
+    }
+
+    /// Scans the file at `path` (absolute); `displayPath` names it in errors.
+    public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
+        let file: ParquetFile
+        do { file = try ParquetFile(path: path) } catch { throw Self.formatError(error) }
+        let fileLocation = DataLocation(path: displayPath)
+        let available = file.schema.columns.prefix(50).map(\.dottedPath).joined(separator: ", ")
+
+        // Projection: the distinct node paths to decode, in first-use order.
+        var projected: [String] = []
+        func project(_ column: String, what: String, prop: PropertyDecl?) throws(FormatError) -> Source {
+            if let n = file.schema.node(dottedPath: column), n != 0 {
+                if let i = projected.firstIndex(of: column) { return .column(i) }
+                projected.append(column)
+                return .column(projected.count - 1)
+            }
+            if let prop, let def = prop.defaultValue { return .constant(def) }
+            throw FormatError(
+                .missingField, "\(what) column \"\(column)\" does not exist; columns are: \(available)", at: fileLocation)
+        }
+        func sources(_ targets: [Target], _ props: [PropertyDecl]) throws(FormatError) -> [Source] {
+            var out: [Source] = []
+            for (t, p) in zip(targets, props) {
+                switch t {
+                case .constant(let v): out.append(.constant(v))
+                case .column(let c): out.append(try project(c, what: "property \"\(p.name)\"", prop: p))
+                }
+            }
+            return out
+        }
+        let catSources = try sources(categoricalTargets, schema.categorical)
+        let numSources = try sources(numericTargets, schema.numeric)
+        var tokensSource: Source?
+        if let t = dataset.tokens { tokensSource = try project(t, what: "tokens", prop: nil) }
+        var textColumn: ParquetColumnDescriptor?
+        if let t = dataset.text {
+            guard let n = file.schema.node(dottedPath: t), n != 0, let c = file.schema.nodes[n].columnIndex else {
+                throw FormatError(
+                    .missingField, "text column \"\(t)\" does not exist or is not a leaf column; columns are: \(available)",
+                    at: fileLocation)
+            }
+            let column = file.schema.columns[c]
+            guard column.physicalType == .byteArray else {
+                throw FormatError(
+                    .typeMismatch, "text column \"\(t)\" must hold strings, found physical type \(column.physicalType)",
+                    at: DataLocation(path: displayPath, columnName: t))
+            }
+            textColumn = column
+        }
+
+        var acc = ScanAccumulator(schema: schema, locatorKind: .parquetRows, hasTokens: dataset.tokens != nil)
+        var catValues = [PropertyValue](repeating: .null, count: schema.categorical.count)
+        var numValues = [PropertyValue](repeating: .null, count: schema.numeric.count)
+        for g in file.rowGroups where g.rowCount > 0 {
+            let rows = g.firstRowIndex..<(g.firstRowIndex + g.rowCount)
+            var columns: [[ParquetValue]] = []
+            do {
+                if !projected.isEmpty { columns = try file.readValues(projected, rows: rows) }
+            } catch { throw Self.formatError(error) }
+            var textCounts: [Int?]?
+            if let textColumn {
+                do {
+                    textCounts = try file.readColumn(textColumn, rowGroup: g.index).byteCountsPerRow()
+                } catch { throw Self.formatError(error) }
+                guard textCounts?.count == Int(g.rowCount) else {
+                    throw FormatError(
+                        .badArchive, "text column has \(textCounts?.count ?? 0) rows, row group has \(g.rowCount)",
+                        at: DataLocation(path: displayPath, rowGroup: g.index, columnName: dataset.text))
+                }
+            }
+            for r in 0..<Int(g.rowCount) {
+                let row = g.firstRowIndex + Int64(r)
+                do throws(FormatError) {
+                    func value(_ s: Source, _ p: PropertyDecl) throws(FormatError) -> PropertyValue {
+                        switch s {
+                        case .constant(let v): return v
+                        case .column(let i):
+                            do {
+                                return try PropertyConversion.convert(Self.raw(columns[i][r]), p)
+                            } catch {
+                                throw FormatError(
+                                    error.kind, "\(error.message) in column \"\(projected[i])\" at row \(row)",
+                                    at: DataLocation(path: displayPath, rowGroup: g.index, columnName: projected[i]))
+                            }
+                        }
+                    }
+                    for (i, s) in catSources.enumerated() { catValues[i] = try value(s, schema.categorical[i]) }
+                    for (i, s) in numSources.enumerated() { numValues[i] = try value(s, schema.numeric[i]) }
+                    var text: Int64 = 0
+                    if let textCounts {
+                        guard let n = textCounts[r] else {
+                            throw FormatError(
+                                .typeMismatch, "text column \"\(dataset.text!)\" is null at row \(row)",
+                                at: DataLocation(path: displayPath, rowGroup: g.index, columnName: dataset.text))
+                        }
+                        text = Int64(n)
+                    }
+                    var tokens: Int64?
+                    if let tokensSource, let t = dataset.tokens {
+                        var v: Int64?
+                        switch tokensSource {
+                        case .constant: break
+                        case .column(let i):
+                            do { v = try PropertyConversion.intValue(Self.raw(columns[i][r]), name: t) } catch {
+                                throw FormatError(
+                                    error.kind, "\(error.message) in column \"\(t)\" at row \(row)",
+                                    at: DataLocation(path: displayPath, rowGroup: g.index, columnName: t))
+                            }
+                        }
+                        guard let v else {
+                            throw FormatError(
+                                .missingField, "tokens column \"\(t)\" is null at row \(row)",
+                                at: DataLocation(path: displayPath, rowGroup: g.index, columnName: t))
+                        }
+                        tokens = v
+                    }
+                    acc.append(
+                        categorical: catValues, numeric: numValues, offset: row, length: 0, textBytes: text,
+                        tokens: tokens)
+                } catch {
+                    guard dataset.onError == .skip else { throw error }
+                    acc.skip(error)
+                }
+            }
+        }
+        return acc.finish()
+    }
+
+    /// The format-neutral form of a Parquet value.
+    static func raw(_ v: ParquetValue) -> RawValue {
+        switch v {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .uint(let u): return .uint(u)
+        case .float(let f): return f.isFinite ? .double(Double(f)) : .null
+        case .double(let d): return d.isFinite ? .double(d) : .null
+        case .string(let s): return .string(s)
+        case .uuid(let s): return .string(s)
+        case .decimal(let s):
+            // Exact decimal text: a float property parses it; a string property rejects it.
+            if let d = Double(s) { return .double(d) }
+            return .other("a decimal")
+        case .bytes: return .other("bytes")
+        case .date: return .other("a date")
+        case .time: return .other("a time")
+        case .timestamp: return .other("a timestamp")
+        case .list(let items): return .list(items.map(raw))
+        case .object: return .other("a struct")
+        }
+    }
+}
