@@ -26,5 +26,11 @@ say "mixtera replay: the first 3 samples of rank 0, step 0"
 say "determinism: a second build is byte-identical"
 "$BIN" build-manifest --catalog "$OUT/catalog.sqlite" --spec fixtures/specs/build.yaml --out "$OUT/manifest2" --quiet
 if diff -r "$OUT/manifest" "$OUT/manifest2" >/dev/null; then echo "identical: $(ls "$OUT/manifest" | tr '\n' ' ')"; else echo "MANIFESTS DIFFER"; exit 1; fi
+say "the same flow over Parquet (pyarrow, duckdb) and WebDataset tars (webdataset TarWriter, tarfile)"
+"$BIN" scan --spec fixtures/specs/datasets-parquet.yaml --catalog "$OUT/formats.sqlite" --quiet
+"$BIN" scan --spec fixtures/specs/datasets-wds.yaml --catalog "$OUT/formats.sqlite"
+"$BIN" build-manifest --catalog "$OUT/formats.sqlite" --spec fixtures/specs/build-formats.yaml --out "$OUT/formats-manifest" --quiet
+"$BIN" replay --manifest "$OUT/formats-manifest" --rank 1 --steps 0:1 | cut -c 1-160
+
 echo
 echo "demo outputs are in $OUT/"
