@@ -106,3 +106,24 @@ def test_text_extractor():
         TextExtractor("a[*]").text(b'{"a":["x"]}')  # wildcard paths never give a single text (as in Swift)
     deep = b'{"a":' + b"[" * 200 + b"]" * 200 + b',"t":"ok"}'
     assert TextExtractor("t").text(deep) == "ok"
+
+
+def test_fallbacks_pure_python_xxh3_and_zstd_cli(env, monkeypatch):
+    """Without xxhash/libxxhash (pure-Python XXH3) and without `zstandard` (zstd CLI) the output is the same."""
+    import shutil
+    from conftest import run_py, run_swift
+    from mixtera_replay import _zstd, _jsonl
+    m = env.manifest("samples-d3", shuffle="samples", G=24, D=3, S=40)
+    want = run_swift("replay", "--manifest", m, "--rank", "1").stdout
+    monkeypatch.setenv("MIXTERA_XXH3", "python")
+    p = run_py("--manifest", m, "--rank", "1", "--deep")
+    assert p.returncode == 0 and p.stdout == want
+    if shutil.which("zstd") is None:
+        pytest.skip("no zstd command")
+    monkeypatch.setattr(_zstd, "_zs", None)
+    monkeypatch.setattr(_zstd, "BACKEND", "zstd-cli")
+    with ManifestReader(m, 1) as r:
+        assert b"".join(r.replay_step_bytes()) == want
+    monkeypatch.setattr(_jsonl, "INMEM_LIMIT", 0)
+    with ManifestReader(m, 1) as r:
+        assert b"".join(r.replay_step_bytes()) == want
