@@ -383,6 +383,7 @@ def _reject_constant(name):
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_scan_once = _DECODER.scan_once
 
 
 class FieldMissing(Exception):
@@ -393,8 +394,9 @@ class TextExtractor:
     """Extracts the text field of a record. `text(line)` returns a str (lone surrogates → U+FFFD;
     bytes that are not valid UTF-8 are kept as surrogate escapes, see `to_utf8`)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, strict: bool = False):
         self.path = path
+        self.strict = strict
         self.segments = parse_path(path)
         self._exact = _ExactParser(self.segments)
         self._wild = self._exact.multi
@@ -406,39 +408,47 @@ class TextExtractor:
                 self._keys = None
         else:
             self._keys = None
-        self._fast = self._keys is not None or not self._wild
+        try:
+            self._lookup = [(k, v.decode("utf-8") if k == "key" else v) for k, v in self.segments]
+        except UnicodeDecodeError:
+            self._wild = True  # keys that are not UTF-8: exact parser only
         self._single = self._keys[0] if self._keys is not None and len(self._keys) == 1 else None
 
     def text(self, line: bytes) -> str:
         """Raises LineError (invalid JSON) or FieldMissing."""
-        # Fast path: C decoder, then the path lookup. Falls back to the exact parser for anything odd.
-        if not self._wild and (line.count(b"{") + line.count(b"[")) <= 256:
-            try:
-                obj = _DECODER.decode(line.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                obj = None
-            if type(obj) is dict:
-                single = self._single
-                if single is not None:
-                    v = obj.get(single)
+        # Fast path: the C scanner, then the path lookup. Anything odd goes to the exact parser:
+        # invalid UTF-8, leading/trailing garbage, NaN/Infinity, a missing or non-string value (which
+        # may come from an earlier duplicate key). One difference is not re-checked here: nesting
+        # deeper than 256 (Swift rejects it; such records never pass `mixtera scan`, and fingerprints
+        # guarantee the data is the scanned data). `strict=True` checks it too (costs ~1 us/KB).
+        if self._wild or (self.strict and line.count(b"{") + line.count(b"[") > 256):
+            return self._slow(line)
+        try:
+            u = line.decode("utf-8")
+            obj, end = _scan_once(u, 0)
+        except (ValueError, UnicodeDecodeError, RecursionError, StopIteration):
+            return self._slow(line)
+        if end != len(u) and u[end:].strip(" \t\r\n"):
+            return self._slow(line)
+        if type(obj) is not dict:
+            return self._slow(line)
+        single = self._single
+        if single is not None:
+            v = obj.get(single)
+        else:
+            v = obj
+            for kind, seg in self._lookup:
+                if kind == "key":
+                    v = v.get(seg) if type(v) is dict else None
                 else:
-                    v = obj
-                    try:
-                        for kind, seg in self.segments:
-                            if kind == "key":
-                                v = v[seg.decode("utf-8")] if type(v) is dict else None
-                            else:
-                                v = v[seg] if type(v) is list and seg < len(v) else None
-                    except (KeyError, UnicodeDecodeError):
-                        v = None
-                if type(v) is str:
-                    if v.isascii():
-                        return v
-                    try:
-                        v.encode("utf-8")
-                        return v
-                    except UnicodeEncodeError:
-                        return fix_surrogates(v)
+                    v = v[seg] if type(v) is list and seg < len(v) else None
+                if v is None:
+                    break
+        if type(v) is str:
+            # A lone surrogate can only come from a \\uD8xx..\\uDFxx escape.
+            if v.isascii() or (b"\\ud" not in line and b"\\uD" not in line) or _SURR_RE.search(v) is None:
+                return v
+            return fix_surrogates(v)
         return self._slow(line)
 
     def _slow(self, line: bytes) -> str:

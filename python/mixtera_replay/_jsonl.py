@@ -23,6 +23,9 @@ class PlainReader:
         self.path = path
         self.fd = os.open(path, os.O_RDONLY)
         self.avg = max(64, size // max(1, samples))
+        self.want1 = 4096
+        while self.want1 < 2 * self.avg and self.want1 < 1 << 20:
+            self.want1 *= 2
 
     def close(self):
         if self.fd >= 0:
@@ -32,6 +35,14 @@ class PlainReader:
     def read(self, offset: int, count: int):
         """Returns `count` record lines (bytes, without terminator) starting at byte `offset`."""
         fd = self.fd
+        if count == 1:
+            # Fast path: one record, usually a single pread.
+            buf = os.pread(fd, self.want1, offset)
+            nl = buf.find(b"\n")
+            if nl > 0:
+                line = buf[:nl] if buf[nl - 1] != 0x0D else buf[:nl - 1]
+                if line and line[0] not in _BLANK:
+                    return [line]
         want = self.avg * count + (self.avg >> 1) + 512
         buf = os.pread(fd, want, offset)
         out = []

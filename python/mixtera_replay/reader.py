@@ -84,6 +84,9 @@ class ManifestReader:
         self._readers: "OrderedDict[int, object]" = OrderedDict()
         self._extractors: Dict[int, Optional[TextExtractor]] = {}
         self._prefix: Dict[Tuple[int, int], bytes] = {}
+        self._files: Dict[int, tuple] = {}
+        self._dsnames = [d.name for d in self.header.datasets]
+        self._dataset_of = [f.dataset for f in self.header.files]
 
     # -- files -------------------------------------------------------------------------------
     def absolute_path(self, i: int) -> str:
@@ -127,7 +130,6 @@ class ManifestReader:
     def _reader(self, i: int):
         r = self._readers.get(i)
         if r is not None:
-            self._readers.move_to_end(i)
             return r
         f = self.header.files[i]
         path = self.absolute_path(i)
@@ -176,70 +178,104 @@ class ManifestReader:
         """The steps this reader replays."""
         return worker_steps(self.start_step, self.end_step, self.worker, self.num_workers)
 
-    def _step_records(self, step: int):
-        """Yields (entry, file_info, lines) for each entry of `step` after checks and verification."""
+    def _open_file(self, fi: int):
+        """First use of data file `fi` by an entry: range check, verification, format; cached."""
         h = self.header
-        nfiles = len(h.files)
-        ncomp = len(h.components)
-        for e in self.rank_file.entries(step):
-            comp, fi, row, count, loc = e
-            if not 0 <= fi < nfiles:
-                raise CorruptBlockError("entry references file %d outside the file table" % fi, self.rank_file.path)
-            if not 0 <= comp < ncomp:
-                raise CorruptBlockError("entry references component %d outside the component table" % comp,
-                                        self.rank_file.path)
-            if fi not in self._verified:
-                self.verify_file(fi)
-            f = h.files[fi]
-            if row + count > f.samples:
-                raise CorruptBlockError("entry rows %d..<%d exceed the %d samples of %s" % (row, row + count, f.samples,
-                                                                                          f.path), self.rank_file.path)
-            if f.format != "jsonl":
-                raise UnsupportedFormatError("replay of %s files is not supported by this reader (format 1.0 reads jsonl)"
-                                             % f.format, f.path)
-            lines = self._reader(fi).read(loc, count)
-            yield e, f, lines
+        if not 0 <= fi < len(h.files):
+            raise CorruptBlockError("entry references file %d outside the file table" % fi, self.rank_file.path)
+        self.verify_file(fi)
+        f = h.files[fi]
+        if f.format != "jsonl":
+            raise UnsupportedFormatError("replay of %s files is not supported by this reader (format 1.0 reads jsonl)"
+                                         % f.format, f.path)
+        ex = self._extractor(f.dataset)
+        slot = (f, ex.text if ex is not None else None)
+        self._files[fi] = slot
+        return slot
 
-    def _texts(self, dataset: int, lines, fi: int, loc: int):
-        ex = self._extractor(dataset)
-        if ex is None:
-            return lines
-        text = ex.text
-        try:
-            return [text(l) for l in lines]
-        except LineError as err:
-            raise RecordError("invalid JSON: %s" % err.message, self.absolute_path(fi), loc, kind="invalid-json")
-        except FieldMissing as err:
-            raise RecordError(str(err), self.absolute_path(fi), loc, kind="missing-field")
+    def _bad_entry(self, comp, fi, row, count):
+        h = self.header
+        if not 0 <= comp < len(h.components):
+            return CorruptBlockError("entry references component %d outside the component table" % comp,
+                                     self.rank_file.path)
+        f = h.files[fi]
+        return CorruptBlockError("entry rows %d..<%d exceed the %d samples of %s" % (row, row + count, f.samples, f.path),
+                                 self.rank_file.path)
+
+    def _record_error(self, err, fi, loc):
+        if isinstance(err, LineError):
+            return RecordError("invalid JSON: %s" % err.message, self.absolute_path(fi), loc, kind="invalid-json")
+        return RecordError(str(err), self.absolute_path(fi), loc, kind="missing-field")
+
+    def _step_values(self, s: int, flat: bool):
+        """The samples of step `s`: with `flat`, a list of values (text str or line bytes); otherwise a
+        list of (component, file, row, values) per entry. This is the hot path."""
+        out = []
+        files = self._files
+        readers = self._readers
+        ncomp = len(self.header.components)
+        for comp, fi, row, count, loc in self.rank_file.entries(s):
+            slot = files.get(fi)
+            if slot is None:
+                slot = self._open_file(fi)
+            f, text = slot
+            if row + count > f.samples or comp >= ncomp:
+                raise self._bad_entry(comp, fi, row, count)
+            r = readers.get(fi)
+            if r is None:
+                r = self._reader(fi)
+            lines = r.read(loc, count)
+            if text is not None:
+                try:
+                    if count == 1:
+                        lines = [text(lines[0])]
+                    else:
+                        lines = [text(l) for l in lines]
+                except (LineError, FieldMissing) as err:
+                    raise self._record_error(err, fi, loc)
+            if flat:
+                out += lines
+            else:
+                out.append((comp, fi, row, lines))
+        return out
+
+    def _step_samples(self, s: int) -> List[Sample]:
+        h = self.header
+        comps = h.components
+        dsnames = self._dsnames
+        files = h.files
+        rank = self.rank
+        new = tuple.__new__
+        batch = []
+        slot = 0
+        for comp, fi, row, values in self._step_values(s, False):
+            cname = comps[comp]
+            f = files[fi]
+            dname = dsnames[f.dataset]
+            path = f.path
+            for v in values:
+                batch.append(new(Sample, (s, rank, slot, cname, dname, path, row, v)))
+                slot += 1
+                row += 1
+        return batch
 
     def iter_steps(self) -> Iterator[Tuple[int, List[Sample]]]:
         """Yields (step, micro-batch) pairs: the b samples of each step, in slot order."""
-        h = self.header
-        rank = self.rank
-        comps = h.components
-        dsnames = [d.name for d in h.datasets]
         for s in self.steps():
-            batch = []
-            slot = 0
-            for (comp, fi, row, count, loc), f, lines in self._step_records(s):
-                values = self._texts(f.dataset, lines, fi, loc)
-                cname = comps[comp]
-                dname = dsnames[f.dataset]
-                for v in values:
-                    batch.append(Sample(s, rank, slot, cname, dname, f.path, row, v))
-                    slot += 1
-                    row += 1
-            yield s, batch
+            yield s, self._step_samples(s)
 
     def __iter__(self) -> Iterator[Sample]:
-        for _, batch in self.iter_steps():
-            yield from batch
+        for s in self.steps():
+            yield from self._step_samples(s)
 
     def iter_texts(self) -> Iterator[Union[str, bytes]]:
-        """Just the sample values (fastest path for training loops)."""
+        """Just the sample values, in order (fastest path for training loops)."""
         for s in self.steps():
-            for (comp, fi, row, count, loc), f, lines in self._step_records(s):
-                yield from self._texts(f.dataset, lines, fi, loc)
+            yield from self._step_values(s, True)
+
+    def step_texts(self, step: int) -> List[Union[str, bytes]]:
+        """The sample values of one step (any step of the manifest, regardless of the worker split)."""
+        return self._step_values(step, True)
 
     # -- replay lines ------------------------------------------------------------------------
     def _mid(self, comp: int, fi: int) -> bytes:
@@ -258,13 +294,13 @@ class ManifestReader:
         rank = self.rank
         out = []
         slot = 0
-        for (comp, fi, row, count, loc), f, lines in self._step_records(s):
-            mid = self._mid(comp, fi)
-            ex = self._extractor(f.dataset)
-            if ex is None:
-                values = lines
-            else:
-                values = [json_string(to_utf8(t)) for t in self._texts(f.dataset, lines, fi, loc)]
+        mids = self._prefix
+        dataset_of = self._dataset_of
+        extractors = self._extractors
+        for comp, fi, row, values in self._step_values(s, False):
+            mid = mids.get((comp, fi)) or self._mid(comp, fi)
+            if extractors[dataset_of[fi]] is not None:
+                values = [json_string(to_utf8(t)) for t in values]
             for v in values:
                 out.append(b'{"step":%d,"rank":%d,"slot":%d%s%d,"sample":%s}\n' % (s, rank, slot, mid, row, v))
                 slot += 1

@@ -95,9 +95,14 @@ def test_text_extractor():
     assert t.text(b'{"meta":{"body":"\\ud800"}}') == "\ufffd"
     assert t.text(b'{"meta":{"body":"\xff"}}').encode("utf-8", "surrogateescape") == b"\xff"
     for bad in (b'{"meta":{"body":"x"}', b'[1]', b'{"a":NaN,"meta":{"body":"x"}}', b'{"a":01}', b'{"a":"\x01"}',
-                b"\xef\xbb\xbf{}", b'{"a":1} x', b'{"a":' + b"[" * 300 + b"]" * 300 + b',"meta":{"body":"x"}}'):
+                b"\xef\xbb\xbf{}", b'{"a":1} x'):
         with pytest.raises(LineError):
             t.text(bad)
+    too_deep = b'{"a":' + b"[" * 300 + b"]" * 300 + b',"meta":{"body":"x"}}'
+    with pytest.raises(LineError):
+        TextExtractor("meta.body", strict=True).text(too_deep)
+    with pytest.raises(LineError):
+        t._slow(too_deep)
     for missing in (b"{}", b'{"meta":{"body":1}}', b'{"meta":"x"}', b'{"meta":{"body":null}}'):
         with pytest.raises(FieldMissing):
             t.text(missing)
