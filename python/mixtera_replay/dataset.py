@@ -21,7 +21,8 @@ except ImportError:  # pragma: no cover
 class MixteraIterableDataset(_Base):
     """Yields the samples of `rank` in manifest order from `start_step` (resume point) to `end_step`.
 
-    Inside a torch DataLoader with W workers, worker w reads the steps s with s % W == w, so with
+    Inside a torch DataLoader with W workers, loader worker i reads the steps s with
+    s % W == (start_step + i) % W (the manifest's split, rotated to the resume point), so with
     `batch_size=samples_per_rank` (or `batched=True` and `batch_size=None`) the loader's batches come
     out in step order. Outside torch, pass `worker`/`num_workers` explicitly (or neither).
 
@@ -56,7 +57,11 @@ class MixteraIterableDataset(_Base):
             return self.worker, self.num_workers
         info = _get_worker_info()
         if info is not None:
-            return info.id, info.num_workers
+            # Loader worker i takes the manifest worker (start_step + i) % W: the same split (s mod W),
+            # rotated so that the DataLoader's round-robin over workers yields steps in order from
+            # start_step, also when resuming at a step that is not a multiple of W.
+            n = info.num_workers
+            return (self.start_step + info.id) % n, n
         return None, None
 
     def reader(self) -> ManifestReader:

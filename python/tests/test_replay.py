@@ -161,3 +161,27 @@ def test_text_only_iteration(env):
     texts = list(r.iter_texts())
     assert texts == [s.sample for s in ManifestReader(m, 0, start_step=2, end_step=5)]
     assert all(isinstance(t, str) for t in texts)
+
+
+def test_dataloader_order_with_worker_info(env, monkeypatch):
+    """Simulates torch DataLoader workers (get_worker_info) and its round-robin over worker batches:
+    batches come out in step order from any resume step."""
+    import types
+    from mixtera_replay import dataset as dsmod
+    m = env.manifest("none-raw-d4", **VARIANTS["none-raw-d4"])
+    b = read_header(m).samples_per_rank
+    full = list(ManifestReader(m, 1))
+    for start in (0, 1, 5, 58):
+        for W in (1, 2, 3):
+            per_worker = []
+            for i in range(W):
+                monkeypatch.setattr(dsmod, "_get_worker_info", lambda i=i: types.SimpleNamespace(id=i, num_workers=W))
+                items = list(MixteraIterableDataset(m, 1, start_step=start))
+                per_worker.append([items[k:k + b] for k in range(0, len(items), b)])
+                assert all(x.step % W == (start + i) % W for x in items)
+            merged = []
+            for k in range(max(len(p) for p in per_worker)):
+                for p in per_worker:
+                    if k < len(p):
+                        merged += p[k]
+            assert merged == full[start * b:], (start, W)
