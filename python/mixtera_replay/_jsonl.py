@@ -1,0 +1,232 @@
+"""JSONL record reading from a locator (docs/manifest-format.md §4)."""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+
+from . import _zstd
+from .errors import RecordError, UnsupportedFormatError
+
+_BLANK = frozenset(b" \t\r")
+
+
+def _is_blank(line: bytes) -> bool:
+    return not line.strip(b" \t\r")
+
+
+class PlainReader:
+    """Uncompressed JSONL: positioned reads (os.pread) from the locator; no shared file offset."""
+
+    def __init__(self, path: str, size: int, samples: int):
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY)
+        self.avg = max(64, size // max(1, samples))
+        self.want1 = 4096
+        while self.want1 < 2 * self.avg and self.want1 < 1 << 20:
+            self.want1 *= 2
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def read(self, offset: int, count: int):
+        """Returns `count` record lines (bytes, without terminator) starting at byte `offset`."""
+        fd = self.fd
+        if count == 1:
+            # Fast path: one record, usually a single pread.
+            buf = os.pread(fd, self.want1, offset)
+            nl = buf.find(b"\n")
+            if nl > 0:
+                line = buf[:nl] if buf[nl - 1] != 0x0D else buf[:nl - 1]
+                if line and line[0] not in _BLANK:
+                    return [line]
+        want = self.avg * count + (self.avg >> 1) + 512
+        buf = os.pread(fd, want, offset)
+        out = []
+        append = out.append
+        pos = 0
+        find = buf.find
+        while True:
+            nl = find(b"\n", pos)
+            if nl < 0:
+                more = os.pread(fd, max(len(buf) - pos, 1 << 16), offset + len(buf))
+                if not more:
+                    if pos < len(buf):
+                        line = buf[pos:]
+                        if line[-1:] == b"\r":
+                            line = line[:-1]
+                        if line and (line[0] not in _BLANK or not _is_blank(line)):
+                            append(line)
+                    if len(out) < count:
+                        raise RecordError("file ended before row; it changed since the manifest was built",
+                                          self.path, offset + len(buf), kind="truncated")
+                    break
+                offset += pos
+                buf = buf[pos:] + more
+                find = buf.find
+                pos = 0
+                continue
+            line = buf[pos:nl]
+            pos = nl + 1
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line and (line[0] not in _BLANK or not _is_blank(line)):
+                append(line)
+                if len(out) == count:
+                    break
+        got = sum(len(x) for x in out) + len(out)
+        self.avg = (self.avg * 7 + got // len(out)) >> 3 if out else self.avg
+        return out
+
+
+def _open_stream(path: str, compression: str, start: int):
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "xz":
+        return lzma.open(path, "rb")
+    if compression == "bzip2":
+        return bz2.open(path, "rb")
+    if compression == "zstd":
+        return _zstd.open_stream(path, start)
+    raise UnsupportedFormatError("compression %s is not supported" % compression, path)
+
+
+# Compressed files up to this many compressed bytes are decompressed once and kept in memory
+# (random access without re-decompressing); larger ones are streamed like the Swift reader.
+INMEM_LIMIT = int(os.environ.get("MIXTERA_INMEM_LIMIT", 64 << 20))
+
+
+class StreamReader:
+    """Compressed JSONL read through its decompressed stream. Forward reads continue the stream; a
+    backward jump reopens it (for zstd: at the last frame starting at or before the target)."""
+
+    CHUNK = 1 << 18
+
+    def __init__(self, path: str, compression: str, frames, compressed_size: int):
+        self.path = path
+        self.compression = compression
+        self.frames = list(frames)
+        self.stream = None
+        self.buf = b""
+        self.buf_start = 0  # stream offset of buf[0]
+        self.eof = False
+        if compressed_size <= INMEM_LIMIT:
+            s = _open_stream(path, compression, 0)
+            try:
+                parts = []
+                while True:
+                    b = s.read(1 << 22)
+                    if not b:
+                        break
+                    parts.append(b)
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+                raise RecordError("cannot decompress: %s" % e, path, kind="io")
+            finally:
+                s.close()
+            self.buf = b"".join(parts)
+            self.eof = True
+            self.whole = True
+        else:
+            self.whole = False
+
+    def close(self):
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def _open(self, target: int):
+        self.close()
+        start = (0, 0)
+        if self.compression == "zstd":
+            for f in self.frames:
+                if f[1] <= target:
+                    start = f
+        self.stream = _open_stream(self.path, self.compression, start[0])
+        self.buf = b""
+        self.buf_start = start[1]
+        self.eof = False
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            b = self.stream.read(self.CHUNK)
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+            raise RecordError("cannot decompress: %s" % e, self.path, kind="io")
+        if not b:
+            self.eof = True
+            return False
+        self.buf += b
+        return True
+
+    def read(self, offset: int, count: int):
+        if self.whole:
+            return self._read_mem(offset, count)
+        if self.stream is None or offset < self.buf_start:
+            self._open(offset)
+        while self.buf_start + len(self.buf) < offset:
+            self.buf_start += len(self.buf)
+            self.buf = b""
+            if not self._fill():
+                raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
+                                  kind="truncated")
+        self.buf = self.buf[offset - self.buf_start:]
+        self.buf_start = offset
+        out = []
+        pos = 0
+        while len(out) < count:
+            nl = self.buf.find(b"\n", pos)
+            if nl >= 0:
+                line = self.buf[pos:nl]
+                pos = nl + 1
+                if line[-1:] == b"\r":
+                    line = line[:-1]
+                if line and (line[0] not in _BLANK or not _is_blank(line)):
+                    out.append(line)
+                continue
+            if pos:
+                self.buf = self.buf[pos:]
+                self.buf_start += pos
+                pos = 0
+            if not self._fill():
+                if self.buf:
+                    line = self.buf
+                    if line[-1:] == b"\r":
+                        line = line[:-1]
+                    if not _is_blank(line):
+                        out.append(line)
+                    self.buf_start += len(self.buf)
+                    self.buf = b""
+                if len(out) < count:
+                    raise RecordError("stream ended before the requested records; the file changed", self.path,
+                                      self.buf_start, kind="truncated")
+        if pos:
+            self.buf = self.buf[pos:]
+            self.buf_start += pos
+        return out
+
+    def _read_mem(self, offset: int, count: int):
+        buf = self.buf
+        n = len(buf)
+        if offset > n:
+            raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
+                              kind="truncated")
+        out = []
+        pos = offset
+        find = buf.find
+        while len(out) < count:
+            if pos >= n:
+                raise RecordError("stream ended before the requested records; the file changed", self.path, pos,
+                                  kind="truncated")
+            nl = find(b"\n", pos)
+            end = n if nl < 0 else nl
+            line = buf[pos:end]
+            pos = end + 1
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line and (line[0] not in _BLANK or not _is_blank(line)):
+                out.append(line)
+        return out

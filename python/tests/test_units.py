@@ -1,0 +1,134 @@
+"""XXH3-64 (pure Python vs known values, the system backend and Swift-computed hashes), the golden
+manifest of docs/manifest-format.md §8, JSON string encoding and text extraction."""
+import json
+import os
+import random
+
+import pytest
+
+from conftest import REPO, fixture_manifest
+from mixtera_replay import ManifestReader, json_string, read_header, xxh3_64, xxh3_64_python, XXH3_BACKEND
+from mixtera_replay._json import TextExtractor, FieldMissing, LineError, PathError, parse_path, unescape
+from mixtera_replay.manifest import RankFile
+
+GOLDEN = os.path.join(REPO, "Tests", "MixteraManifestTests", "Golden", "example")
+
+
+def test_xxh3_known_values():
+    assert xxh3_64_python(b"") == 0x2D06800538D394C2
+    assert xxh3_64(b"") == 0x2D06800538D394C2
+    # Values from the Swift writer, annotated in docs/manifest-format.md §8.
+    with open(os.path.join(GOLDEN, "rank-00001.bin"), "rb") as f:
+        rank1 = f.read()
+    with open(os.path.join(GOLDEN, "header.json"), "rb") as f:
+        header = f.read()
+    assert xxh3_64_python(header) == 0xE4A925169EF1243C
+    assert xxh3_64_python(rank1[:56]) == 0x3B125BBE7ACA1215
+    assert xxh3_64_python(rank1[64:125]) == int.from_bytes(bytes.fromhex("2a86625832a9505a"), "little")
+    assert xxh3_64_python(rank1[125:149]) == int.from_bytes(bytes.fromhex("83e29e4e8dfb5f41"), "little")
+
+
+def test_xxh3_lengths_against_backend():
+    r = random.Random(3)
+    lengths = list(range(0, 260)) + [511, 512, 1023, 1024, 1025, 1087, 1088, 1089, 2048, 4096 + 65, 10000]
+    for n in lengths:
+        d = bytes(r.getrandbits(8) for _ in range(n))
+        assert xxh3_64_python(d) == xxh3_64(d), (n, XXH3_BACKEND)
+
+
+def test_xxh3_matches_swift_fingerprints(env):
+    """Data-file fingerprints in header.json are computed by Swift; the pure-Python hash must agree
+    (plain, zstd multi-frame, gzip multi-member, xz, bzip2 and the generated tricky file)."""
+    m = env.manifest("samples-d3", shuffle="samples", G=24, D=3, S=40)
+    r = ManifestReader(m, 0)
+    assert len(r.header.files) >= 9
+    for i, f in enumerate(r.header.files):
+        with open(r.absolute_path(i), "rb") as fh:
+            data = fh.read()
+        assert "%016x" % xxh3_64_python(data) == f.fingerprint, f.path
+    # header hash bound into every rank file, computed by Swift
+    with open(os.path.join(m, "rank-00002.bin"), "rb") as fh:
+        assert int.from_bytes(fh.read(48)[40:48], "little") == xxh3_64_python(r.header.bytes)
+
+
+def test_golden_example_entries():
+    h = read_header(GOLDEN)
+    for r in range(2):
+        rf = RankFile(os.path.join(GOLDEN, "rank-%05d.bin" % r), h, r)
+        assert rf.steps_per_block == 4096
+        for s in range(3):
+            assert rf.entries(s) == [(0, 0, 3 * s + r, 1, 100 * (3 * s + r)), (1, 1, s, 1, 100 * s)]
+
+
+def test_json_string_rules():
+    assert json_string(b"") == b'""'
+    assert json_string(b'a"b\\c') == b'"a\\"b\\\\c"'
+    assert json_string(b"\n\r\t\x08\x0c") == b'"\\n\\r\\t\\b\\f"'
+    assert json_string(b"\x00\x01\x1f") == b'"\\u0000\\u0001\\u001f"'
+    assert json_string(b"\x1b") == b'"\\u001b"'  # lowercase hex
+    assert json_string(b"/\x7f\xc3\xa9\xe2\x80\xa8\xff") == b'"/\x7f\xc3\xa9\xe2\x80\xa8\xff"'  # verbatim
+
+
+def test_unescape_surrogates():
+    assert unescape(b"\\ud83d\\ude80") == "\U0001f680".encode()
+    assert unescape(b"\\ud800x") == "\ufffdx".encode()
+    assert unescape(b"\\udc00") == "\ufffd".encode()
+    assert unescape(b"\\ud800\\ud800\\udc00") == "\ufffd\U00010000".encode()
+    assert unescape(b"\\/\\u00E9\\u00e9") == "/\u00e9\u00e9".encode()
+
+
+def test_paths():
+    assert parse_path("text") == [("key", b"text")]
+    assert parse_path("meta.body") == [("key", b"meta"), ("key", b"body")]
+    assert parse_path("a\\.b") == [("key", b"a.b")]
+    assert parse_path('["a.b"].c[2][*]') == [("key", b"a.b"), ("key", b"c"), ("index", 2), ("wildcard", None)]
+    assert parse_path("a.") == [("key", b"a")]  # as JSONPath.swift
+    for bad in ("", ".a", "a..b", "a[", "a[x]", "a\\"):
+        with pytest.raises(PathError):
+            parse_path(bad)
+
+
+def test_text_extractor():
+    t = TextExtractor("meta.body")
+    assert t.text(b'{"meta":{"body":"x"}}') == "x"
+    assert t.text(b'{"meta":{"body":"first"},"meta":{"other":1}}') == "first"  # Swift: last value seen wins
+    assert t.text(b'{"meta":{"body":"\\ud800"}}') == "\ufffd"
+    assert t.text(b'{"meta":{"body":"\xff"}}').encode("utf-8", "surrogateescape") == b"\xff"
+    for bad in (b'{"meta":{"body":"x"}', b'[1]', b'{"a":NaN,"meta":{"body":"x"}}', b'{"a":01}', b'{"a":"\x01"}',
+                b"\xef\xbb\xbf{}", b'{"a":1} x'):
+        with pytest.raises(LineError):
+            t.text(bad)
+    too_deep = b'{"a":' + b"[" * 300 + b"]" * 300 + b',"meta":{"body":"x"}}'
+    with pytest.raises(LineError):
+        TextExtractor("meta.body", strict=True).text(too_deep)
+    with pytest.raises(LineError):
+        t._slow(too_deep)
+    for missing in (b"{}", b'{"meta":{"body":1}}', b'{"meta":"x"}', b'{"meta":{"body":null}}'):
+        with pytest.raises(FieldMissing):
+            t.text(missing)
+    assert TextExtractor("a[1]").text(b'{"a":["x","y"]}') == "y"
+    with pytest.raises(FieldMissing):
+        TextExtractor("a[*]").text(b'{"a":["x"]}')  # wildcard paths never give a single text (as in Swift)
+    deep = b'{"a":' + b"[" * 200 + b"]" * 200 + b',"t":"ok"}'
+    assert TextExtractor("t").text(deep) == "ok"
+
+
+def test_fallbacks_pure_python_xxh3_and_zstd_cli(env, monkeypatch):
+    """Without xxhash/libxxhash (pure-Python XXH3) and without `zstandard` (zstd CLI) the output is the same."""
+    import shutil
+    from conftest import run_py, run_swift
+    from mixtera_replay import _zstd, _jsonl
+    m = env.manifest("samples-d3", shuffle="samples", G=24, D=3, S=40)
+    want = run_swift("replay", "--manifest", m, "--rank", "1").stdout
+    monkeypatch.setenv("MIXTERA_XXH3", "python")
+    p = run_py("--manifest", m, "--rank", "1", "--deep")
+    assert p.returncode == 0 and p.stdout == want
+    if shutil.which("zstd") is None:
+        pytest.skip("no zstd command")
+    monkeypatch.setattr(_zstd, "_zs", None)
+    monkeypatch.setattr(_zstd, "BACKEND", "zstd-cli")
+    with ManifestReader(m, 1) as r:
+        assert b"".join(r.replay_step_bytes()) == want
+    monkeypatch.setattr(_jsonl, "INMEM_LIMIT", 0)
+    with ManifestReader(m, 1) as r:
+        assert b"".join(r.replay_step_bytes()) == want
