@@ -249,7 +249,22 @@ class RankFile:
             raise err
         if pos != end:
             raise err
-        out = [tuple(vals[t:t + 5]) for t in range(0, 5 * n, 5)]
+        # Delta decoding within the step (docs/manifest-format.md §3.1): file, row and locator are
+        # zigzag deltas against the previous entry when it is in the same file.
+        out = []
+        pf = 0
+        prow_end = 0
+        ploc = 0
+        for t in range(0, 5 * n, 5):
+            comp, zf, zr, count, zl = vals[t:t + 5]
+            f = pf + ((zf >> 1) ^ -(zf & 1))
+            same = f == pf
+            row = (prow_end if same else 0) + ((zr >> 1) ^ -(zr & 1))
+            loc = (ploc if same else 0) + ((zl >> 1) ^ -(zl & 1))
+            if f < 0 or row < 0 or loc < 0 or count < 1:
+                raise err
+            out.append((comp, f, row, count, loc))
+            pf, prow_end, ploc = f, row + count, loc
         if sum(e[3] for e in out) != b:
             raise err
         return out

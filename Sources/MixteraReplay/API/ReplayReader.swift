@@ -107,6 +107,9 @@ public final class ReplayReader {
             do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
             var slot = 0
             for e in entries {
+                guard e.component < header.components.count else {
+                    throw ReplayError("corrupt", "entry references component \(e.component) outside the component table", at: DataLocation(path: rankFile.path))
+                }
                 guard e.file >= 0 && e.file < header.files.count else {
                     throw ReplayError("corrupt", "entry references file \(e.file) outside the file table", at: DataLocation(path: rankFile.path))
                 }

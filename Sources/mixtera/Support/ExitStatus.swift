@@ -28,6 +28,9 @@ enum ExitStatus {
             throw ExitCode(code(for: e.category))
         } catch let e as ExitCode {
             throw e
+        } catch let e as ValidationError {
+            Terminal.error(Terminal.red("error: ") + e.message + " [usage]")
+            throw ExitCode(64)
         } catch {
             Terminal.error("internal error: \(error)")
             throw ExitCode(70)
