@@ -112,23 +112,84 @@ public enum JSON: Sendable, Equatable {
     /// Writes a JSON string literal: `"` `\` and control characters escaped (`\n`, `\t`, `\r`, `\b`,
     /// `\f`, else `\u00XX`); everything else, including non-ASCII UTF-8, verbatim.
     public static func writeString(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for c in bytes {
-            switch c {
-            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0..<0x20:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: out.append(c)
+        if let done = bytes.withContiguousStorageIfAvailable({ buffer -> Bool in
+            writeString(UnsafeRawBufferPointer(buffer), into: &out)
+            return true
+        }), done {
+            return
+        }
+        writeString(Array(bytes), into: &out)
+    }
+
+    /// The byte-level implementation: copies runs of bytes that need no escape in one append.
+    /// Appends the decimal digits of `v`.
+    @inlinable public static func writeInt(_ v: Int64, into out: inout [UInt8]) {
+        if v < 0 {
+            out.append(UInt8(ascii: "-"))
+            if v == .min {
+                out.append(contentsOf: "9223372036854775808".utf8)
+                return
             }
         }
+        var x = UInt64(v.magnitude)
+        var digits: (UInt64, UInt64) = (0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[15 - count] = UInt8(48 + x % 10)
+                x /= 10
+                count += 1
+            } while x > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(16 - count)..<16]))
+        }
+    }
+
+    public static func writeString(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        var runStart = 0
+        var i = 0
+        let n = bytes.count
+        let base = bytes.baseAddress
+        while i < n {
+            // Skip 8 bytes at a time while none needs an escape (no quote, backslash or control byte).
+            while i + 8 <= n {
+                let w = (base! + i).loadUnaligned(as: UInt64.self)
+                let lo: UInt64 = 0x0101_0101_0101_0101
+                let q = w ^ (lo &* 0x22)
+                let b = w ^ (lo &* 0x5C)
+                let special = (((q &- lo) & ~q) | ((b &- lo) & ~b) | ((w &- lo &* 0x20) & ~w)) & (lo &* 0x80)
+                if special != 0 { break }
+                i += 8
+            }
+            if i >= n { break }
+            let c = bytes[i]
+            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
+            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
+            appendEscape(c, into: &out)
+            i += 1
+            runStart = i
+        }
+        if runStart < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendEscape(_ c: UInt8, into out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        switch c {
+        case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+        case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+        case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+        default:
+            let h = hex.utf8Start
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, h[Int(c >> 4)], h[Int(c & 15)]])
+        }
     }
 
     public struct ParseError: Error, Sendable, Equatable {

@@ -207,14 +207,33 @@ public final class ReplayReader {
     /// `{"step":S,"rank":R,"slot":I,"component":"web","dataset":"web","file":"a.jsonl","row":N,"sample":…}`.
     public func jsonLine(_ s: ReplaySample, into out: inout [UInt8]) {
         let f = header.files[s.file]
-        out.append(contentsOf: "{\"step\":\(s.step),\"rank\":\(s.rank),\"slot\":\(s.slot),\"component\":".utf8)
-        JSON.writeString(header.components[s.component].name.utf8, into: &out)
-        out.append(contentsOf: ",\"dataset\":".utf8)
-        JSON.writeString(header.datasets[f.dataset].name.utf8, into: &out)
-        out.append(contentsOf: ",\"file\":".utf8)
-        JSON.writeString(f.path.utf8, into: &out)
-        out.append(contentsOf: ",\"row\":\(s.row),\"sample\":".utf8)
+        out.append(contentsOf: #"{"step":"#.utf8)
+        JSON.writeInt(Int64(s.step), into: &out)
+        out.append(contentsOf: #","rank":"#.utf8)
+        JSON.writeInt(Int64(s.rank), into: &out)
+        out.append(contentsOf: #","slot":"#.utf8)
+        JSON.writeInt(Int64(s.slot), into: &out)
+        out.append(contentsOf: #","component":"#.utf8)
+        out.append(contentsOf: encodedComponentNames[s.component])
+        out.append(contentsOf: #","dataset":"#.utf8)
+        out.append(contentsOf: encodedDatasetNames[f.dataset])
+        out.append(contentsOf: #","file":"#.utf8)
+        out.append(contentsOf: encodedFilePaths[s.file])
+        out.append(contentsOf: #","row":"#.utf8)
+        JSON.writeInt(s.row, into: &out)
+        out.append(contentsOf: #","sample":"#.utf8)
         out.append(contentsOf: s.json)
         out.append(contentsOf: "}\n".utf8)
+    }
+
+    /// JSON-encoded names, computed once (the replay line is built per sample).
+    private lazy var encodedComponentNames: [[UInt8]] = header.components.map { Self.encoded($0.name) }
+    private lazy var encodedDatasetNames: [[UInt8]] = header.datasets.map { Self.encoded($0.name) }
+    private lazy var encodedFilePaths: [[UInt8]] = header.files.map { Self.encoded($0.path) }
+
+    private static func encoded(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        JSON.writeString(s.utf8, into: &out)
+        return out
     }
 }
