@@ -220,7 +220,14 @@ public enum Build {
         _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], componentOffset: Int = 0
     ) -> [ManifestEntry] {
         var out: [ManifestEntry] = []
-        for (c, refs) in chunks {
+        var sorted: [SampleRef] = []
+        for (c, chunk) in chunks {
+            // Within a rank's micro-batch each component's samples are in (file, row) order: the global
+            // batch is unchanged, runs collapse, deltas stay small and replay reads forward.
+            sorted.removeAll(keepingCapacity: true)
+            sorted.append(contentsOf: chunk)
+            sorted.sort()
+            let refs = sorted[...]
             var i = refs.startIndex
             while i < refs.endIndex {
                 let f = refFile(refs[i])

@@ -31,7 +31,7 @@ public struct SplitMix64: Sendable {
     }
 
     /// Shuffles `array` in place: for i from count-1 down to 1, swap i with `nextBelow(i + 1)`.
-    public mutating func shuffle<T>(_ array: inout [T]) {
+    @inlinable public mutating func shuffle<T>(_ array: inout [T]) {
         guard array.count > 1 else { return }
         var i = array.count - 1
         while i > 0 {

@@ -93,7 +93,7 @@ public struct RankFileWriter {
         }
         raw.writeUInt32LE(off)
         for s in blockSteps { raw.write(s) }
-        let compressed = Zstd.compress(raw.bytes, level: 9)
+        let compressed = Zstd.compress(raw.bytes, level: 3)
         table.writeUInt64LE(UInt64(body.count))
         table.writeUInt32LE(UInt32(compressed.count))
         table.writeUInt32LE(UInt32(raw.count))
