@@ -3,7 +3,6 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
-    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -30,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .systemLibrary(name: "CBrotli", path: "Sources/CBrotli"),
 
+        // A few bytes-level kernels in C (SSE2 where available, scalar elsewhere).
+        .target(name: "CMixteraSIMD", path: "Sources/CMixteraSIMD"),
         // Layer 0: bytes, varints, PRNG, locations, hashing. No Foundation.
         .target(name: "MixteraCore", dependencies: ["CXXHash", "CZstd"], swiftSettings: swiftSettings),
         // Layer 1: spec models (dataset + build YAML), format readers, catalog, manifest.
@@ -38,7 +39,7 @@ let package = Package(
             dependencies: ["MixteraCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .target(
-            name: "MixteraFormats", dependencies: ["MixteraCore", "MixteraSpec", "MixteraParquet", "CZstd", "CArchive"],
+            name: "MixteraFormats", dependencies: ["MixteraCore", "MixteraSpec", "MixteraParquet", "CZstd", "CArchive", "CMixteraSIMD"],
             swiftSettings: swiftSettings),
         .target(
             name: "MixteraParquet", dependencies: ["MixteraCore", "CZstd", "CSnappy", "CZlib", "CLZ4", "CBrotli"],

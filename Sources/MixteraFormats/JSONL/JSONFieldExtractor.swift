@@ -1,3 +1,4 @@
+import CMixteraSIMD
 /// The byte-level JSON parser of the scan hot loop.
 ///
 /// It validates a whole line as JSON (RFC 8259 grammar: strings with valid escapes and no raw control
@@ -272,19 +273,8 @@ struct Parser {
         i += 1
         var escaped = false
         while true {
-            // 8 bytes at a time while no quote, backslash or control byte is in the word.
-            while i + 8 <= n {
-                let w = UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)
-                let lo: UInt64 = 0x0101_0101_0101_0101
-                let hi: UInt64 = 0x8080_8080_8080_8080
-                let q = w ^ (lo &* 0x22)
-                let s = w ^ (lo &* 0x5C)
-                let hasQuote = (q &- lo) & ~q & hi
-                let hasSlash = (s &- lo) & ~s & hi
-                let hasCtl = (w &- lo &* 0x20) & ~w & hi
-                if (hasQuote | hasSlash | hasCtl) != 0 { break }
-                i += 8
-            }
+            // The plain run up to the next quote, backslash or control byte (SSE2, 16 bytes a step).
+            i += mixtera_find_string_special(b + i, n - i)
             guard i < n else { throw .init(offset: open, message: "unterminated string") }
             let c = b[i]
             if c == UInt8(ascii: "\"") {

@@ -72,6 +72,9 @@ public struct JSONLScanner {
     /// Scans the file at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
         let compression = StreamCompression.detect(path: path)
+        if compression == .none && bufferBytes >= 4 << 20, let mapped = try scanMapped(path: path, displayPath: displayPath) {
+            return mapped
+        }
         let hasher = XXH3Stream()
         let stream = try openStream(path: path, compression: compression, hasher: hasher)
         var state = State(scanner: self, displayPath: displayPath)
@@ -81,6 +84,50 @@ public struct JSONLScanner {
         if let z = stream as? ZstdStream {
             state.result.frames = z.frames.map { ZstdFrame(compressedOffset: $0.0, decompressedOffset: $0.1) }
         }
+        state.finish()
+        return state.result
+    }
+
+    /// Plain files are mapped read-only and parsed in place: no copy into a buffer, lines found with
+    /// `memchr`, the fingerprint hashed over the mapping in 1 MiB steps as the scan passes them.
+    /// Returns nil when the file cannot be mapped (then the streaming path runs).
+    private func scanMapped(path: String, displayPath: String) throws(FormatError) -> FileScanResult? {
+        let file: ReadOnlyFile
+        let size: Int
+        do {
+            file = try ReadOnlyFile(path: path)
+            size = Int(try file.stat().byteCount)
+        } catch { throw FormatError(error) }
+        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0), p != MAP_FAILED else { return nil }
+        defer { munmap(p, size) }
+        madvise(p, size, MADV_SEQUENTIAL)
+        let base = UnsafeMutableRawPointer(p)
+        let hasher = XXH3Stream()
+        var hashed = 0
+        var state = State(scanner: self, displayPath: displayPath)
+        state.result.locatorKind = .fileOffsets
+        let maxLine = dataset.maxLineBytes
+        var start = 0
+        var first = true
+        while start < size {
+            if start - hashed >= 1 << 20 {
+                let upTo = min(size, start)
+                hasher.update(UnsafeRawBufferPointer(start: base + hashed, count: upTo - hashed))
+                hashed = upTo
+            }
+            let end: Int
+            if let hit = memchr(base + start, 0x0A, size - start) {
+                end = base.distance(to: hit)
+            } else {
+                end = size
+            }
+            let len = end - start
+            if len > maxLine { throw state.lineTooLong(state.lineNumber + 1, maxLine) }
+            try state.handle(base + start, len, offset: Int64(start), first: &first)
+            start = end + 1
+        }
+        hasher.update(UnsafeRawBufferPointer(start: base + hashed, count: size - hashed))
+        state.result.fingerprint = hasher.digest()
         state.finish()
         return state.result
     }

@@ -1,0 +1,10 @@
+#ifndef MIXTERA_SIMD_H
+#define MIXTERA_SIMD_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// Index of the first byte in p[0..<n] that is '"', '\\' or below 0x20 (n when there is none).
+/// The JSONL scanner uses it to skip the plain parts of strings 16 bytes at a time.
+size_t mixtera_find_string_special(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,36 @@
+#include "mixtera_simd.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+size_t mixtera_find_string_special(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    /* Bytes below 0x20: unsigned min(x, 0x1F) == x. */
+    const __m128i ctl = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                 _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+        int mask = _mm_movemask_epi8(m);
+        if (mask != 0) return i + (size_t)__builtin_ctz((unsigned)mask);
+    }
+    for (; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\' || c < 0x20) return i;
+    }
+    return n;
+}
+
+#else
+
+size_t mixtera_find_string_special(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\' || c < 0x20) return i;
+    }
+    return n;
+}
+
+#endif
