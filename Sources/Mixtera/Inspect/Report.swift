@@ -295,6 +295,8 @@ public enum Report {
         var epochs: Int64  // level on the y axis (epochs completed)
         var exhausted: Bool
         var label: String
+        /// More epochs than markers: the chart leaves this component's markers out.
+        var dense = false
     }
 
     /// Epoch starts (cumulative draws exceed k × selected) and, for components that do not repeat, the
@@ -328,7 +330,10 @@ public enum Report {
                         made += 1
                     }
                     nextLevel += 1
-                    if made >= perComponent { break loop }
+                    if made >= perComponent {
+                        for i in out.indices where out[i].component == c { out[i].dense = true }
+                        break loop
+                    }
                 }
                 cum = after
             }
@@ -353,12 +358,12 @@ public enum Report {
             maxLevel = Swift.max(maxLevel, line.last ?? 0)
             cums.append(line)
         }
-        let top = niceCeil(maxLevel)
+        let (top, tickStep) = levelScale(maxLevel)
         func y(_ v: Double) -> Double { plotTop + height * (1 - v / top) }
         p.raw("<svg class=\"chart\" id=\"consumption\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f2(chartWidth))\" height=\"\(f2(bottom + 46))\" viewBox=\"0 0 \(f2(chartWidth)) \(f2(bottom + 46))\" role=\"img\" aria-label=\"cumulative consumption per component\">\n")
-        for t in levelTicks(top) {
+        for t in levelTicks(top, step: tickStep) {
             p.raw("<line class=\"grid\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(y(t)))\" x2=\"\(f2(plotLeft + plotWidth))\" y2=\"\(f2(y(t)))\"/>")
-            p.raw("<text x=\"\(f2(plotLeft - 8))\" y=\"\(f2(y(t) + 4))\" text-anchor=\"end\">\(num(t))</text>\n")
+            p.raw("<text x=\"\(f2(plotLeft - 8))\" y=\"\(f2(y(t) + 4))\" text-anchor=\"end\">\(t >= 1000 ? count(Int64(t)) : num(t))</text>\n")
         }
         for c in 0..<n where h.components[c].selected > 0 {
             var pts = ["\(f2(xOf(0, steps: h.steps))),\(f2(y(0)))"]
@@ -366,7 +371,7 @@ public enum Report {
             p.raw("<polyline class=\"cum\" stroke=\"\(colour(c))\" points=\"\(pts.joined(separator: " "))\"><title>").text(h.components[c].name)
                 .raw("</title></polyline>\n")
         }
-        for mk in marks {
+        for mk in marks where !marks.contains(where: { $0.component == mk.component && $0.dense }) {
             let x = xOf(mk.step, steps: h.steps)
             let yy = y(Double(mk.epochs))
             if mk.exhausted {
@@ -478,24 +483,21 @@ public enum Report {
         return Array(stride(from: 0, through: max, by: step))
     }
 
-    static func niceCeil(_ x: Double) -> Double {
-        guard x > 1 else { return 1 }
+    /// The y range of the consumption chart: a tick step from 0.25, 0.5, 1, 2, 5, 10, 20, 50, … giving at most
+    /// eight ticks, and the top as the first tick at or above `x`.
+    static func levelScale(_ x: Double) -> (top: Double, step: Double) {
+        var candidates = [0.25, 0.5]
         var m = 1.0
-        while m * 10 < x { m *= 10 }
-        for k in [1.0, 2.0, 5.0, 10.0] where k * m >= x { return k * m }
-        return 10 * m
+        for _ in 0..<18 {
+            candidates += [m, 2 * m, 5 * m]
+            m *= 10
+        }
+        let step = candidates.first { Swift.max(1, x) / $0 <= 8 } ?? candidates.last!
+        return ((Swift.max(1, x) / step).rounded(.up) * step, step)
     }
 
-    static func levelTicks(_ top: Double) -> [Double] {
-        var step = 0.25
-        while top / step > 8 { step = step * (String(num(step)).hasPrefix("2") ? 2 : 2.5) }
-        var out: [Double] = []
-        var v = 0.0
-        while v <= top + 1e-9 {
-            out.append(v)
-            v += step
-        }
-        return out
+    static func levelTicks(_ top: Double, step: Double) -> [Double] {
+        (0...Int((top / step).rounded())).map { Double($0) * step }
     }
 
     static let css = """
