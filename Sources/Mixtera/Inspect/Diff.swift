@@ -363,8 +363,13 @@ public enum Diff {
         }
         let ca = counts(ha)
         let cb = counts(hb)
-        let idxA = names.map { n in ha.components.firstIndex { $0.name == n } }
-        let idxB = names.map { n in hb.components.firstIndex { $0.name == n } }
+        // Components with the same name (a continuation keeps the old ones next to the new) add up.
+        let idxA = names.map { n in ha.components.indices.filter { ha.components[$0].name == n } }
+        let idxB = names.map { n in hb.components.indices.filter { hb.components[$0].name == n } }
+        func sum(_ v: [Int]?, _ idx: [Int]) -> Int? {
+            guard let v, !idx.isEmpty else { return nil }
+            return idx.reduce(0) { $0 + ($1 < v.count ? v[$1] : 0) }
+        }
         // Per component, open range (from, a, b).
         var open: [(from: Int, to: Int, a: Int?, b: Int?)?] = names.map { _ in nil }
         var out: [[ManifestDiff.CountRange]] = names.map { _ in [] }
@@ -378,8 +383,8 @@ public enum Diff {
             let va = ca(from)
             let vb = cb(from)
             for c in names.indices {
-                let a = va.flatMap { v in idxA[c].flatMap { $0 < v.count ? v[$0] : nil } }
-                let b = vb.flatMap { v in idxB[c].flatMap { $0 < v.count ? v[$0] : nil } }
+                let a = sum(va, idxA[c])
+                let b = sum(vb, idxB[c])
                 if a == b {
                     close(c)
                 } else if let o = open[c], o.a == a, o.b == b, o.to + 1 == from {

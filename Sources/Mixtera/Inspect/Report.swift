@@ -321,7 +321,7 @@ public enum Report {
                     if comp.onExhausted == "repeat" {
                         // Epoch nextLevel + 1 starts with the sample after `target`: the same step unless it ended exactly.
                         let start = reachedExactly ? step + 1 : step
-                        if start <= e.toStep || after > target {
+                        if start < h.steps {
                             out.append(Marker(component: c, step: start, epochs: nextLevel, exhausted: false, label: "epoch \(nextLevel + 1) starts at step \(count(Int64(start)))"))
                             made += 1
                         }

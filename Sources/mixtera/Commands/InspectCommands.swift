@@ -14,7 +14,8 @@ struct DiffCommand: ParsableCommand {
             they differ, 64/65/66 on bad input (docs/errors.md).
             Examples:
               mixtera diff manifest manifest-new
-              mixtera diff manifest manifest-new --json
+              mixtera diff --json manifest manifest-new
+              mixtera diff --quiet manifest manifest-new || echo "the manifests differ"
             """)
 
     @Argument(help: "The first manifest directory (A).") var a: String
