@@ -139,12 +139,12 @@ def main():
                 problems.append(f"{n}: {share:.1%} of the chart's pixels, realized share {realized[i]:.1%}")
         # The consumption chart below: every component's line shows up.
         below = [0] * len(colours)
-        for r in classified[bottom + 60:]:
+        for r in classified[bottom + 100:]:
             for k in r:
                 if k >= 0:
                     below[k] += 1
         for i, n in enumerate(names):
-            if header["components"][i]["selected"] > 0 and below[i] < 100:
+            if header["components"][i]["selected"] > 0 and below[i] < 500:
                 problems.append(f"{n}: no consumption line ({below[i]} pixels of its colour below the mixture chart)")
     print(f"  {width}x{height} PNG, {nonwhite:.1%} non-white, mixture chart rows {top}..{bottom}")
     if problems:

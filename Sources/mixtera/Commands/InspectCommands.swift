@@ -29,7 +29,13 @@ struct DiffCommand: ParsableCommand {
                 print(d.toJSON().serialized(pretty: true))
             } else if !output.quiet {
                 let out = Terminal.Output()
-                for line in d.lines() { out.write(line + "\n") }
+                for line in d.lines() {
+                    let painted =
+                        line.hasPrefix("  - ") ? Terminal.paint(line, "31")
+                        : line.hasPrefix("  + ") ? Terminal.paint(line, "32")
+                        : line == "manifests differ" ? Terminal.paint(line, "1") : line
+                    out.write(painted + "\n")
+                }
                 out.flush()
             }
             if !d.identical { throw ExitCode(1) }
