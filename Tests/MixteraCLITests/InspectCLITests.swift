@@ -96,6 +96,17 @@ import Testing
         #expect((o["ranks"] as! [[String: Any]]).count == 4)
     }
 
+    @Test func diffOfAnElasticResplitComparesGlobalBatches() throws {
+        let (dir, c, m) = try Self.demo()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.build(catalog: c, spec: "fixtures/specs/build.yaml", out: dir + "/m8", extra: ["--data-parallel", "8"])
+        let r = try TestSupport.run(["diff", m, dir + "/m8"])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("data_parallel: 4 → 8\nsamples_per_rank: 10 → 5\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("rank 7: rank file only in B\n"))
+        #expect(r.stdout.hasSuffix("global batches: identical at every step (the data-parallel split differs)\nmanifests differ\n"))
+    }
+
     @Test func diffShowsSpecSeedAndFirstDifferingStep() throws {
         let (dir, c, m) = try Self.demo()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -56,6 +56,10 @@ public struct ManifestDiff: Sendable {
     public var counts: [CountRange]
     /// Count ranges left out beyond `maxCountRanges`.
     public var countsOmitted: Int
+    /// When the data-parallel degree differs (an elastic re-split) and every rank file is present: the first
+    /// step whose global batch (all ranks' samples, as a multiset) differs; nil when every step matches.
+    public var globalCompared = false
+    public var globalFirstDifferingStep: Int?
 
     public func toJSON() -> JSON {
         func fields(_ fs: [Field]) -> JSON { .array(fs.map { .object([("field", .string($0.name)), ("a", $0.a), ("b", $0.b)]) }) }
@@ -104,6 +108,10 @@ public struct ManifestDiff: Sendable {
                     })
             ),
             ("counts_omitted", .int(Int64(countsOmitted))),
+            (
+                "global_batches",
+                globalCompared ? .object([("first_differing_step", opt(globalFirstDifferingStep))]) : .null
+            ),
         ])
     }
 
@@ -141,6 +149,11 @@ public struct ManifestDiff: Sendable {
             out.append("counts \(c.component) \(steps): \(a) → \(b)\(delta) per step")
         }
         if countsOmitted > 0 { out.append("… \(countsOmitted) more count ranges (see --json)") }
+        if globalCompared {
+            out.append(
+                globalFirstDifferingStep.map { "global batches: first differing step \($0)" }
+                    ?? "global batches: identical at every step (the data-parallel split differs)")
+        }
         out.append(identical ? "manifests are identical" : "manifests differ")
         return out
     }
@@ -230,10 +243,37 @@ public enum Diff {
             counts.removeLast(counts.count - maxCountRanges)
         }
         let identical = headerIdentical && ranks.allSatisfy(\.identical)
-        return ManifestDiff(
+        var d = ManifestDiff(
             a: pathA, b: pathB, identical: identical, headerIdentical: headerIdentical, fields: fields, specDiff: specDiff,
             datasets: datasets, filesOnlyInA: onlyA, filesOnlyInB: onlyB, filesChanged: changed, componentsOnlyInA: compOnlyA,
             componentsOnlyInB: compOnlyB, componentsChanged: compChanged, ranks: ranks, counts: counts, countsOmitted: omitted)
+        if ha.dataParallel != hb.dataParallel && ranks.allSatisfy({ $0.inA && $0.inB || !$0.inA && $0.rank >= ha.dataParallel || !$0.inB && $0.rank >= hb.dataParallel }) {
+            d.globalCompared = true
+            d.globalFirstDifferingStep = try compareGlobalBatches(ma, mb)
+        }
+        return d
+    }
+
+    /// The first step whose global batch (the samples of all ranks, by dataset/path and row, as a multiset)
+    /// differs between the manifests; nil when all steps match.
+    static func compareGlobalBatches(_ ma: ManifestDirectory, _ mb: ManifestDirectory) throws -> Int? {
+        func open(_ m: ManifestDirectory) throws -> (readers: [RankFileReader], keys: [String]) {
+            (try (0..<m.header.dataParallel).map { try m.rankFile($0) }, m.header.files.map { m.header.datasets[$0.dataset].name + "/" + $0.path })
+        }
+        let (ra, ka) = try open(ma)
+        let (rb, kb) = try open(mb)
+        func batch(_ readers: [RankFileReader], _ keys: [String], _ step: Int) throws -> [String] {
+            var out: [String] = []
+            for r in readers {
+                for e in try r.entries(step: step) where e.file < keys.count {
+                    for k in 0..<e.count { out.append(keys[e.file] + "\u{0}" + String(e.row + Int64(k))) }
+                }
+            }
+            return out.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }
+        }
+        let common = min(ma.header.steps, mb.header.steps)
+        for s in 0..<common where try batch(ra, ka, s) != batch(rb, kb, s) { return s }
+        return ma.header.steps == mb.header.steps ? nil : common
     }
 
     static func union(_ a: [String], _ b: [String]) -> [String] {

@@ -10,7 +10,8 @@ struct DiffCommand: ParsableCommand {
             Compares header fields (seed, topology, catalog fingerprint, tool and format version), the spec
             text (line diff), the file and component tables, the first differing step of every rank present
             in both (decoded samples, files matched by dataset and path), and per-component counts per step
-            range from the mixture logs. Exit 0 when identical (same header.json and rank files), 1 when
+            range from the mixture logs; when only the data-parallel split differs, whether every step's
+            global batch is still the same. Exit 0 when identical (same header.json and rank files), 1 when
             they differ, 64/65/66 on bad input (docs/errors.md).
             Examples:
               mixtera diff manifest manifest-new
