@@ -13,15 +13,18 @@ public struct BuildOptions: Sendable {
     public var perStep: Bool = false
     /// Continue an existing manifest: keep its steps `< atStep`, plan the rest with this spec.
     public var continueFrom: (path: String, atStep: Int)?
+    /// Called with a one-line status (catalog files read, steps planned) at most every 0.1 s.
+    public var progress: (@Sendable (String) -> Void)?
 
     public init(
         ranks: ClosedRange<Int>? = nil, dataParallel: Int? = nil, perStep: Bool = false,
-        continueFrom: (path: String, atStep: Int)? = nil
+        continueFrom: (path: String, atStep: Int)? = nil, progress: (@Sendable (String) -> Void)? = nil
     ) {
         self.ranks = ranks
         self.dataParallel = dataParallel
         self.perStep = perStep
         self.continueFrom = continueFrom
+        self.progress = progress
     }
 }
 
@@ -49,6 +52,15 @@ public enum Build {
         catalogPath: String, spec: BuildSpec, out: String?, options: BuildOptions = BuildOptions()
     ) throws -> PlanReport {
         let start = monotonicSeconds()
+        var lastProgress = start
+        func tick(_ message: @autoclosure () -> String) {
+            guard let p = options.progress else { return }
+            let now = monotonicSeconds()
+            if now - lastProgress >= 0.1 {
+                lastProgress = now
+                p(message())
+            }
+        }
         var spec = spec
         if let d = options.dataParallel {
             guard d >= 1, spec.training.globalBatch % d == 0 else {
@@ -76,6 +88,7 @@ public enum Build {
         var offsets: [FileLocators] = []
         for (di, ds) in datasets.enumerated() {
             for f in try catalog.files(datasetID: ds.id) where f.state == .ok {
+                tick("reading the catalog: \(ds.name): \(files.count) files")
                 let index = try catalog.index(of: f)
                 let fi = files.count
                 files.append(
@@ -124,7 +137,12 @@ public enum Build {
             stepsDone = continuation.atStep
         }
         let oldZeros = [Int](repeating: 0, count: componentOffset)
+        var totalSteps: Int?
+        if case .fixed(let n) = spec.training.steps { totalSteps = n }
         while let step = plan.next() {
+            if stepsDone & 255 == 0 {
+                tick("planning: step \(stepsDone)" + (totalSteps.map { " of \($0) (\(stepsDone * 100 / max(1, $0))%)" } ?? ""))
+            }
             if options.perStep { perStep.append(step.counts) }
             let counts = oldZeros + step.counts
             if let last = log.last, last.counts == counts, last.toStep == step.index - 1 {
@@ -162,6 +180,7 @@ public enum Build {
                     }, mixtureLog: log, continuedFrom: continuation?.provenance)
             let headerBytes = header.encoded()
             let headerHash = XXH3.hash(headerBytes)
+            options.progress?("writing \(wr.count) rank files")
             let writer = try ManifestWriter(destination: out)
             try writer.write(name: "header.json", bytes: headerBytes)
             var total = Int64(headerBytes.count)

@@ -12,12 +12,13 @@ struct MixteraCommand: ParsableCommand {
               mixtera explain --catalog catalog.sqlite --spec build.yaml
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest
               mixtera replay --manifest manifest --rank 0 --steps 0:2
+              mixtera report --manifest manifest --out report.html
             Exit codes: 0 ok, 64 usage, 65 bad data/spec/mismatch, 66 missing input, 70 internal bug,
             73 cannot create output, 74 I/O error, 75 catalog locked.
             """,
         version: mixteraVersion,
         subcommands: [
             ScanCommand.self, CatalogCommand.self, ExplainCommand.self, BuildManifestCommand.self, ReplayCommand.self,
-            WhichCommand.self, VerifyCommand.self,
+            WhichCommand.self, VerifyCommand.self, DiffCommand.self, ReportCommand.self,
         ])
 }

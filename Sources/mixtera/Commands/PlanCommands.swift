@@ -72,9 +72,13 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try ExitStatus.run(json: output.json) {
             let s = try loadBuildSpec(spec)
+            let showProgress = !output.quiet && !output.json
             let r = try Build.run(
                 catalogPath: catalog, spec: s, out: nil,
-                options: BuildOptions(dataParallel: dataParallel, perStep: perStep || !output.json))
+                options: BuildOptions(
+                    dataParallel: dataParallel, perStep: perStep || !output.json,
+                    progress: { Terminal.progress($0, enabled: showProgress) }))
+            Terminal.endProgress(enabled: showProgress)
             if output.json {
                 var report = r
                 if !perStep { report.perStep = nil }
@@ -124,11 +128,14 @@ struct BuildManifestCommand: ParsableCommand {
         if (continueFrom == nil) != (atStep == nil) { throw ValidationError("--continue-from and --at-step go together") }
         try ExitStatus.run(json: output.json) {
             let s = try loadBuildSpec(spec)
+            let showProgress = !output.quiet && !output.json
             let report = try Build.run(
                 catalogPath: catalog, spec: s, out: out,
                 options: BuildOptions(
                     ranks: r, dataParallel: dataParallel, perStep: !output.json,
-                    continueFrom: continueFrom.map { ($0, atStep ?? 0) }))
+                    continueFrom: continueFrom.map { ($0, atStep ?? 0) },
+                    progress: { Terminal.progress($0, enabled: showProgress) }))
+            Terminal.endProgress(enabled: showProgress)
             if output.json {
                 var rep = report
                 rep.perStep = nil

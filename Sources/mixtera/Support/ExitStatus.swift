@@ -55,7 +55,12 @@ enum Terminal {
     static let stdoutIsTTY = isatty(1) == 1
     static let colors = stderrIsTTY && getenv("NO_COLOR") == nil
 
+    /// Colours for stdout: only when stdout is a terminal and `NO_COLOR` is unset.
+    static let stdoutColors = stdoutIsTTY && getenv("NO_COLOR") == nil
+
     static func red(_ s: String) -> String { colors ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+    /// ANSI SGR `code` around `s` on stdout (e.g. "31" red, "32" green), or `s` unchanged.
+    static func paint(_ s: String, _ code: String) -> String { stdoutColors ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
     static func bold(_ s: String) -> String { colors && stdoutIsTTY ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
 
     static func error(_ line: String) { writeStderr("mixtera: " + line + "\n") }
