@@ -33,7 +33,8 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
-	@if [ -x scripts/test-python.sh ]; then scripts/test-python.sh; fi
+	scripts/test-python.sh
+	scripts/test-report.sh
 
 demo: deps
 	$(SWIFT) build -c release --product mixtera
