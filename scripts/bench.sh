@@ -36,6 +36,14 @@ for layout in mixed sorted; do
   fi
 done
 
+FMT=$B/corpus-formats-$N
+if [ ! -f "$FMT/.done" ]; then
+  echo "generating Parquet and WebDataset copies of the mixed corpus …" >&2
+  rm -rf "$FMT"
+  python3 "$GEN" "$FMT" --samples "$N" --files "$F" --layout mixed --formats parquet,wds >&2
+  touch "$FMT/.done"
+fi
+
 MIXED=$B/corpus-mixed-$N
 SORTED=$B/corpus-sorted-$N
 plain_files() { find "$1" -name '*.jsonl' -not -path '*/zst/*' -not -path '*/gz/*' | sort; }
@@ -126,6 +134,62 @@ for tag in samples blocks; do
   RB=$(python3 -c "print(int($BYTES * $SAMPLES / $N))")
   T_BOUND=$(python3 -c "print($T_CAT * $SAMPLES / $N)")
   row "replay rank 0, shuffle $tag (k samples/s; MB/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$RB/$T/1e6:.0f} MB/s')")" "cat: $(rate "$RB" "$T_BOUND") MB/s" "$(ratio "$T_BOUND" "$T")"
+done
+# Python reader on the same manifests (replay lines to /dev/null, like `mixtera replay`).
+for tag in samples blocks; do
+  STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$tag.json'))['steps'])")
+  SAMPLES=$((STEPS * 128))
+  T=$(time_cmd env PYTHONPATH="$ROOT/python" python3 -m mixtera_replay --manifest "$B/m-$tag" --rank 0)
+  row "Python reader rank 0, shuffle $tag (k samples/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s')")" "≥ 100 k/s" "-"
+done
+
+# Parquet and WebDataset copies of the mixed corpus.
+cat > "$B/datasets-parquet.yaml" <<YAML
+datasets:
+  - name: corpus
+    root: $FMT/parquet
+    format: parquet
+    text: text
+    properties:
+      language: {path: language, type: string}
+      source:   {path: source, type: string}
+YAML
+cat > "$B/datasets-wds.yaml" <<YAML
+datasets:
+  - name: corpus
+    root: $FMT/wds
+    format: webdataset
+    text: txt
+    properties:
+      language: {path: "json:meta.language", type: string}
+      source:   {path: "json:meta.source", type: string}
+YAML
+PQ_BYTES=$(cat "$FMT"/parquet/*.parquet | wc -c)
+WDS_BYTES=$(cat "$FMT"/wds/*.tar | wc -c)
+cat "$FMT"/parquet/*.parquet "$FMT"/wds/*.tar > /dev/null
+T_CAT_PQ=$(time_cmd sh -c "cat '$FMT'/parquet/*.parquet")
+T_CAT_WDS=$(time_cmd sh -c "cat '$FMT'/wds/*.tar")
+for fmt in parquet wds; do
+  rm -f "$B/cat-$fmt.sqlite"*
+  T=$(time_cmd "$BIN" scan --spec "$B/datasets-$fmt.yaml" --catalog "$B/cat-$fmt.sqlite" --quiet)
+  if [ "$fmt" = parquet ]; then FB=$PQ_BYTES; TB=$T_CAT_PQ; PEER=52000; else FB=$WDS_BYTES; TB=$T_CAT_WDS; PEER=28000; fi
+  row "scan $fmt (k samples/s; MB/s of files; × the Python system)" "$(python3 -c "print(f'{$N/$T/1e3:.0f} k/s; {$FB/$T/1e6:.0f} MB/s; {$N/$T/$PEER:.0f}×')")" "cat: $(rate "$FB" "$TB") MB/s" "$(ratio "$TB" "$T")"
+  cat > "$B/build-$fmt.yaml" <<YAML
+mixture:
+  by: source
+  weights: {web: 0.6, wiki: 0.1, books: 0.1, arxiv: 0.1, github: 0.1}
+training: {global_batch: 1024, data_parallel: 8, steps: until_exhausted}
+order: {shuffle: blocks, block_size: 64}
+on_exhausted: redistribute
+seed: 1
+YAML
+  rm -rf "$B/m-$fmt"
+  "$BIN" build-manifest --catalog "$B/cat-$fmt.sqlite" --spec "$B/build-$fmt.yaml" --out "$B/m-$fmt" --json > "$B/build-$fmt.json"
+  STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$fmt.json'))['steps'])")
+  SAMPLES=$((STEPS * 128))
+  T=$(time_cmd "$BIN" replay --manifest "$B/m-$fmt" --rank 0)
+  if [ "$fmt" = parquet ]; then PEER=3500; else PEER=330; fi
+  row "replay $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "≥ 100×" "-"
 done
 echo | tee -a "$RESULTS"
 echo "results: $RESULTS" >&2

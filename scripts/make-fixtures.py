@@ -70,7 +70,16 @@ def touch_all(root):
 def main():
     rng = random.Random(42)
     jsonl = os.path.join(ROOT, "jsonl")
+    keep = None
+    duck = os.path.join(jsonl, "duckdb", "records.json")
+    if os.path.exists(duck):
+        with open(duck, "rb") as f:
+            keep = f.read()
     shutil.rmtree(jsonl, ignore_errors=True)
+    if keep is not None:
+        os.makedirs(os.path.dirname(duck))
+        with open(duck, "wb") as f:
+            f.write(keep)
     # Dataset "corpus": source from the path; several compressions.
     write_jsonl(f"{jsonl}/corpus/web/part-000.jsonl", [record(rng, "web", i) for i in range(300)], blank_every=37)
     write_jsonl(f"{jsonl}/corpus/web/part-001.jsonl", [record(rng, "web", 300 + i) for i in range(250)], crlf=True, bom=True,
@@ -92,7 +101,7 @@ def main():
     for tool, ext in (("zstd", ".zst"), ("gzip", ".gz")):
         parts = []
         for p in (a, b):
-            out = subprocess.run([tool, "-c", p] if tool == "gzip" else [tool, "-q", "-c", p], check=True,
+            out = subprocess.run([tool, "-n", "-c", p] if tool == "gzip" else [tool, "-q", "-c", p], check=True,
                                  capture_output=True).stdout
             parts.append(out)
         with open(f"{jsonl}/multi/frames.jsonl{ext}", "wb") as f:
@@ -101,8 +110,28 @@ def main():
                 # A skippable frame between the two data frames.
                 f.write(bytes([0x50, 0x2A, 0x4D, 0x18]) + (8).to_bytes(4, "little") + b"mixtera!")
             f.write(parts[1])
+    # Multi-stream bzip2 and xz: two streams concatenated by the CLIs.
+    for tool, ext in (("bzip2", ".bz2"), ("xz", ".xz")):
+        with open(f"{jsonl}/multi/frames.jsonl{ext}", "wb") as f:
+            for p in (a, b):
+                f.write(subprocess.run([tool, "-c", p], check=True, capture_output=True).stdout)
     os.remove(a)
     os.remove(b)
+    # A second JSON writer: duckdb's newline-delimited JSON (COPY … (FORMAT JSON)).
+    try:
+        import duckdb
+    except ImportError:
+        duckdb = None
+    if duckdb is not None:
+        os.makedirs(f"{jsonl}/duckdb", exist_ok=True)
+        src = f"{jsonl}/duckdb/src.jsonl"
+        write_jsonl(src, [record(rng, "duckdb", i) for i in range(60)])
+        con = duckdb.connect()
+        con.execute(f"COPY (SELECT * FROM read_json('{src}', format='newline_delimited') ORDER BY id) "
+                    f"TO '{jsonl}/duckdb/records.json' (FORMAT JSON)")
+        os.remove(src)
+    else:
+        print("duckdb not installed: keeping the committed fixtures/jsonl/duckdb/records.json", file=sys.stderr)
     touch_all(jsonl)
 
     # Bad inputs: each tested for kind and location.

@@ -11,7 +11,8 @@ import Testing
     static let files = [
         "corpus/web/part-000.jsonl", "corpus/web/part-001.jsonl", "corpus/web/part-002.jsonl.zst",
         "corpus/github/code-000.jsonl.gz", "corpus/books/books-000.jsonl.xz", "corpus/wiki/wiki-000.jsonl.bz2",
-        "multi/frames.jsonl.zst", "multi/frames.jsonl.gz",
+        "multi/frames.jsonl.zst", "multi/frames.jsonl.gz", "multi/frames.jsonl.bz2", "multi/frames.jsonl.xz",
+        "duckdb/records.json",
     ]
 
     static func dataset(root: String, onError: OnError = .fail) -> DatasetDecl {
@@ -82,7 +83,7 @@ import Testing
         #expect(r.skippedRecords == 0)
         // The fingerprint hashed while reading equals a separate hash of the file.
         if let fp = r.fingerprint { #expect(fp == (try FileSystem.fingerprint(path: root + "/" + rel))) }
-        #expect((r.fingerprint != nil) == (rel.hasSuffix(".jsonl") || rel.hasSuffix(".zst")))
+        #expect((r.fingerprint != nil) == (rel.hasSuffix(".jsonl") || rel.hasSuffix(".json") || rel.hasSuffix(".zst")))
         let source = rel.split(separator: "/").dropLast().last.map(String.init)!
         for (i, (offset, obj)) in ref.enumerated() {
             let meta = obj["meta"] as! [String: Any]
