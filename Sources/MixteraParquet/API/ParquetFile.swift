@@ -1,4 +1,5 @@
 import MixteraCore
+import Synchronization
 
 /// An open Parquet file with its parsed footer.
 ///
@@ -144,10 +145,32 @@ public final class ParquetFile: Sendable {
     // MARK: Typed column reads
 
     func chunkReader(_ column: ParquetColumnDescriptor, rowGroup: Int) -> ColumnChunkReader {
-        ColumnChunkReader(
+        var reader = ColumnChunkReader(
             file: file, path: path, dataEnd: footerOffset, descriptor: column,
             chunk: rowGroups[rowGroup].columns[column.index], rowGroup: rowGroups[rowGroup])
+        let key = rowGroup << 20 | column.index
+        let plain = reader
+        reader.derivedLocations = { [self] in
+            if let hit = pageLocationCache.withLock({ $0[key] }) { return hit.isEmpty ? nil : hit }
+            let locations = plain.pageLocationsFromHeaders()
+            pageLocationCache.withLock { $0[key] = locations ?? [] }
+            return locations
+        }
+        return reader
     }
+
+    /// File row indices at which the pages of `column` start within `rowGroup` (from the offset index, or
+    /// derived from page headers for flat columns); nil when unknown. Lets callers read and cache whole pages.
+    public func pageRowStarts(_ column: ParquetColumnDescriptor, rowGroup: Int) -> [Int64]? {
+        let reader = chunkReader(column, rowGroup: rowGroup)
+        guard let locations = (try? reader.offsetIndex()) ?? reader.derivedLocations?(), !locations.isEmpty else {
+            return nil
+        }
+        return locations.map { rowGroups[rowGroup].firstRowIndex + $0.firstRowIndex }
+    }
+
+    /// Page locations derived from page headers, per (row group, column); filled on first partial read.
+    let pageLocationCache = Mutex<[Int: [PageLocation]]>([:])
 
     /// Decodes one leaf column of one row group: levels plus typed non-null values.
     ///
@@ -157,6 +180,23 @@ public final class ParquetFile: Sendable {
         precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
         let chunk = try chunkReader(column, rowGroup: rowGroup).read()
         return Self.publicData(chunk, column: column)
+    }
+
+    /// Decodes the pages of one leaf column that cover `rows` (file row indices, within one row group): only
+    /// those pages (and the dictionary page) are read when page boundaries are known, else the whole chunk.
+    /// - Returns: the first decoded row (file index) and the data of the decoded rows, a superset of `rows`.
+    public func readColumnPages(_ column: ParquetColumnDescriptor, rows: Range<Int64>) throws(ParquetError)
+        -> (firstRow: Int64, data: ParquetColumnData)
+    {
+        guard let g = rowGroups.first(where: { $0.rowCount > 0 && rows.lowerBound >= $0.firstRowIndex
+            && rows.upperBound <= $0.firstRowIndex + $0.rowCount })
+        else {
+            throw ParquetError(
+                .rowOutOfRange, "rows \(rows) are not within one row group", at: DataLocation(path: path), category: .usage)
+        }
+        let local = (rows.lowerBound - g.firstRowIndex)..<(rows.upperBound - g.firstRowIndex)
+        let chunk = try chunkReader(column, rowGroup: g.index).read(rows: local)
+        return (g.firstRowIndex + chunk.firstRow, Self.publicData(chunk, column: column))
     }
 
     /// Decodes one leaf column over all row groups, concatenated.

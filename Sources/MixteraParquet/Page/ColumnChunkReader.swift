@@ -29,6 +29,8 @@ struct ColumnChunkReader {
     let descriptor: ParquetColumnDescriptor
     let chunk: ParquetColumnChunkInfo
     let rowGroup: ParquetRowGroupInfo
+    /// Page locations derived from page headers (for chunks without an offset index), when known.
+    var derivedLocations: (() -> [PageLocation]?)? = nil
 
     private var columnName: String { descriptor.dottedPath }
 
@@ -64,7 +66,9 @@ struct ColumnChunkReader {
         }
         var out = LeafChunk(
             values: ValueBuffer(physicalType: descriptor.physicalType, fixedWidth: Int(descriptor.typeLength ?? 0)))
-        if let rows, let locations = try? offsetIndex(), !locations.isEmpty, locations[0].firstRowIndex == 0 {
+        if let rows, let locations = (try? offsetIndex()) ?? derivedLocations?(), !locations.isEmpty,
+            locations[0].firstRowIndex == 0
+        {
             // Pages overlapping `rows`.
             var first = 0
             while first + 1 < locations.count && locations[first + 1].firstRowIndex <= rows.lowerBound { first += 1 }
@@ -117,6 +121,46 @@ struct ColumnChunkReader {
                     .valueCountMismatch, "pages hold \(out.rowCount) rows but the row group has \(rowGroup.rowCount)"),
                 at: chunk.startOffset)
         }
+        return out
+    }
+
+    /// Page locations from the page headers alone, for flat (non-repeated) columns without an offset index:
+    /// walks the headers with small reads, never the page bodies. Rows per page are the v1 value count
+    /// (one level per row when nothing repeats) or the v2 row count. Nil when anything looks off.
+    func pageLocationsFromHeaders() -> [PageLocation]? {
+        guard descriptor.maxRepetitionLevel == 0 else { return nil }
+        let end = chunk.startOffset + chunk.totalCompressedByteCount
+        guard end <= dataEnd else { return nil }
+        var pos = chunk.startOffset
+        var rows: Int64 = 0
+        var out: [PageLocation] = []
+        var window = 512
+        while pos < end {
+            let n = Int(min(Int64(window), end - pos))
+            guard let bytes = try? file.readExactly(n, at: pos) else { return nil }
+            var thrift = ThriftCompactReader(bytes, from: 0)
+            guard let s = try? thrift.readStruct(), let header = try? PageHeader(s) else {
+                if n < Int(end - pos) && window < 1 << 20 {
+                    window *= 4
+                    continue
+                }
+                return nil
+            }
+            let total = Int64(thrift.position + header.compressedByteCount)
+            switch PageType(rawValue: header.type) {
+            case .dataPage:
+                out.append(PageLocation(offset: pos, compressedByteCount: Int32(total), firstRowIndex: rows))
+                rows += Int64(header.valueCount)
+            case .dataPageV2:
+                out.append(PageLocation(offset: pos, compressedByteCount: Int32(total), firstRowIndex: rows))
+                rows += Int64(header.rowCount)
+            default:
+                if !out.isEmpty { return nil }  // a dictionary page after data pages
+            }
+            pos += total
+            window = 512
+        }
+        guard rows == rowGroup.rowCount else { return nil }
         return out
     }
 
