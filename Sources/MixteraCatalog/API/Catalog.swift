@@ -168,43 +168,61 @@ public final class Catalog {
 
     /// Stores one scanned file and its index in a single transaction: interns the file's key
     /// combinations (encoded with `encodeKey`) and writes the blob with sample keys mapped to catalog ids.
+    /// New keys get ids in the order their first sample appears (keys no sample uses are not stored),
+    /// so ids depend only on the order files are committed, never on a scanner's internal tables.
     /// - Parameters:
     ///   - localKeys: the file's distinct categorical combinations; `index.sampleKeys` index into it.
     public func storeFile(_ file: CatalogFile, localKeys: [[PropertyValue]], index: FileIndex) throws(CatalogError) {
+        var f = file
+        f.state = .ok
+        try storeFileRow(f, localKeys: localKeys, index: index)
+    }
+
+    /// `storeFile` keeping `file.state` (merge copies removed files too).
+    func storeFileRow(_ file: CatalogFile, localKeys: [[PropertyValue]], index: FileIndex) throws(CatalogError) {
         try db.transaction { () throws(CatalogError) in
-            var mapping: [UInt32] = []
-            mapping.reserveCapacity(localKeys.count)
+            var mapping = [UInt32?](repeating: nil, count: localKeys.count)
             let find = try db.statement("SELECT id FROM keys WHERE dataset_id = ? AND encoded = ?")
-            for values in localKeys {
-                let enc = Self.encodeKey(values)
+            var global = index
+            for (row, local) in index.sampleKeys.enumerated() {
+                let l = Int(local)
+                guard l < localKeys.count else {
+                    throw CatalogError("bad-index", "sample key \(l) of \(file.relativePath) is outside its key table", category: .software)
+                }
+                if let g = mapping[l] {
+                    global.sampleKeys[row] = g
+                    continue
+                }
+                let enc = Self.encodeKey(localKeys[l])
                 find.bind([.int(file.datasetID), .blob(enc)])
+                let g: UInt32
                 if try find.step() {
-                    mapping.append(UInt32(find.int(0)))
+                    g = UInt32(find.int(0))
                     find.reset()
                 } else {
                     find.reset()
                     try db.statement("INSERT INTO keys(dataset_id, encoded) VALUES(?, ?)").run([.int(file.datasetID), .blob(enc)])
-                    mapping.append(UInt32(db.lastInsertRowID))
+                    g = UInt32(db.lastInsertRowID)
                 }
+                mapping[l] = g
+                global.sampleKeys[row] = g
             }
-            var global = index
-            global.sampleKeys = index.sampleKeys.map { mapping[Int($0)] }
             let blob = FileIndexCodec.encode(global)
             try db.statement(
                 """
                 INSERT INTO files(dataset_id, rel_path, format, compression, byte_count, mtime_ns, fingerprint,
                                   sample_count, skipped_count, state, properties_hash, index_blob)
-                VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)
+                VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(dataset_id, rel_path) DO UPDATE SET
                   format = excluded.format, compression = excluded.compression, byte_count = excluded.byte_count,
                   mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
-                  sample_count = excluded.sample_count, skipped_count = excluded.skipped_count, state = 'ok',
+                  sample_count = excluded.sample_count, skipped_count = excluded.skipped_count, state = excluded.state,
                   properties_hash = excluded.properties_hash, index_blob = excluded.index_blob
                 """
             ).run([
                 .int(file.datasetID), .text(file.relativePath), .text(file.format), .text(file.compression),
                 .int(file.byteCount), .int(file.mtimeNanoseconds), .text(file.fingerprint), .int(file.sampleCount),
-                .int(file.skippedCount), .text(file.propertiesHash), .blob(blob),
+                .int(file.skippedCount), .text(file.state.rawValue), .text(file.propertiesHash), .blob(blob),
             ])
         }
     }
