@@ -192,7 +192,11 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], jobs: Int, _ body: @Sen
     if jobs <= 1 || items.count <= 1 { return items.map(body) }
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    // Deinitialize before deallocating: otherwise every batch's results (whole file indexes) leak.
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     nonisolated(unsafe) let out = results
     let next = AtomicCounter()
     DispatchQueue.concurrentPerform(iterations: min(jobs, items.count)) { _ in
