@@ -48,10 +48,15 @@ public final class Catalog {
                     "catalog schema version \(v) is newer than this mixtera supports (\(Schema.version)); upgrade mixtera",
                     at: DataLocation(path: path))
             }
-            if v < Schema.version && v != 0 {
+            if v < Schema.migratableFrom {
                 throw CatalogError(
                     "old-schema", "catalog schema version \(v) cannot be migrated; rescan into a new catalog",
                     at: DataLocation(path: path))
+            }
+            // 1 → 2 changed only the index blob encoding; version 1 blobs still decode, and every
+            // file written from now on gets a version 2 blob.
+            if v < Schema.version && writable {
+                try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
             }
             return
         }
