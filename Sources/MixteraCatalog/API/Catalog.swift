@@ -25,6 +25,27 @@ public final class Catalog {
                 "missing", "catalog does not exist; create it with `mixtera scan`", category: .noInput,
                 at: DataLocation(path: path))
         }
+        if !exists {
+            // Create the schema in a private file and rename it into place, so the catalog path
+            // never holds a database without a schema (a scan killed at start leaves nothing).
+            let tmp = path + ".creating-\(getpid())"
+            for p in [tmp, tmp + "-wal", tmp + "-shm"] { unlink(p) }
+            do {
+                let fresh = try Connection(path: tmp, readOnly: false)
+                try fresh.execute("PRAGMA journal_mode=WAL")
+                try Self.createSchema(fresh)
+            } catch {
+                var e = error
+                e.location = DataLocation(path: path)
+                throw e
+            }
+            if rename(tmp, path) != 0 {
+                let message = String(cString: strerror(errno))
+                unlink(tmp)
+                throw CatalogError(
+                    "create", "cannot create catalog: \(message)", category: .cannotCreate, at: DataLocation(path: path))
+            }
+        }
         db = try Connection(path: path, readOnly: !create)
         if create {
             try db.execute("PRAGMA journal_mode=WAL")
@@ -63,6 +84,10 @@ public final class Catalog {
         guard writable else {
             throw CatalogError("not-a-catalog", "file is not a mixtera catalog", at: DataLocation(path: path))
         }
+        try Self.createSchema(db)
+    }
+
+    private static func createSchema(_ db: Connection) throws(CatalogError) {
         try db.transaction { () throws(CatalogError) in
             try db.execute(Schema.create)
             try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)")
