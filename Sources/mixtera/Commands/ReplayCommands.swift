@@ -171,7 +171,7 @@ struct CatalogMergeCommand: ParsableCommand {
                 let ds = r["datasets"]?.arrayValue ?? []
                 let files = ds.reduce(Int64(0)) { $0 + ($1["files"]?.intValue ?? 0) }
                 let samples = ds.reduce(Int64(0)) { $0 + ($1["samples"]?.intValue ?? 0) }
-                print("merged \(parts.count) parts: \(ds.count) datasets, \(formatCount(files)) files, \(formatCount(samples)) samples into \(out)")
+                print("merged \(parts.count) parts: \(ds.count) dataset\(ds.count == 1 ? "" : "s"), \(formatCount(files)) files, \(formatCount(samples)) samples into \(out)")
             }
         }
     }
