@@ -54,10 +54,10 @@ public enum Ingest {
         for dataset in spec.datasets {
             var dr = DatasetScanReport(name: dataset.name)
             let props = dataset.properties.map { CatalogProperty(name: $0.name, type: $0.type, source: sourceText($0.source)) }
+            let propsHash = propertiesHash(dataset)
             let datasetID = try catalog.upsertDataset(
                 name: dataset.name, root: dataset.root, format: dataset.format.rawValue, textField: dataset.text,
-                tokensField: dataset.tokens, properties: props)
-            let propsHash = propertiesHash(dataset)
+                tokensField: dataset.tokens, properties: props, propertiesHash: propsHash)
             var found = try FileDiscovery.list(dataset)
             if let shard = options.shard {
                 found = found.filter { shardOf(dataset: dataset.name, path: $0.relativePath, count: shard.count) == shard.index }

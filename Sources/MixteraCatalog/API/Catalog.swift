@@ -10,6 +10,8 @@ import MixteraSpec
 public final class Catalog {
     let db: Connection
     public let path: String
+    /// False for a version 1 catalog opened read-only (no `datasets.properties_hash` column).
+    private var hasDatasetHash = true
 
     /// Opens (or with `create`, creates) a catalog.
     /// - Throws: `CatalogError` with category `.noInput` when it does not exist and `create` is false,
@@ -74,10 +76,15 @@ public final class Catalog {
                     "old-schema", "catalog schema version \(v) cannot be migrated; rescan into a new catalog",
                     at: DataLocation(path: path))
             }
-            // 1 → 2 changed only the index blob encoding; version 1 blobs still decode, and every
-            // file written from now on gets a version 2 blob.
-            if v < Schema.version && writable {
-                try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
+            // 1 → 2: index blobs of version 2 (version 1 blobs still decode; files written from now
+            // on get version 2 blobs) and `datasets.properties_hash`.
+            if v < 2 && writable {
+                try db.transaction { () throws(CatalogError) in
+                    try db.execute("ALTER TABLE datasets ADD COLUMN properties_hash TEXT")
+                    try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
+                }
+            } else if v < 2 {
+                hasDatasetHash = false
             }
             return
         }
@@ -106,9 +113,12 @@ public final class Catalog {
     // MARK: Datasets
 
     /// Inserts or updates a dataset and replaces its property definitions; returns its id.
+    /// - Parameters:
+    ///   - propertiesHash: the hash files indexed with the current declarations carry
+    ///     (`CatalogFile.propertiesHash`); files with another hash are stale until rescanned.
     public func upsertDataset(
         name: String, root: String, format: String, textField: String?, tokensField: String?,
-        properties: [CatalogProperty]
+        properties: [CatalogProperty], propertiesHash: String? = nil
     ) throws(CatalogError) -> Int64 {
         try db.transaction { () throws(CatalogError) -> Int64 in
             let find = try db.statement("SELECT id FROM datasets WHERE name = ?")
@@ -118,13 +128,19 @@ public final class Catalog {
                 id = find.int(0)
                 find.reset()
                 try db.statement(
-                    "UPDATE datasets SET root = ?, format = ?, text_field = ?, tokens_field = ? WHERE id = ?"
-                ).run([.text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null, .int(id)])
+                    "UPDATE datasets SET root = ?, format = ?, text_field = ?, tokens_field = ?, properties_hash = ? WHERE id = ?"
+                ).run([
+                    .text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null,
+                    propertiesHash.map { .text($0) } ?? .null, .int(id),
+                ])
             } else {
                 find.reset()
                 try db.statement(
-                    "INSERT INTO datasets(name, root, format, text_field, tokens_field) VALUES(?, ?, ?, ?, ?)"
-                ).run([.text(name), .text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null])
+                    "INSERT INTO datasets(name, root, format, text_field, tokens_field, properties_hash) VALUES(?, ?, ?, ?, ?, ?)"
+                ).run([
+                    .text(name), .text(root), .text(format), textField.map { .text($0) } ?? .null,
+                    tokensField.map { .text($0) } ?? .null, propertiesHash.map { .text($0) } ?? .null,
+                ])
                 id = db.lastInsertRowID
             }
             // Property definitions: keep rows if unchanged, else replace.
@@ -157,17 +173,21 @@ public final class Catalog {
 
     /// All datasets, ordered by name.
     public func datasets() throws(CatalogError) -> [CatalogDataset] {
-        let s = try db.statement("SELECT id, name, root, format, text_field, tokens_field FROM datasets ORDER BY name")
-        var rows: [(Int64, String, String, String, String?, String?)] = []
+        let hash = hasDatasetHash ? "properties_hash" : "NULL"
+        let s = try db.statement("SELECT id, name, root, format, text_field, tokens_field, \(hash) FROM datasets ORDER BY name")
+        var rows: [(Int64, String, String, String, String?, String?, String?)] = []
         while try s.step() {
-            rows.append((s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5)))
+            rows.append((
+                s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5),
+                s.isNull(6) ? nil : s.text(6)
+            ))
         }
         var out: [CatalogDataset] = []
         for r in rows {
             out.append(
                 CatalogDataset(
                     id: r.0, name: r.1, root: r.2, format: r.3, textField: r.4, tokensField: r.5,
-                    properties: try properties(datasetID: r.0)))
+                    properties: try properties(datasetID: r.0), propertiesHash: r.6))
         }
         return out
     }

@@ -66,7 +66,7 @@ extension Catalog {
                     var dr = CatalogMergeReport.Dataset(name: d.name)
                     let id = try merged.upsertDataset(
                         name: d.name, root: d.root, format: d.format, textField: d.textField, tokensField: d.tokensField,
-                        properties: d.properties)
+                        properties: d.properties, propertiesHash: d.propertiesHash)
                     // Every part's files of this dataset, sorted bytewise by path (stable by part).
                     var entries: [(path: [UInt8], part: Int, file: CatalogFile)] = []
                     var partKeys: [[UInt32: [UInt8]]] = []
@@ -148,7 +148,7 @@ extension Catalog {
     }
 
     private static func declaration(_ d: CatalogDataset) -> String {
-        var s = "\(d.name)\u{0}\(d.root)\u{0}\(d.format)\u{0}\(d.textField ?? "\u{1}")\u{0}\(d.tokensField ?? "\u{1}")"
+        var s = "\(d.name)\u{0}\(d.root)\u{0}\(d.format)\u{0}\(d.textField ?? "\u{1}")\u{0}\(d.tokensField ?? "\u{1}")\u{0}\(d.propertiesHash ?? "\u{1}")"
         for p in d.properties { s += "\u{0}\(p.name):\(p.type.rawValue):\(p.source)" }
         return s
     }
