@@ -78,13 +78,16 @@ public final class Catalog {
             }
             // 1 → 2: index blobs of version 2 (version 1 blobs still decode; files written from now
             // on get version 2 blobs) and `datasets.properties_hash`.
-            if v < 2 && writable {
+            let col = try db.statement("SELECT count(*) FROM pragma_table_info('datasets') WHERE name = 'properties_hash'")
+            _ = try col.step()
+            hasDatasetHash = col.int(0) > 0
+            col.reset()
+            if (v < Schema.version || !hasDatasetHash) && writable {
                 try db.transaction { () throws(CatalogError) in
-                    try db.execute("ALTER TABLE datasets ADD COLUMN properties_hash TEXT")
+                    if !hasDatasetHash { try db.execute("ALTER TABLE datasets ADD COLUMN properties_hash TEXT") }
                     try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
                 }
-            } else if v < 2 {
-                hasDatasetHash = false
+                hasDatasetHash = true
             }
             return
         }
