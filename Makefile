@@ -6,7 +6,7 @@ BIN := .build/$(CONFIG)/mixtera
 DEB_PACKAGES := time libsqlite3-dev libzstd-dev libarchive-dev libxxhash-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev zstd xz-utils bzip2 gzip tar
 PYTHON ?= python3
 
-.PHONY: deps build release test demo bench fixtures lint format clean pydeps
+.PHONY: deps build release test demo bench bench-catalog fixtures lint format clean pydeps
 
 # Installs missing Debian packages; runs `apt-get update` once, only when something is missing.
 deps:
@@ -43,6 +43,11 @@ demo: deps
 bench: deps pydeps
 	$(SWIFT) build -c release --product mixtera
 	@scripts/bench.sh .build/release/mixtera
+
+# Catalog scaling on synthetic tiny-record shards (10^6 and 10^7 samples; BENCH_CATALOG_SIZES to change).
+bench-catalog: deps pydeps
+	$(SWIFT) build -c release --product mixtera
+	@scripts/bench-catalog.sh .build/release/mixtera
 
 fixtures: deps pydeps
 	$(PYTHON) scripts/make-fixtures.py

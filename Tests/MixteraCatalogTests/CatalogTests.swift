@@ -1,5 +1,5 @@
 import Foundation
-import MixteraCatalog
+@testable import MixteraCatalog
 import MixteraCore
 import MixteraSpec
 import MixteraTestSupport
@@ -46,12 +46,19 @@ import Testing
         file2.relativePath = "b.jsonl"
         try catalog.storeFile(file2, localKeys: [[.string("fr")], [.string("en")]], index: makeIndex(10, keys: 2, seed: 1))
         let keys = try catalog.keys(datasetID: id)
-        #expect(keys.map(\.values) == [[.string("en")], [.string("de")], [.null], [.string("fr")]])
+        // Ids in first-seen sample order across files in commit order.
+        var firstSeen: [[PropertyValue]] = []
+        for (table, idx) in [(localKeys, index), ([[.string("fr")], [.string("en")]], makeIndex(10, keys: 2, seed: 1))] {
+            for k in idx.sampleKeys where !firstSeen.contains(table[Int(k)]) { firstSeen.append(table[Int(k)]) }
+        }
+        #expect(keys.map(\.values) == firstSeen)
+        #expect(Set(keys.map(\.values)) == [[.string("en")], [.string("de")], [.null], [.string("fr")]])
         let files = try catalog.files(datasetID: id)
         #expect(files.map(\.relativePath) == ["a.jsonl", "b.jsonl"])
         let back = try catalog.index(of: files[0])
         var expected = index
-        expected.sampleKeys = index.sampleKeys.map { keys[Int($0)].id }
+        let idOf = Dictionary(uniqueKeysWithValues: keys.map { ($0.values, $0.id) })
+        expected.sampleKeys = index.sampleKeys.map { idOf[localKeys[Int($0)]]! }
         #expect(back == expected)
         // Re-storing replaces, and the fingerprint is independent of ids.
         try catalog.storeFile(file, localKeys: localKeys, index: index)
@@ -84,8 +91,42 @@ import Testing
         #expect {
             try Catalog(path: dir + "/c.sqlite", create: false)
         } throws: { e in
-            (e as! CatalogError).message == "catalog schema version 99 is newer than this mixtera supports (1); upgrade mixtera"
+            (e as! CatalogError).message == "catalog schema version 99 is newer than this mixtera supports (2); upgrade mixtera"
         }
+    }
+
+    @Test func migratesAVersion1CatalogWhenOpenedForWriting() throws {
+        let dir = TestSupport.temporaryDirectory("migrate")
+        let catalog = try Catalog(path: dir + "/c.sqlite", create: true)
+        let id = try catalog.upsertDataset(name: "d", root: "/r", format: "jsonl", textField: nil, tokensField: nil, properties: [])
+        let file = CatalogFile(
+            datasetID: id, relativePath: "a.jsonl", format: "jsonl", compression: "none", byteCount: 1, mtimeNanoseconds: 2,
+            fingerprint: "0123456789abcdef", sampleCount: 3, skippedCount: 0, propertiesHash: "h")
+        try catalog.storeFile(file, localKeys: [[]], index: FileIndex(
+            sampleCount: 3, sampleKeys: [0, 0, 0], locatorKind: .fileOffsets, byteOffsets: [0, 5, 10], byteLengths: [4, 4, 4],
+            textBytes: [0, 0, 0], tokens: nil, numericColumns: [], frames: []))
+        let v2 = try catalog.index(of: try catalog.files(datasetID: id)[0])
+        // Rewrite as a version 1 catalog with a version 1 blob.
+        let v1Blob = FileIndexCodec.encodeV1(v2).map { String(format: "%02x", $0) }.joined()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='1' where key='schema_version'\"); c.execute('alter table datasets drop column properties_hash'); c.execute('update files set index_blob = x\\'' + sys.argv[2] + '\\''); c.commit()", dir + "/c.sqlite", v1Blob]
+        try p.run()
+        p.waitUntilExit()
+        let version: (Catalog) throws -> String = { c in
+            let s = try c.db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+            defer { s.reset() }
+            _ = try s.step()
+            return s.text(0)
+        }
+        let reader = try Catalog(path: dir + "/c.sqlite", create: false)
+        #expect(try version(reader) == "1")
+        #expect(try reader.datasets().map(\.propertiesHash) == [nil])
+        #expect(try reader.index(of: try reader.files(datasetID: id)[0]) == v2)
+        let writer = try Catalog(path: dir + "/c.sqlite", create: true)
+        #expect(try version(writer) == "2")
+        #expect(try writer.datasets().map(\.name) == ["d"])
+        #expect(try writer.index(of: try writer.files(datasetID: id)[0]) == v2)
     }
 
     @Test func missingCatalogIsNoInput() {

@@ -76,6 +76,18 @@ public enum Build {
         }
         let catalog = try Catalog(path: catalogPath, create: false)
         let datasets = try catalog.datasets()
+        // A scan interrupted after a dataset's declarations changed leaves files indexed with the old
+        // ones (their keys may already be gone): refuse to plan until a scan has re-indexed them.
+        for ds in datasets {
+            guard let hash = ds.propertiesHash else { continue }
+            let stale = try catalog.files(datasetID: ds.id).filter { $0.state == .ok && $0.propertiesHash != hash }
+            if let first = stale.first {
+                throw PlanError(
+                    "stale-catalog",
+                    "\(stale.count) file(s) of dataset \"\(ds.name)\" (first: \(first.relativePath)) were indexed with other property declarations; rerun `mixtera scan`",
+                    at: DataLocation(path: catalogPath))
+            }
+        }
         var plannerDatasets: [PlannerDataset] = []
         for ds in datasets {
             plannerDatasets.append(

@@ -54,10 +54,10 @@ public enum Ingest {
         for dataset in spec.datasets {
             var dr = DatasetScanReport(name: dataset.name)
             let props = dataset.properties.map { CatalogProperty(name: $0.name, type: $0.type, source: sourceText($0.source)) }
+            let propsHash = propertiesHash(dataset)
             let datasetID = try catalog.upsertDataset(
                 name: dataset.name, root: dataset.root, format: dataset.format.rawValue, textField: dataset.text,
-                tokensField: dataset.tokens, properties: props)
-            let propsHash = propertiesHash(dataset)
+                tokensField: dataset.tokens, properties: props, propertiesHash: propsHash)
             var found = try FileDiscovery.list(dataset)
             if let shard = options.shard {
                 found = found.filter { shardOf(dataset: dataset.name, path: $0.relativePath, count: shard.count) == shard.index }
@@ -192,7 +192,11 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], jobs: Int, _ body: @Sen
     if jobs <= 1 || items.count <= 1 { return items.map(body) }
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    // Deinitialize before deallocating: otherwise every batch's results (whole file indexes) leak.
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
     nonisolated(unsafe) let out = results
     let next = AtomicCounter()
     DispatchQueue.concurrentPerform(iterations: min(jobs, items.count)) { _ in

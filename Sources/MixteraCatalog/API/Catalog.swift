@@ -10,6 +10,8 @@ import MixteraSpec
 public final class Catalog {
     let db: Connection
     public let path: String
+    /// False for a version 1 catalog opened read-only (no `datasets.properties_hash` column).
+    private var hasDatasetHash = true
 
     /// Opens (or with `create`, creates) a catalog.
     /// - Throws: `CatalogError` with category `.noInput` when it does not exist and `create` is false,
@@ -24,6 +26,27 @@ public final class Catalog {
             throw CatalogError(
                 "missing", "catalog does not exist; create it with `mixtera scan`", category: .noInput,
                 at: DataLocation(path: path))
+        }
+        if !exists {
+            // Create the schema in a private file and rename it into place, so the catalog path
+            // never holds a database without a schema (a scan killed at start leaves nothing).
+            let tmp = path + ".creating-\(getpid())"
+            for p in [tmp, tmp + "-wal", tmp + "-shm"] { unlink(p) }
+            do {
+                let fresh = try Connection(path: tmp, readOnly: false)
+                try fresh.execute("PRAGMA journal_mode=WAL")
+                try Self.createSchema(fresh)
+            } catch {
+                var e = error
+                e.location = DataLocation(path: path)
+                throw e
+            }
+            if rename(tmp, path) != 0 {
+                let message = String(cString: strerror(errno))
+                unlink(tmp)
+                throw CatalogError(
+                    "create", "cannot create catalog: \(message)", category: .cannotCreate, at: DataLocation(path: path))
+            }
         }
         db = try Connection(path: path, readOnly: !create)
         if create {
@@ -48,16 +71,33 @@ public final class Catalog {
                     "catalog schema version \(v) is newer than this mixtera supports (\(Schema.version)); upgrade mixtera",
                     at: DataLocation(path: path))
             }
-            if v < Schema.version && v != 0 {
+            if v < Schema.migratableFrom {
                 throw CatalogError(
                     "old-schema", "catalog schema version \(v) cannot be migrated; rescan into a new catalog",
                     at: DataLocation(path: path))
+            }
+            // 1 → 2: index blobs of version 2 (version 1 blobs still decode; files written from now
+            // on get version 2 blobs) and `datasets.properties_hash`.
+            let col = try db.statement("SELECT count(*) FROM pragma_table_info('datasets') WHERE name = 'properties_hash'")
+            _ = try col.step()
+            hasDatasetHash = col.int(0) > 0
+            col.reset()
+            if (v < Schema.version || !hasDatasetHash) && writable {
+                try db.transaction { () throws(CatalogError) in
+                    if !hasDatasetHash { try db.execute("ALTER TABLE datasets ADD COLUMN properties_hash TEXT") }
+                    try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
+                }
+                hasDatasetHash = true
             }
             return
         }
         guard writable else {
             throw CatalogError("not-a-catalog", "file is not a mixtera catalog", at: DataLocation(path: path))
         }
+        try Self.createSchema(db)
+    }
+
+    private static func createSchema(_ db: Connection) throws(CatalogError) {
         try db.transaction { () throws(CatalogError) in
             try db.execute(Schema.create)
             try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)")
@@ -76,9 +116,12 @@ public final class Catalog {
     // MARK: Datasets
 
     /// Inserts or updates a dataset and replaces its property definitions; returns its id.
+    /// - Parameters:
+    ///   - propertiesHash: the hash files indexed with the current declarations carry
+    ///     (`CatalogFile.propertiesHash`); files with another hash are stale until rescanned.
     public func upsertDataset(
         name: String, root: String, format: String, textField: String?, tokensField: String?,
-        properties: [CatalogProperty]
+        properties: [CatalogProperty], propertiesHash: String? = nil
     ) throws(CatalogError) -> Int64 {
         try db.transaction { () throws(CatalogError) -> Int64 in
             let find = try db.statement("SELECT id FROM datasets WHERE name = ?")
@@ -88,13 +131,19 @@ public final class Catalog {
                 id = find.int(0)
                 find.reset()
                 try db.statement(
-                    "UPDATE datasets SET root = ?, format = ?, text_field = ?, tokens_field = ? WHERE id = ?"
-                ).run([.text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null, .int(id)])
+                    "UPDATE datasets SET root = ?, format = ?, text_field = ?, tokens_field = ?, properties_hash = ? WHERE id = ?"
+                ).run([
+                    .text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null,
+                    propertiesHash.map { .text($0) } ?? .null, .int(id),
+                ])
             } else {
                 find.reset()
                 try db.statement(
-                    "INSERT INTO datasets(name, root, format, text_field, tokens_field) VALUES(?, ?, ?, ?, ?)"
-                ).run([.text(name), .text(root), .text(format), textField.map { .text($0) } ?? .null, tokensField.map { .text($0) } ?? .null])
+                    "INSERT INTO datasets(name, root, format, text_field, tokens_field, properties_hash) VALUES(?, ?, ?, ?, ?, ?)"
+                ).run([
+                    .text(name), .text(root), .text(format), textField.map { .text($0) } ?? .null,
+                    tokensField.map { .text($0) } ?? .null, propertiesHash.map { .text($0) } ?? .null,
+                ])
                 id = db.lastInsertRowID
             }
             // Property definitions: keep rows if unchanged, else replace.
@@ -127,17 +176,21 @@ public final class Catalog {
 
     /// All datasets, ordered by name.
     public func datasets() throws(CatalogError) -> [CatalogDataset] {
-        let s = try db.statement("SELECT id, name, root, format, text_field, tokens_field FROM datasets ORDER BY name")
-        var rows: [(Int64, String, String, String, String?, String?)] = []
+        let hash = hasDatasetHash ? "properties_hash" : "NULL"
+        let s = try db.statement("SELECT id, name, root, format, text_field, tokens_field, \(hash) FROM datasets ORDER BY name")
+        var rows: [(Int64, String, String, String, String?, String?, String?)] = []
         while try s.step() {
-            rows.append((s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5)))
+            rows.append((
+                s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5),
+                s.isNull(6) ? nil : s.text(6)
+            ))
         }
         var out: [CatalogDataset] = []
         for r in rows {
             out.append(
                 CatalogDataset(
                     id: r.0, name: r.1, root: r.2, format: r.3, textField: r.4, tokensField: r.5,
-                    properties: try properties(datasetID: r.0)))
+                    properties: try properties(datasetID: r.0), propertiesHash: r.6))
         }
         return out
     }
@@ -168,43 +221,61 @@ public final class Catalog {
 
     /// Stores one scanned file and its index in a single transaction: interns the file's key
     /// combinations (encoded with `encodeKey`) and writes the blob with sample keys mapped to catalog ids.
+    /// New keys get ids in the order their first sample appears (keys no sample uses are not stored),
+    /// so ids depend only on the order files are committed, never on a scanner's internal tables.
     /// - Parameters:
     ///   - localKeys: the file's distinct categorical combinations; `index.sampleKeys` index into it.
     public func storeFile(_ file: CatalogFile, localKeys: [[PropertyValue]], index: FileIndex) throws(CatalogError) {
+        var f = file
+        f.state = .ok
+        try storeFileRow(f, localKeys: localKeys, index: index)
+    }
+
+    /// `storeFile` keeping `file.state` (merge copies removed files too).
+    func storeFileRow(_ file: CatalogFile, localKeys: [[PropertyValue]], index: FileIndex) throws(CatalogError) {
         try db.transaction { () throws(CatalogError) in
-            var mapping: [UInt32] = []
-            mapping.reserveCapacity(localKeys.count)
+            var mapping = [UInt32?](repeating: nil, count: localKeys.count)
             let find = try db.statement("SELECT id FROM keys WHERE dataset_id = ? AND encoded = ?")
-            for values in localKeys {
-                let enc = Self.encodeKey(values)
+            var global = index
+            for (row, local) in index.sampleKeys.enumerated() {
+                let l = Int(local)
+                guard l < localKeys.count else {
+                    throw CatalogError("bad-index", "sample key \(l) of \(file.relativePath) is outside its key table", category: .software)
+                }
+                if let g = mapping[l] {
+                    global.sampleKeys[row] = g
+                    continue
+                }
+                let enc = Self.encodeKey(localKeys[l])
                 find.bind([.int(file.datasetID), .blob(enc)])
+                let g: UInt32
                 if try find.step() {
-                    mapping.append(UInt32(find.int(0)))
+                    g = UInt32(find.int(0))
                     find.reset()
                 } else {
                     find.reset()
                     try db.statement("INSERT INTO keys(dataset_id, encoded) VALUES(?, ?)").run([.int(file.datasetID), .blob(enc)])
-                    mapping.append(UInt32(db.lastInsertRowID))
+                    g = UInt32(db.lastInsertRowID)
                 }
+                mapping[l] = g
+                global.sampleKeys[row] = g
             }
-            var global = index
-            global.sampleKeys = index.sampleKeys.map { mapping[Int($0)] }
             let blob = FileIndexCodec.encode(global)
             try db.statement(
                 """
                 INSERT INTO files(dataset_id, rel_path, format, compression, byte_count, mtime_ns, fingerprint,
                                   sample_count, skipped_count, state, properties_hash, index_blob)
-                VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)
+                VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(dataset_id, rel_path) DO UPDATE SET
                   format = excluded.format, compression = excluded.compression, byte_count = excluded.byte_count,
                   mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
-                  sample_count = excluded.sample_count, skipped_count = excluded.skipped_count, state = 'ok',
+                  sample_count = excluded.sample_count, skipped_count = excluded.skipped_count, state = excluded.state,
                   properties_hash = excluded.properties_hash, index_blob = excluded.index_blob
                 """
             ).run([
                 .int(file.datasetID), .text(file.relativePath), .text(file.format), .text(file.compression),
                 .int(file.byteCount), .int(file.mtimeNanoseconds), .text(file.fingerprint), .int(file.sampleCount),
-                .int(file.skippedCount), .text(file.propertiesHash), .blob(blob),
+                .int(file.skippedCount), .text(file.state.rawValue), .text(file.propertiesHash), .blob(blob),
             ])
         }
     }

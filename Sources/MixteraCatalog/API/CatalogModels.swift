@@ -21,6 +21,8 @@ public struct CatalogDataset: Sendable {
     public var tokensField: String?
     /// All properties in declared order.
     public var properties: [CatalogProperty]
+    /// The `CatalogFile.propertiesHash` of files indexed with the current declarations (nil: unknown).
+    public var propertiesHash: String? = nil
     public var categorical: [CatalogProperty] { properties.filter { $0.type.isCategorical } }
     public var numeric: [CatalogProperty] { properties.filter { !$0.type.isCategorical } }
 }

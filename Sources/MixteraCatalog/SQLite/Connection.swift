@@ -73,14 +73,25 @@ final class Connection {
         return s
     }
 
+    private var transactionDepth = 0
+
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`; a throw rolls back and the body's error wins.
+    /// Nested calls join the outermost transaction.
     func transaction<T>(_ body: () throws(CatalogError) -> T) throws(CatalogError) -> T {
+        if transactionDepth > 0 {
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            return try body()
+        }
         try execute("BEGIN IMMEDIATE")
+        transactionDepth = 1
         do {
             let v = try body()
+            transactionDepth = 0
             try execute("COMMIT")
             return v
         } catch {
+            transactionDepth = 0
             _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
             throw error
         }

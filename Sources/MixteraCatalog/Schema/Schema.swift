@@ -1,7 +1,11 @@
 /// The catalog schema (docs/catalog-schema.md). Version history:
 /// - 1: datasets, properties, keys, files with one zstd-compressed index blob per file.
+/// - 2: index blobs of version 2 (byte planes; version 1 blobs still decode) and
+///   `datasets.properties_hash`; a version 1 catalog is migrated when opened for writing.
 enum Schema {
-    static let version = 1
+    static let version = 2
+    /// The oldest version this binary reads and migrates.
+    static let migratableFrom = 1
 
     static let create = """
         CREATE TABLE IF NOT EXISTS meta(
@@ -14,7 +18,8 @@ enum Schema {
             root TEXT NOT NULL,
             format TEXT NOT NULL,
             text_field TEXT,
-            tokens_field TEXT
+            tokens_field TEXT,
+            properties_hash TEXT
         ) STRICT;
         CREATE TABLE IF NOT EXISTS properties(
             dataset_id INTEGER NOT NULL REFERENCES datasets(id),

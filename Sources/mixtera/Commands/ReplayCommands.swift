@@ -144,8 +144,37 @@ struct VerifyCommand: ParsableCommand {
 
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "catalog", abstract: "Inspect the catalog.",
-        subcommands: [CatalogStatsCommand.self, CatalogSamplesCommand.self, CatalogFilesCommand.self])
+        commandName: "catalog", abstract: "Inspect the catalog; merge partial catalogs.",
+        subcommands: [CatalogStatsCommand.self, CatalogSamplesCommand.self, CatalogFilesCommand.self, CatalogMergeCommand.self])
+}
+
+struct CatalogMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge", abstract: "Combine partial catalogs from `scan --shard I/N` into one.",
+        discussion: """
+            The result is identical in content to a single-machine scan of the same spec. Every part must
+            come from the same dataset spec; a file present in two parts must be identical in both.
+            Example:
+              mixtera catalog merge --out catalog.sqlite part-0.sqlite part-1.sqlite part-2.sqlite
+            """)
+    @Option(help: "The merged catalog (must not exist).") var out: String
+    @Argument(help: "Partial catalogs.") var parts: [String] = []
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        guard !parts.isEmpty else { throw ValidationError("give at least one partial catalog") }
+        try ExitStatus.run(json: output.json) {
+            let r = try CatalogMerge.run(parts: parts, out: out)
+            if output.json {
+                print(r.serialized(pretty: true))
+            } else if !output.quiet {
+                let ds = r["datasets"]?.arrayValue ?? []
+                let files = ds.reduce(Int64(0)) { $0 + ($1["files"]?.intValue ?? 0) }
+                let samples = ds.reduce(Int64(0)) { $0 + ($1["samples"]?.intValue ?? 0) }
+                print("merged \(parts.count) parts: \(ds.count) dataset\(ds.count == 1 ? "" : "s"), \(formatCount(files)) files, \(formatCount(samples)) samples into \(out)")
+            }
+        }
+    }
 }
 
 struct CatalogStatsCommand: ParsableCommand {
