@@ -223,6 +223,11 @@ public struct StepPlan: Sendable {
             (p.streams, p.summaries, p.deficit, p.accrued, p.inactive) = saved
         }
         var w = normalizedWeights(step, excluding: inactive)
+        // A component that leaves the mixture (its weight became 0) can no longer receive what it is owed:
+        // tracking restarts so the deficits of the components left sum to 0 again.
+        if (0..<n).contains(where: { w[$0] == 0 && deficit[$0] != 0 }) {
+            for i in 0..<n { deficit[i] = 0 }
+        }
         var counts = [Int](repeating: 0, count: n)
         var units = [Int64](repeating: 0, count: n)
         var target = [Int128](repeating: 0, count: n)
