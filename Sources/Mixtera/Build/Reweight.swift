@@ -273,7 +273,7 @@ public enum Reweight {
     /// Reads the JSONL feedback (docs/offline-mixing.md): records of steps < `before`, sorted by (step, component).
     static func readFeedback(_ path: String, components: [String: Int], before s: Int) throws -> ([FeedbackRecord], UInt64) {
         guard let st = try FileSystem.stat(path), st.isRegular else {
-            throw PlanError("missing-feedback", "feedback file does not exist", at: DataLocation(path: path), category: .noInput)
+            throw PlanError("missing", "feedback file does not exist", at: DataLocation(path: path), category: .noInput)
         }
         let bytes = try FileSystem.readAll(path)
         var out: [FeedbackRecord] = []
