@@ -230,19 +230,21 @@ public struct StepPlan: Sendable {
         }
         var counts = [Int](repeating: 0, count: n)
         var units = [Int64](repeating: 0, count: n)
-        var target = [Int128](repeating: 0, count: n)
         var samples: [[SampleRef]] = Array(repeating: [], count: n)
+        // The size of each component's next sample (nil: its epoch is empty); refreshed after it changes.
+        var nextUnits = (0..<n).map { streams[$0].peekUnits() }
         var slot = 0
         while slot < globalBatch {
             // Components whose current epoch is empty: repeat wraps, redistribute leaves the mixture, stop ends
             // the plan once it is due (not ahead of its target).
             var changed = false
-            for i in 0..<n where !inactive[i] && w[i] > 0 && streams[i].peekUnits() == nil {
+            for i in 0..<n where !inactive[i] && w[i] > 0 && nextUnits[i] == nil {
                 switch summaries[i].policy {
                 case .repeat where streams[i].count > 0:
                     if summaries[i].exhaustedAtStep == nil && streams[i].epoch == 0 { summaries[i].exhaustedAtStep = step }
                     streams[i].nextEpoch()
                     summaries[i].epochs = streams[i].epoch + 1
+                    nextUnits[i] = streams[i].peekUnits()
                 case .repeat, .redistribute:
                     if summaries[i].exhaustedAtStep == nil && streams[i].epoch == 0 { summaries[i].exhaustedAtStep = step }
                     inactive[i] = true
@@ -271,7 +273,7 @@ public struct StepPlan: Sendable {
             var bestNum: Int128 = 0
             var bestUnits: UInt32 = 0
             for i in 0..<n where !inactive[i] && w[i] > 0 && deficit[i] >= 0 {
-                guard let u = streams[i].peekUnits() else { continue }
+                guard let u = nextUnits[i] else { continue }
                 let num = Int128(Self.unitScale) * Int128(u) - deficit[i]
                 if best < 0 || num * w[best] < bestNum * w[i] {
                     best = i
@@ -286,12 +288,12 @@ public struct StepPlan: Sendable {
             }
             let got = streams[best].take(1, into: &samples[best])
             precondition(got == 1)
+            nextUnits[best] = streams[best].peekUnits()
             let u = Int128(bestUnits)
             for j in 0..<n where w[j] > 0 {
                 let t = w[j] * u
                 deficit[j] += t
                 accrued[j] += t
-                target[j] += t
             }
             deficit[best] -= Int128(Self.unitScale) * u
             counts[best] += 1
@@ -310,7 +312,7 @@ public struct StepPlan: Sendable {
         }
         let out = PlannedStep(
             index: step, counts: counts, samples: samples, units: units,
-            targetUnits: target.map { Double($0) / Double(Self.unitScale) })
+            targetUnits: (0..<n).map { Double(accrued[$0] - saved.3[$0]) / Double(Self.unitScale) })
         step += 1
         return out
     }
