@@ -109,7 +109,7 @@ public enum Build {
                 switch spec.mixture.unit {
                 case .samples: units = nil
                 case .tokens: units = index.tokens
-                case .bytes: units = index.textBytes
+                case .bytes: units = ds.textField != nil ? index.textBytes : nil
                 }
                 try planner.addFile(
                     fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns, units: units)

@@ -286,6 +286,12 @@ public final class Planner {
             row = run
         }
         if needsUnits && units == nil && selectedTotal > selectedBefore {
+            if spec.mixture.unit == .bytes {
+                throw PlanError(
+                    "missing-text",
+                    "mixture unit is bytes but dataset \"\(dsName)\" declares no `text:` field, so its samples have no text bytes; declare one and rescan",
+                    at: spec.mixture.location)
+            }
             throw PlanError(
                 "missing-tokens",
                 "mixture unit is tokens but dataset \"\(dsName)\" has no per-sample token counts; declare `tokens:` in its dataset spec and rescan, or use unit: bytes",

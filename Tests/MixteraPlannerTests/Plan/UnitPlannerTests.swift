@@ -237,3 +237,13 @@ struct SkewedCorpus {
         }
     }
 }
+
+extension UnitPlannerTests {
+    @Test func bytesWithoutTextIsAnError() throws {
+        let corpus = SkewedCorpus(files: 1, samplesPerFile: 10, seed: 9)
+        let yaml = PlannerTests.yaml(Self.components.replacingOccurrences(of: "unit: tokens", with: "unit: bytes"))
+        #expect {
+            _ = try corpus.planner(yaml, withTokens: false)
+        } throws: { e in (e as! PlanError).kind == "missing-text" }
+    }
+}
