@@ -99,7 +99,7 @@ import Testing
         #expect(r.stderr.contains("catalog is locked by another mixtera process"))
     }
 
-    @Test(arguments: ["scan", "build-manifest", "explain", "replay", "which", "verify", "catalog", "diff", "report"])
+    @Test(arguments: ["scan", "build-manifest", "explain", "replay", "which", "verify", "catalog", "diff", "report", "reweight"])
     func everyCommandHasHelpWithAnExample(_ command: String) throws {
         let r = try TestSupport.run([command, "--help"])
         #expect(r.status == 0)

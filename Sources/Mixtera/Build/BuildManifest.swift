@@ -41,6 +41,13 @@ public struct PlanReport: Sendable {
     public var scanned: Int
     /// Per step per component counts (only with `perStep`).
     public var perStep: [[Int]]?
+    /// What the weights are shares of.
+    public var unit: MixtureUnit = .samples
+    /// The first step planned (non-zero for a continuation); `perStep[i]` is step `firstStep + i`.
+    public var firstStep: Int = 0
+    /// Per step per component units realized and asked for by the weights (only with `perStep`).
+    public var perStepUnits: [[Int64]]?
+    public var perStepTargetUnits: [[Double]]?
     public var manifestBytes: Int64 = 0
     public var seconds: Double = 0
 }
@@ -110,7 +117,14 @@ public enum Build {
                         sampleCount: f.sampleCount,
                         frames: index.frames.count > 1
                             ? index.frames.map { ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset) } : []))
-                try planner.addFile(fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns)
+                let units: [Int64]?
+                switch spec.mixture.unit {
+                case .samples: units = nil
+                case .tokens: units = index.tokens
+                case .bytes: units = ds.textField != nil ? index.textBytes : nil
+                }
+                try planner.addFile(
+                    fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns, units: units)
                 offsets.append(FileLocators(index: index, hasSkippedRecords: f.skippedCount > 0))
             }
         }
@@ -134,6 +148,8 @@ public enum Build {
         var stepsDone = 0
         var log: [MixtureLogEntry] = []
         var perStep: [[Int]] = []
+        var perStepUnits: [[Int64]] = []
+        var perStepTarget: [[Double]] = []
         var writers: [RankFileWriter] = []
         if let wr = writeRanks {
             writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b) }
@@ -155,7 +171,11 @@ public enum Build {
             if stepsDone & 255 == 0 {
                 tick("planning: step \(stepsDone)" + (totalSteps.map { " of \($0) (\(stepsDone * 100 / max(1, $0))%)" } ?? ""))
             }
-            if options.perStep { perStep.append(step.counts) }
+            if options.perStep {
+                perStep.append(step.counts)
+                perStepUnits.append(step.units)
+                perStepTarget.append(step.targetUnits)
+            }
             let counts = oldZeros + step.counts
             if let last = log.last, last.counts == counts, last.toStep == step.index - 1 {
                 log[log.count - 1].toStep = step.index
@@ -175,6 +195,12 @@ public enum Build {
             steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
             warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
             scanned: planner.scannedTotal, perStep: options.perStep ? perStep : nil)
+        report.unit = spec.mixture.unit
+        report.firstStep = continuation?.atStep ?? 0
+        if options.perStep {
+            report.perStepUnits = perStepUnits
+            report.perStepTargetUnits = perStepTarget
+        }
         report.steps = stepsDone
         if case .fixed(let n) = spec.training.steps, stepsDone < n {
             report.warnings.append("the plan ends after \(stepsDone) of \(n) steps: \(plan.endReason ?? "data exhausted")")

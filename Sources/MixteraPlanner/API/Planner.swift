@@ -43,6 +43,10 @@ public final class Planner {
     private var keyClass: [[UInt32: KeyClass]] = []
     /// Selected samples per component, in catalog order.
     private var selections: [[SampleRef]] = []
+    /// With `unit: tokens | bytes`: per selected sample (parallel to `selections`), its size in that unit.
+    private var selectionUnits: [[UInt32]] = []
+    /// Whether the mixture is in tokens or bytes (sample sizes are collected).
+    private var needsUnits: Bool { spec.mixture.unit != .samples }
     /// Natural mode: combination bytes → component index.
     private var naturalIndex: [[UInt8]: Int] = [:]
     private var naturalNames: [String] = []
@@ -131,6 +135,7 @@ public final class Planner {
         }
         try resolveComponents()
         selections = Array(repeating: [], count: components.count)
+        if needsUnits { selectionUnits = Array(repeating: [], count: components.count) }
         if sortProperty != nil { sortValues = Array(repeating: [], count: components.count) }
     }
 
@@ -227,9 +232,17 @@ public final class Planner {
     // MARK: Classification
 
     /// Adds one file's samples (files must come in catalog order).
-    public func addFile(fileIndex: Int, dataset: Int, sampleKeys: [UInt32], numeric: [NumericColumn]) throws(PlanError) {
+    /// - Parameter units: per row, the sample's size in the mixture's unit (`FileIndex.tokens` for
+    ///   `unit: tokens`, `FileIndex.textBytes` for `unit: bytes`); ignored for `unit: samples`. Nil when the
+    ///   dataset has no token counts: an error if the file contributes a selected sample.
+    public func addFile(
+        fileIndex: Int, dataset: Int, sampleKeys: [UInt32], numeric: [NumericColumn], units: [Int64]? = nil
+    ) throws(PlanError) {
         let map = mapping[dataset]
         let dsName = datasets[dataset].name
+        let selectedBefore = selectedTotal
+        defer { currentUnits = nil }
+        currentUnits = needsUnits ? (units ?? []) : nil
         scannedTotal += sampleKeys.count
         var row = 0
         while row < sampleKeys.count {
@@ -272,10 +285,26 @@ public final class Planner {
             }
             row = run
         }
+        if needsUnits && units == nil && selectedTotal > selectedBefore {
+            if spec.mixture.unit == .bytes {
+                throw PlanError(
+                    "missing-text",
+                    "mixture unit is bytes but dataset \"\(dsName)\" declares no `text:` field, so its samples have no text bytes; declare one and rescan",
+                    at: spec.mixture.location)
+            }
+            throw PlanError(
+                "missing-tokens",
+                "mixture unit is tokens but dataset \"\(dsName)\" has no per-sample token counts; declare `tokens:` in its dataset spec and rescan, or use unit: bytes",
+                at: spec.mixture.location)
+        }
     }
+
+    /// The units of the file being added (see `addFile`); empty when they are missing.
+    private var currentUnits: [Int64]?
 
     private func select(_ c: Int, file: Int, row: Int, numeric: [NumericColumn], map: [(categorical: Bool, index: Int)?]) {
         selections[c].append(makeRef(file: file, row: Int64(row)))
+        if let u = currentUnits { selectionUnits[c].append(row < u.count ? UInt32(clamping: u[row]) : 0) }
         selectedTotal += 1
         if let sp = sortProperty {
             var v = Double.infinity
@@ -325,6 +354,7 @@ public final class Planner {
                         name: name, filterText: name, weight: 0, policy: spec.onExhausted, allowEmpty: false,
                         filter: .always, location: nil))
                 selections.append([])
+                if needsUnits { selectionUnits.append([]) }
                 if sortProperty != nil { sortValues!.append([]) }
             }
             let decision: Decision
@@ -381,6 +411,7 @@ public final class Planner {
             let order = components.indices.sorted { Array(components[$0].name.utf8).lexicographicallyPrecedes(components[$1].name.utf8) }
             components = order.map { components[$0] }
             selections = order.map { selections[$0] }
+            if needsUnits { selectionUnits = order.map { selectionUnits[$0] } }
             if sortValues != nil { sortValues = order.map { sortValues![$0] } }
             let total = max(1, selections.reduce(0) { $0 + $1.count })
             for i in components.indices { components[i].weight = Double(selections[i].count) / Double(total) }
@@ -388,6 +419,7 @@ public final class Planner {
             let keep = components.indices.filter { !selections[$0].isEmpty }
             components = keep.map { components[$0] }
             selections = keep.map { selections[$0] }
+            if needsUnits { selectionUnits = keep.map { selectionUnits[$0] } }
             if sortValues != nil { sortValues = keep.map { sortValues![$0] } }
         }
         if selectedTotal == 0 {
@@ -416,18 +448,20 @@ public final class Planner {
                     return a < b
                 }
                 selections[c] = idx.map { selections[c][$0] }
+                if needsUnits { selectionUnits[c] = idx.map { selectionUnits[c][$0] } }
             }
         }
         let weights = try scheduleWeights()
         let streams = components.indices.map { i in
             ComponentStream(
                 base: selections[i], mode: arbitraryMode ? .none : spec.order.shuffle, blockSize: spec.order.blockSize,
-                seed: spec.seed, component: i, excluded: consumed)
+                seed: spec.seed, component: i, excluded: consumed, units: needsUnits ? selectionUnits[i] : [])
         }
         selections = []
+        selectionUnits = []
         return StepPlan(
             components: components, streams: streams, weights: weights, training: spec.training, warnings: warnings,
-            startStep: startStep)
+            startStep: startStep, unit: spec.mixture.unit)
     }
 
     /// The weight table: for each schedule breakpoint, the quantized weights of every component.

@@ -24,6 +24,9 @@ struct ComponentStream {
     let seed: UInt64
     let component: Int
     private(set) var order: [SampleRef]
+    /// Per sample of `order` (same index), its size in the mixture's unit (tokens or text bytes); empty
+    /// when the mixture is in samples. Permuted together with `order`.
+    private(set) var units: [UInt32]
     private var segments: [(start: Int, count: Int)] = []
     private var segmentOrder: [Int32] = []
     private var segmentCursor = 0
@@ -43,8 +46,10 @@ struct ComponentStream {
 
     init(
         base: [SampleRef], mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
-        excluded: (@Sendable (SampleRef) -> Bool)? = nil
+        excluded: (@Sendable (SampleRef) -> Bool)? = nil, units: [UInt32] = []
     ) {
+        precondition(units.isEmpty || units.count == base.count)
+        self.units = units
         self.excluded = excluded
         if let excluded { excludedCount = base.reduce(0) { $0 + (excluded($1) ? 1 : 0) } }
         self.mode = mode
@@ -81,7 +86,21 @@ struct ComponentStream {
         var rng = SplitMix64(seed: SplitMix64.derive(seed, UInt64(component), UInt64(e)))
         switch mode {
         case .none: break
-        case .samples: rng.shuffle(&order)
+        case .samples:
+            if units.isEmpty {
+                rng.shuffle(&order)
+            } else {
+                // The same Fisher–Yates swaps as `rng.shuffle(&order)`, applied to both arrays.
+                var i = order.count - 1
+                while i > 0 {
+                    let j = Int(rng.nextBelow(UInt64(i + 1)))
+                    if i != j {
+                        order.swapAt(i, j)
+                        units.swapAt(i, j)
+                    }
+                    i -= 1
+                }
+            }
         case .files, .blocks:
             segmentOrder = (0..<segments.count).map { Int32($0) }
             rng.shuffle(&segmentOrder)
@@ -89,6 +108,40 @@ struct ComponentStream {
     }
 
     mutating func nextEpoch() { startEpoch(epoch + 1) }
+
+    /// Index in `order` of the next sample of the current epoch (valid while `position < order.count`).
+    private var nextIndex: Int {
+        switch mode {
+        case .none, .samples: return position
+        case .files, .blocks: return segments[Int(segmentOrder[segmentCursor])].start + inSegment
+        }
+    }
+
+    /// The size (in the mixture's unit) of the sample `take` would return next, or nil when the current
+    /// epoch has none left. Skips samples excluded by a continuation (which `take` would skip too).
+    mutating func peekUnits() -> UInt32? {
+        if epoch == 0, let excluded, excludedCount > excludedPassed {
+            while remainingInEpoch > 0 && excluded(order[nextIndex]) {
+                advanceRaw()
+                excludedPassed += 1
+            }
+        }
+        guard remainingInEpoch > 0 else { return nil }
+        return units[nextIndex]
+    }
+
+    private mutating func advanceRaw() {
+        switch mode {
+        case .none, .samples: break
+        case .files, .blocks:
+            inSegment += 1
+            if inSegment == segments[Int(segmentOrder[segmentCursor])].count {
+                segmentCursor += 1
+                inSegment = 0
+            }
+        }
+        position += 1
+    }
 
     /// Appends up to `n` samples of the current epoch to `out`; returns how many.
     mutating func take(_ n: Int, into out: inout [SampleRef]) -> Int {

@@ -19,6 +19,6 @@ struct MixteraCommand: ParsableCommand {
         version: mixteraVersion,
         subcommands: [
             ScanCommand.self, CatalogCommand.self, ExplainCommand.self, BuildManifestCommand.self, ReplayCommand.self,
-            WhichCommand.self, VerifyCommand.self, DiffCommand.self, ReportCommand.self,
+            WhichCommand.self, VerifyCommand.self, DiffCommand.self, ReportCommand.self, ReweightCommand.self,
         ])
 }
