@@ -235,24 +235,45 @@ public enum Build {
     }
 
     /// A file's locators plus what is needed to tell whether row r + 1 directly follows row r in the file.
+    /// Non-negative integers stored in 4 bytes each when they all fit (file offsets under 4 GiB), else 8.
+    enum CompactOffsets {
+        case u32([UInt32])
+        case i64([Int64])
+
+        init(_ values: [Int64]) {
+            if values.allSatisfy({ $0 >= 0 && $0 <= Int64(UInt32.max) }) {
+                self = .u32(values.map { UInt32(truncatingIfNeeded: $0) })
+            } else {
+                self = .i64(values)
+            }
+        }
+
+        @inline(__always) subscript(_ i: Int) -> Int64 {
+            switch self {
+            case .u32(let a): return Int64(a[i])
+            case .i64(let a): return a[i]
+            }
+        }
+    }
+
     struct FileLocators {
         var kind: LocatorKind
-        var offsets: [Int64]
+        var offsets: CompactOffsets
         /// Record byte lengths; kept only where adjacency needs them (tars; JSONL files with skipped records).
-        var lengths: [Int64]
+        var lengths: CompactOffsets
         var checkJSONLines: Bool
 
         init(index: FileIndex, hasSkippedRecords: Bool) {
             kind = index.locatorKind
-            offsets = index.byteOffsets
+            offsets = CompactOffsets(index.byteOffsets)
             checkJSONLines = hasSkippedRecords && (kind == .fileOffsets || kind == .streamOffsets)
-            lengths = kind == .tarMembers || checkJSONLines ? index.byteLengths : []
+            lengths = CompactOffsets(kind == .tarMembers || checkJSONLines ? index.byteLengths : [])
         }
 
         init(offsets: [Int64]) {
             kind = .fileOffsets
-            self.offsets = offsets
-            lengths = []
+            self.offsets = CompactOffsets(offsets)
+            lengths = .u32([])
             checkJSONLines = false
         }
 
