@@ -11,6 +11,29 @@ import Testing
         #expect(scan.stdout.contains("\"samples\": 1170"))
         let build = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m"])
         #expect(build.status == 0, "\(build.stderr)")
+        // A second build gives identical bytes.
+        let again = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m2", "--quiet"])
+        #expect(again.status == 0)
+        #expect(TestSupport.directoryContents(dir + "/m") == TestSupport.directoryContents(dir + "/m2"))
+        // Steps 0–1 of every rank: each step's global batch holds exactly the planned per-component counts.
+        let perStep = try TestSupport.run(["explain", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--json", "--per-step"])
+        let plan = try JSONSerialization.jsonObject(with: Data(perStep.stdout.utf8)) as! [String: Any]
+        let names = (plan["components"] as! [[String: Any]]).map { $0["name"] as! String }
+        let planned = (plan["per_step"] as! [[String: Any]]).map { $0["counts"] as! [Int] }
+        var seen: [Int: [String: Int]] = [:]
+        for rank in 0..<4 {
+            let r = try TestSupport.run(["replay", "--manifest", dir + "/m", "--rank", "\(rank)", "--steps", "0:2"])
+            #expect(r.status == 0)
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count == 20)
+            for line in lines {
+                let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                seen[o["step"] as! Int, default: [:]][o["component"] as! String, default: 0] += 1
+            }
+        }
+        for step in 0..<2 {
+            #expect(seen[step] == Dictionary(uniqueKeysWithValues: zip(names, planned[step]).filter { $0.1 > 0 }))
+        }
         let replay = try TestSupport.run(["replay", "--manifest", dir + "/m", "--rank", "0", "--steps", "0:2"])
         #expect(replay.status == 0)
         let lines = replay.stdout.split(separator: "\n")
