@@ -38,6 +38,9 @@ public final class TarWalker {
     public let path: String
     public let limits: TarLimits
     private let source: Source
+    private static let windowBytes = 64 << 10
+    private var window: [UInt8] = []
+    private var windowStart: Int64 = 0
     /// Offset of the next header to read.
     private var nextHeaderOffset: Int64 = 0
     private var finished = false
@@ -297,7 +300,21 @@ public final class TarWalker {
     private func readBytes(_ count: Int, at offset: Int64) throws(FormatError) -> [UInt8] {
         if count == 0 { return [] }
         switch source {
-        case .file(let file, _):
+        case .file(let file, let byteCount):
+            // Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of
+            // small members cost one pread per window, not two per member; a large payload that is skipped
+            // costs at most one window read at the next header, whatever its size.
+            if count <= Self.windowBytes {
+                let end = offset + Int64(count)
+                if offset < windowStart || end > windowStart + Int64(window.count) {
+                    if offset >= byteCount { return [] }
+                    do { window = try file.readPrefix(Self.windowBytes, at: offset) } catch { throw FormatError(error) }
+                    windowStart = offset
+                }
+                let lo = Int(offset - windowStart)
+                let hi = min(window.count, lo + count)
+                return lo < hi ? Array(window[lo..<hi]) : []
+            }
             do { return try file.readPrefix(count, at: offset) } catch { throw FormatError(error) }
         case .stream(let stream):
             assert(stream.position == offset, "streamed tar read out of order")
