@@ -51,9 +51,14 @@ public final class ReplayReader {
         self.rank = rank
         self.roots = roots
         self.verify = verify
+        header = manifest.header
+        fileDataset = manifest.header.files.map(\.dataset)
     }
 
-    public var header: ManifestHeader { manifest.header }
+    /// The manifest header (a stored copy: the hot loops read it per sample).
+    public let header: ManifestHeader
+    /// Per file: its dataset index (so the per-sample path copies no strings).
+    private let fileDataset: [Int]
 
     /// The absolute path of file `i` after root remapping.
     public func absolutePath(file i: Int) -> String {
@@ -206,7 +211,6 @@ public final class ReplayReader {
     /// One JSON Lines record of `mixtera replay` (docs/replay.md):
     /// `{"step":S,"rank":R,"slot":I,"component":"web","dataset":"web","file":"a.jsonl","row":N,"sample":…}`.
     public func jsonLine(_ s: ReplaySample, into out: inout [UInt8]) {
-        let f = header.files[s.file]
         out.append(contentsOf: #"{"step":"#.utf8)
         JSON.writeInt(Int64(s.step), into: &out)
         out.append(contentsOf: #","rank":"#.utf8)
@@ -216,7 +220,7 @@ public final class ReplayReader {
         out.append(contentsOf: #","component":"#.utf8)
         out.append(contentsOf: encodedComponentNames[s.component])
         out.append(contentsOf: #","dataset":"#.utf8)
-        out.append(contentsOf: encodedDatasetNames[f.dataset])
+        out.append(contentsOf: encodedDatasetNames[fileDataset[s.file]])
         out.append(contentsOf: #","file":"#.utf8)
         out.append(contentsOf: encodedFilePaths[s.file])
         out.append(contentsOf: #","row":"#.utf8)
