@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // libFuzzer targets for mixtera (docs/security.md, scripts/fuzz.sh). A separate package so the main
 // build is unaffected. Build (Linux):
-//   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 // The harnesses use `@testable import`, which debug builds allow.
 import PackageDescription
 
