@@ -55,6 +55,7 @@ run_one() {
   mkdir -p "$corpus" "$crashes"
   local before; before=$(ls "$crashes" | wc -l)
   # Swift runtime caches look like leaks to LeakSanitizer: leaks are not reported (ASan still is).
+  # The Swift backtracer trips ASan after a fatal error: libFuzzer's own report is enough.
   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
     nice "$(exe "$t")" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
     -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" $(seeds "$t") >"$log" 2>&1

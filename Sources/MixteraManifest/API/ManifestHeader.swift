@@ -234,12 +234,12 @@ public struct ManifestHeader: Sendable, Equatable {
         }
         let parts = version.split(separator: ".")
         guard parts.count == 2, let major = Int(parts[0]) else {
-            throw ManifestError("bad-header", "format_version \"\(version)\" is malformed", at: loc)
+            throw ManifestError("bad-header", "format_version \(JSON.string(version).serialized()) is malformed", at: loc)
         }
         guard major == formatMajor else {
             throw ManifestError(
                 "unsupported-version",
-                "manifest format version \(version) is not supported (this reader supports \(formatMajor).x); use a matching mixtera",
+                "manifest format version \(JSON.string(version).serialized()) is not supported (this reader supports \(formatMajor).x); use a matching mixtera",
                 at: loc)
         }
         func need<T>(_ v: T?, _ field: String) throws(ManifestError) -> T {
@@ -272,7 +272,7 @@ public struct ManifestHeader: Sendable, Equatable {
             guard isSafeRelativePath(filePath) else {
                 throw ManifestError(
                     "unsafe-path",
-                    "files[\(i)].path \"\(filePath)\" must be relative to its dataset root without \"..\" components; refusing to read outside the root",
+                    "files[\(i)].path \(JSON.string(filePath).serialized()) must be relative to its dataset root without \"..\" components; refusing to read outside the root",
                     at: loc)
             }
             files.append(

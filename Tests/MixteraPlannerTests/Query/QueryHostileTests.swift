@@ -41,6 +41,8 @@ import Testing
         Case("quality > " + String(repeating: "1", count: 400) + ".5", "syntax", "float literal \(String(repeating: "1", count: 400)).5 is out of range", 10),
         Case("language == \"" + String(repeating: "x", count: 100_000), "syntax", "unterminated string literal", 12),
         Case("language in [" + String(repeating: "\"a\", ", count: 50_000), "syntax", "expected a string, number or boolean in list but found end of expression", 250_013),
+        // Found by FuzzQuery (fixtures/bad/fuzz/query/escape-newline.txt): the message echoed a raw newline.
+        Case("language == \"\\\n\"", "syntax", "invalid escape sequence \"\\\" followed by U+000A in string literal", 13),
         Case("language == \"\u{0}\" and", "syntax", "expected a property name, \"(\", \"not\", \"true\" or \"false\" but found end of expression", 19),
     ]
 
