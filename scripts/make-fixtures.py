@@ -156,6 +156,16 @@ def main():
     z = subprocess.run(["zstd", "-q", "-c"], input=payload.encode(), check=True, capture_output=True).stdout
     with open(os.path.join(bad, "truncated.jsonl.zst"), "wb") as f:
         f.write(z[: len(z) // 2])
+    # Byte-level cases (docs/security.md): invalid UTF-8 in a categorical value, NUL bytes, empty.
+    raw = {
+        "invalid-utf8-value.jsonl": good.encode() + b'\n{"text": "bad", "meta": {"language": "caf\xe9"}}\n',
+        "nul-byte.jsonl": good.encode() + b'\n{"text": "a\x00b", "meta": {"language": "en"}}\n',
+        "nul-after-object.jsonl": good.encode() + b"\n" + good.encode() + b"\x00\n",
+        "empty.jsonl": b"",
+    }
+    for name, content in raw.items():
+        with open(os.path.join(bad, name), "wb") as f:
+            f.write(content)
     touch_all(bad)
     print("fixtures written under", os.path.relpath(ROOT))
 

@@ -145,7 +145,23 @@ import Testing
         BadCase(file: "bad-escape.jsonl", kind: "invalid-json", line: 1, column: 15, message: "invalid JSON: invalid escape \\q"),
         BadCase(file: "trailing-garbage.jsonl", kind: "invalid-json", line: 1, column: 44, message: "invalid JSON: unexpected content after the JSON object"),
         BadCase(file: "truncated.jsonl.zst", kind: "truncated", line: nil, column: nil, message: "zstd stream ends inside a frame; the file is truncated"),
+        BadCase(file: "invalid-utf8-value.jsonl", kind: "invalid-utf8", line: 2, column: 39, message: "property \"language\" is not valid UTF-8"),
+        BadCase(file: "nul-byte.jsonl", kind: "invalid-json", line: 2, column: 12, message: "invalid JSON: unescaped control character byte 0x0 in string"),
+        BadCase(file: "nul-after-object.jsonl", kind: "invalid-json", line: 2, column: 43, message: "invalid JSON: unexpected content after the JSON object"),
     ]
+
+    /// Files in fixtures/bad/jsonl that are not errors: an empty file has 0 samples.
+    static let notErrors = ["empty.jsonl"]
+
+    @Test func anEmptyFileHasNoSamplesAndIsNotAnError() throws {
+        let root = TestSupport.fixture("bad/jsonl")
+        for onError in [OnError.fail, .skip] {
+            let r = try JSONLScanner(dataset: DatasetSpecTestsHelper.simple(root: root, onError: onError), relativePath: "empty.jsonl")
+                .scan(path: root + "/empty.jsonl", displayPath: "empty.jsonl")
+            #expect(r.sampleCount == 0)
+            #expect(r.skippedRecords == 0)
+        }
+    }
 
     @Test(arguments: badCases)
     func badInputHasKindAndLocation(_ c: BadCase) throws {
@@ -176,7 +192,7 @@ import Testing
     /// Every file in fixtures/bad/jsonl must have a case above.
     @Test func everyBadFixtureHasATest() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: TestSupport.fixture("bad/jsonl")).sorted()
-        #expect(names == Self.badCases.map(\.file).sorted())
+        #expect(names == (Self.badCases.map(\.file) + Self.notErrors).sorted())
     }
 
     @Test func lineLongerThanTheLimitIsAnError() throws {

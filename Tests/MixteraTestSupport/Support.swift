@@ -47,10 +47,10 @@ public enum TestSupport {
         public var stdoutBytes: Data
     }
 
-    /// Runs the built binary with arguments, in `cwd` (default: package root).
-    public static func run(_ arguments: [String], cwd: String? = nil) throws -> RunResult {
+    /// Runs the built binary (or `executable`) with arguments, in `cwd` (default: package root).
+    public static func run(_ arguments: [String], cwd: String? = nil, executable: String? = nil) throws -> RunResult {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? packageRoot)
         var env = ProcessInfo.processInfo.environment

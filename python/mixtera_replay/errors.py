@@ -27,6 +27,11 @@ class ManifestError(MixteraReplayError):
     kind = "bad-header"
 
 
+class UnsafePathError(ManifestError):
+    """A manifest file path is absolute or has "..", "." or empty components (docs/security.md)."""
+    kind = "unsafe-path"
+
+
 class ManifestMissingError(ManifestError):
     kind = "missing"
     exit_code = 66

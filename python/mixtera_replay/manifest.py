@@ -8,7 +8,7 @@ from typing import List, NamedTuple, Optional, Tuple
 
 from . import _zstd
 from ._xxh3 import xxh3_64
-from .errors import (BadMagicError, ChecksumError, CorruptBlockError, HeaderMismatchError, ManifestError,
+from .errors import (BadMagicError, ChecksumError, CorruptBlockError, HeaderMismatchError, ManifestError, UnsafePathError,
                      ManifestMissingError, RankFileError, RankFileVersionError, TruncatedError,
                      UnsupportedFlagsError, UnsupportedVersionError, UsageError)
 
@@ -75,6 +75,11 @@ class Header:
         for i, f in enumerate(self.files):
             if not 0 <= f.dataset < len(self.datasets):
                 raise ManifestError("files[%d].dataset is out of range" % i, path)
+            parts = f.path.split("/")
+            if not f.path or f.path.startswith("/") or "\0" in f.path or any(p in ("", ".", "..") for p in parts):
+                raise UnsafePathError(
+                    "files[%d].path %s must be relative to its dataset root without \"..\" components; "
+                    "refusing to read outside the root" % (i, json.dumps(f.path)), path)
 
 
 def read_header(manifest_dir: str) -> Header:

@@ -5,8 +5,8 @@ import MixteraCore
 import MixteraSpec
 
 /// Lists a dataset's files: a recursive walk of the root (symlinked directories are not followed;
-/// symlinked files are, when they resolve inside the root), relative paths matched against the
-/// include and exclude globs, sorted bytewise.
+/// symlinked files are, when they resolve inside the root, and are an `unsafe-path` error when they
+/// resolve outside it), relative paths matched against the include and exclude globs, sorted bytewise.
 enum FileDiscovery {
     struct Found: Sendable {
         var relativePath: String
@@ -47,6 +47,20 @@ enum FileDiscovery {
             }
             guard dataset.include.contains(where: { PathPattern.matches($0, rel) }) else { continue }
             if dataset.exclude.contains(where: { PathPattern.matches($0, rel) }) { continue }
+            if isLink {
+                // Symlinked files must resolve inside the root (docs/security.md): a link pointing
+                // out is refused, so a dataset never indexes files outside its declared root.
+                guard let target = realPath(full) else {
+                    let problem = errno == ELOOP ? "symbolic link loop" : "symbolic link points nowhere"
+                    throw IngestError("broken-link", problem, at: DataLocation(path: full), category: .noInput)
+                }
+                if let realRoot = realPath(root), target != realRoot, !target.hasPrefix(realRoot == "/" ? "/" : realRoot + "/") {
+                    throw IngestError(
+                        "unsafe-path",
+                        "symbolic link points outside the dataset root (to \(target)); move the file under the root or exclude it",
+                        at: DataLocation(path: full))
+                }
+            }
             guard let st = try wrap({ () throws(CoreError) in try FileSystem.stat(full) }) else {
                 throw IngestError("broken-link", "symbolic link points nowhere", at: DataLocation(path: full), category: .noInput)
             }
@@ -54,6 +68,13 @@ enum FileDiscovery {
             guard st.isRegular else { continue }
             out.append(Found(relativePath: rel, stat: st))
         }
+    }
+
+    /// `realpath(3)`, nil on failure (errno set).
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     static func wrap<T>(_ body: () throws(CoreError) -> T) throws(IngestError) -> T {

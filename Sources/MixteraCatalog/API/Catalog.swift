@@ -37,6 +37,8 @@ public final class Catalog {
                 try fresh.execute("PRAGMA journal_mode=WAL")
                 try Self.createSchema(fresh)
             } catch {
+                // Nothing half-written stays behind (disk full, file size limit).
+                for p in [tmp, tmp + "-wal", tmp + "-shm"] { unlink(p) }
                 var e = error
                 e.location = DataLocation(path: path)
                 throw e

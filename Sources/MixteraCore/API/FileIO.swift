@@ -166,9 +166,11 @@ public enum FileSystem {
     }
 
     /// Removes a file or a directory tree (best effort, for cleaning temporary output).
+    /// Symlinks are removed, never followed.
     public static func removeTree(_ path: String) {
-        guard let st = try? stat(path) else { unlink(path); return }
-        if st.isDirectory {
+        var lst = Glibc.stat()
+        guard lstat(path, &lst) == 0 else { return }
+        if (lst.st_mode & S_IFMT) == S_IFDIR {
             for name in (try? listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
             rmdir(path)
         } else {

@@ -69,6 +69,7 @@ public struct ManifestWriter {
         self.destination = destination
         temporary = destination + ".tmp-\(getpid())"
         FileSystem.removeTree(temporary)
+        Self.recoverStale(destination)
         do {
             if let st = try FileSystem.stat(destination) {
                 let isManifest = try st.isDirectory && FileSystem.stat(destination + "/header.json") != nil
@@ -114,6 +115,33 @@ public struct ManifestWriter {
     }
 
     public func abandon() { FileSystem.removeTree(temporary) }
+
+    /// Cleans up after writers killed mid-way (kill -9, power loss): removes `DEST.tmp-PID`
+    /// directories of processes that no longer exist, and for a stale `DEST.old-PID` (killed between
+    /// the two renames of ``commit()``) puts the previous manifest back when the destination is
+    /// missing, else removes it. Directories of live processes are left alone.
+    static func recoverStale(_ destination: String) {
+        let dir = PathDir.parent(destination)
+        let base = destination.hasPrefix(dir + "/") ? String(destination.dropFirst(dir.count + 1)) : destination
+        guard !base.isEmpty, let names = try? FileSystem.listDirectory(dir) else { return }
+        for name in names {
+            let stale: (old: Bool, pid: Int32)
+            if name.hasPrefix(base + ".tmp-"), let pid = Int32(name.dropFirst(base.count + 5)) {
+                stale = (false, pid)
+            } else if name.hasPrefix(base + ".old-"), let pid = Int32(name.dropFirst(base.count + 5)) {
+                stale = (true, pid)
+            } else {
+                continue
+            }
+            guard stale.pid > 0, stale.pid != getpid(), kill(stale.pid, 0) != 0, errno == ESRCH else { continue }
+            let path = dir + "/" + name
+            if stale.old && ((try? FileSystem.stat(destination)) ?? nil) == nil {
+                try? FileSystem.rename(path, destination)
+            } else {
+                FileSystem.removeTree(path)
+            }
+        }
+    }
 }
 
 enum PathDir {

@@ -209,6 +209,17 @@ public struct ManifestHeader: Sendable, Equatable {
         return out
     }
 
+    /// True for a non-empty relative path without `..`, `.` or empty components and without NUL:
+    /// the only file paths a manifest may hold (docs/security.md), so that replay never reads outside a
+    /// dataset's root.
+    public static func isSafeRelativePath(_ path: String) -> Bool {
+        if path.isEmpty || path.hasPrefix("/") || path.utf8.contains(0) { return false }
+        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if part.isEmpty || part == "." || part == ".." { return false }
+        }
+        return true
+    }
+
     /// Parses `header.json`, checking the format version first.
     public static func decode(_ bytes: [UInt8], path: String) throws(ManifestError) -> ManifestHeader {
         let loc = DataLocation(path: path)
@@ -223,12 +234,12 @@ public struct ManifestHeader: Sendable, Equatable {
         }
         let parts = version.split(separator: ".")
         guard parts.count == 2, let major = Int(parts[0]) else {
-            throw ManifestError("bad-header", "format_version \"\(version)\" is malformed", at: loc)
+            throw ManifestError("bad-header", "format_version \(JSON.string(version).serialized()) is malformed", at: loc)
         }
         guard major == formatMajor else {
             throw ManifestError(
                 "unsupported-version",
-                "manifest format version \(version) is not supported (this reader supports \(formatMajor).x); use a matching mixtera",
+                "manifest format version \(JSON.string(version).serialized()) is not supported (this reader supports \(formatMajor).x); use a matching mixtera",
                 at: loc)
         }
         func need<T>(_ v: T?, _ field: String) throws(ManifestError) -> T {
@@ -257,9 +268,16 @@ public struct ManifestHeader: Sendable, Equatable {
                 }
                 frames.append(ZstdFrameRef(compressedOffset: c, decompressedOffset: d))
             }
+            let filePath = try need(f["path"]?.stringValue, "files[\(i)].path")
+            guard isSafeRelativePath(filePath) else {
+                throw ManifestError(
+                    "unsafe-path",
+                    "files[\(i)].path \(JSON.string(filePath).serialized()) must be relative to its dataset root without \"..\" components; refusing to read outside the root",
+                    at: loc)
+            }
             files.append(
                 ManifestFile(
-                    dataset: ds, path: try need(f["path"]?.stringValue, "files[\(i)].path"),
+                    dataset: ds, path: filePath,
                     format: try need(f["format"]?.stringValue, "files[\(i)].format"),
                     compression: try need(f["compression"]?.stringValue, "files[\(i)].compression"),
                     byteCount: try need(f["size"]?.intValue, "files[\(i)].size"),

@@ -185,11 +185,18 @@ public final class RankFileReader {
             }
             rank = Int(try r.readUInt32LE())
             dataParallel = Int(try r.readUInt32LE())
-            stepCount = Int(try r.readUInt64LE())
+            // Fields are range-checked before any arithmetic: a hostile file with a valid header
+            // checksum must get a `corrupt` error, not an overflow trap.
+            let rawSteps = try r.readUInt64LE()
             samplesPerStep = Int(try r.readUInt32LE())
             stepsPerBlock = Int(try r.readUInt32LE())
             headerHash = try r.readUInt64LE()
-            let tableOffset = Int64(try r.readUInt64LE())
+            let rawTableOffset = try r.readUInt64LE()
+            guard rawSteps <= UInt64(size), rawTableOffset <= UInt64(size) else {
+                throw ManifestError("corrupt", "rank file header has an impossible step count or table offset", at: DataLocation(path: path, byteOffset: 24))
+            }
+            stepCount = Int(rawSteps)
+            let tableOffset = Int64(rawTableOffset)
             guard stepsPerBlock > 0 else { throw ManifestError("corrupt", "rank file has zero steps per block", at: loc) }
             let blockCount = (stepCount + stepsPerBlock - 1) / stepsPerBlock
             let tableBytes = blockCount * RankFileFormat.tableEntryBytes
@@ -199,10 +206,11 @@ public final class RankFileReader {
             let table = try file.readExactly(tableBytes + 8, at: tableOffset)
             var tr = ByteReader(table)
             for _ in 0..<blockCount {
-                let off = Int64(try tr.readUInt64LE())
+                let rawOff = try tr.readUInt64LE()
                 let cs = Int(try tr.readUInt32LE())
                 let rs = Int(try tr.readUInt32LE())
                 let h = try tr.readUInt64LE()
+                let off = Int64(min(rawOff, UInt64(Int64.max / 2)))
                 guard off >= 64, off + Int64(cs) <= tableOffset else {
                     throw ManifestError("corrupt", "block table points outside the file", at: DataLocation(path: path, byteOffset: tableOffset))
                 }

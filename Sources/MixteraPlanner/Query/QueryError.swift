@@ -36,10 +36,25 @@ public struct QueryError: MixteraError, Sendable {
         category: ErrorCategory = .data
     ) {
         self.code = code
-        self.message = message
+        self.message = Self.oneLine(message)
         self.location = location
         self.expressionOffset = expressionOffset
         self.category = category
+    }
+
+    /// Control characters echoed from the expression (a token, a literal) become `\u{A}`-style
+    /// escapes, so that every message is one line.
+    static func oneLine(_ message: String) -> String {
+        guard message.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return message }
+        var out = String.UnicodeScalarView()
+        for c in message.unicodeScalars {
+            if c.value < 0x20 || c.value == 0x7F {
+                out.append(contentsOf: "\\u{\(String(c.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                out.append(c)
+            }
+        }
+        return String(out)
     }
 
     /// Builds the error for a token at `offset` in an expression whose text starts at `start`.

@@ -253,7 +253,12 @@ struct QueryLexer {
                     throw badUnicode(escapeStart, position, "unpaired surrogate")
                 }
             default:
-                throw fail("invalid escape sequence \"\\\(e)\" in string literal", at: escapeStart)
+                // Messages stay on one line: a control or non-ASCII character is named by code point.
+                let hex = String(e.value, radix: 16, uppercase: true)
+                let shown =
+                    e.value >= 0x20 && e.value < 0x7F
+                    ? "\"\\\(e)\"" : "\"\\\" followed by U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex)"
+                throw fail("invalid escape sequence \(shown) in string literal", at: escapeStart)
             }
         }
     }

@@ -50,9 +50,15 @@ indirect enum QuerySyntax {
 
 /// Recursive-descent parser for the grammar in `docs/query-language.md`.
 struct QueryParser {
+    /// Deepest nesting of parentheses and `not` accepted (docs/security.md): deeper expressions are a
+    /// `syntax` error instead of exhausting the stack of this recursive-descent parser and of the
+    /// recursive passes over the tree.
+    static let maxNestingDepth = 256
+
     let tokens: [QueryToken]
     let start: DataLocation?
     var index = 0
+    var depth = 0
 
     static func parse(_ text: String, start: DataLocation?) throws(QueryError) -> QuerySyntax {
         var lexer = QueryLexer(text, start: start)
@@ -99,16 +105,28 @@ struct QueryParser {
 
     mutating func parseNot() throws(QueryError) -> QuerySyntax {
         if current.kind == .keyword(.not) {
-            _ = advance()
+            let token = advance()
+            try enter(token)
+            defer { depth -= 1 }
             return .not(try parseNot())
         }
         return try parsePrimary()
+    }
+
+    /// Counts one level of nesting at `token`, failing past ``maxNestingDepth``.
+    mutating func enter(_ token: QueryToken) throws(QueryError) {
+        depth += 1
+        if depth > Self.maxNestingDepth {
+            throw fail("expression nested deeper than \(Self.maxNestingDepth) levels", at: token)
+        }
     }
 
     mutating func parsePrimary() throws(QueryError) -> QuerySyntax {
         let token = advance()
         switch token.kind {
         case .leftParen:
+            try enter(token)
+            defer { depth -= 1 }
             let inner = try parseOr()
             guard current.kind == .rightParen else {
                 throw fail("expected \")\" but found \(current.quoted)", at: current)

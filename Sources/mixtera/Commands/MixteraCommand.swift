@@ -1,6 +1,10 @@
 import ArgumentParser
 import Mixtera
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @main
 struct MixteraCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,4 +25,11 @@ struct MixteraCommand: ParsableCommand {
             ScanCommand.self, CatalogCommand.self, ExplainCommand.self, BuildManifestCommand.self, ReplayCommand.self,
             WhichCommand.self, VerifyCommand.self, DiffCommand.self, ReportCommand.self, ReweightCommand.self,
         ])
+
+    static func main() {
+        // A write past a file-size limit (`ulimit -f`) then fails with EFBIG — a clean `io` error,
+        // exit 74, temporary output removed — instead of SIGXFSZ killing the process mid-write.
+        signal(SIGXFSZ, SIG_IGN)
+        Self.main(nil)
+    }
 }

@@ -45,7 +45,16 @@ enum ExitStatus {
             Terminal.writeStderr(JSON.object([("error", .object(kv))]).serialized() + "\n")
         } else {
             let prefix = e.location.map { "\($0): " } ?? ""
-            Terminal.error(prefix + Terminal.red("error: ") + e.message + " [\(e.kind)]")
+            // One line, whatever a message echoes from hostile input (docs/security.md).
+            var message = ""
+            for c in e.message.unicodeScalars {
+                switch c {
+                case "\n": message += "\\n"
+                case "\r": message += "\\r"
+                default: message.unicodeScalars.append(c)
+                }
+            }
+            Terminal.error(prefix + Terminal.red("error: ") + message + " [\(e.kind)]")
         }
     }
 }
