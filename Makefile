@@ -6,7 +6,7 @@ BIN := .build/$(CONFIG)/mixtera
 DEB_PACKAGES := time libsqlite3-dev libzstd-dev libarchive-dev libxxhash-dev libsnappy-dev liblz4-dev zlib1g-dev libbrotli-dev zstd xz-utils bzip2 gzip tar
 PYTHON ?= python3
 
-.PHONY: deps build release test demo bench bench-catalog fixtures lint format clean pydeps
+.PHONY: deps build release test demo bench bench-catalog fixtures fuzz lint format clean pydeps
 
 # Installs missing Debian packages; runs `apt-get update` once, only when something is missing.
 deps:
@@ -51,6 +51,10 @@ bench-catalog: deps pydeps
 
 fixtures: deps pydeps
 	$(PYTHON) scripts/make-fixtures.py
+
+# libFuzzer targets (Fuzz/ package), FUZZ_SECONDS each (default 60); crashes land in fixtures/bad/fuzz/.
+fuzz: deps
+	scripts/fuzz.sh
 
 lint:
 	$(SWIFT) format lint --recursive Sources Tests
