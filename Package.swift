@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "mixtera",
-            dependencies: ["Mixtera", "MixteraCore", "MixteraSpec", "MixteraPlanner", "MixteraReplay", "MixteraManifest", "MixteraFormats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Mixtera", "MixteraCore", "CMixteraSIMD", "MixteraSpec", "MixteraPlanner", "MixteraReplay", "MixteraManifest", "MixteraFormats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         .target(name: "MixteraTestSupport", dependencies: ["MixteraCore"], path: "Tests/MixteraTestSupport"),

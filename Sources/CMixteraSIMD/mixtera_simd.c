@@ -34,3 +34,13 @@ size_t mixtera_find_string_special(const uint8_t *p, size_t n) {
 }
 
 #endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+void mixtera_tune_allocator(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
+#else
+void mixtera_tune_allocator(void) {}
+#endif

@@ -7,4 +7,9 @@
 /// The JSONL scanner uses it to skip the plain parts of strings 16 bytes at a time.
 size_t mixtera_find_string_special(const uint8_t *p, size_t n);
 
+
+
+/// Raises glibc's mmap and trim thresholds so freed multi-megabyte decode buffers are reused from the
+/// heap instead of being unmapped and faulted in again (no-op elsewhere).
+void mixtera_tune_allocator(void);
 #endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMixteraSIMD
 import MixteraCore
 
 #if canImport(Glibc)
@@ -21,6 +22,7 @@ enum ExitStatus {
 
     /// Runs a command body: prints a `MixteraError` as one line on stderr and exits with its code.
     static func run(json: Bool = false, _ body: () throws -> Void) throws {
+        tuneAllocator()
         do {
             try body()
         } catch let e as MixteraError {
@@ -57,6 +59,13 @@ enum ExitStatus {
             Terminal.error(prefix + Terminal.red("error: ") + message + " [\(e.kind)]")
         }
     }
+}
+
+/// Decoders allocate and free multi-megabyte page buffers in a loop; by default glibc serves those with
+/// fresh `mmap`s, so every page of every buffer is faulted in and zeroed again. Raising the mmap and trim
+/// thresholds lets freed buffers be reused from the heap (peak memory is unchanged).
+func tuneAllocator() {
+    mixtera_tune_allocator()
 }
 
 enum Terminal {
