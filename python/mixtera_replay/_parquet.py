@@ -19,7 +19,7 @@ import struct
 from decimal import Decimal
 from typing import List, Optional
 
-from ._json import json_string
+from ._json import json_string, text_str, utf8_replaced
 from .errors import CorruptBlockError, RecordError, UnsupportedFormatError
 
 try:  # optional dependency
@@ -143,23 +143,6 @@ def fmt_timestamp(v: int, unit: str, utc: bool) -> str:
 def fmt_uuid(b: bytes) -> str:
     h = b.hex()
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
-
-
-def utf8_replaced(b: bytes) -> bytes:
-    """The bytes with invalid UTF-8 replaced by U+FFFD (as Swift's String(decoding:as:UTF8.self))."""
-    if b.isascii():
-        return b
-    try:
-        b.decode("utf-8")
-        return b
-    except UnicodeDecodeError:
-        return b.decode("utf-8", "replace").encode("utf-8")
-
-
-def text_str(b: bytes) -> str:
-    if b.isascii():
-        return b.decode("ascii")
-    return b.decode("utf-8", "replace")
 
 
 def _string_json(b: Optional[bytes]) -> bytes:
