@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import math
 import struct
 from decimal import Decimal
 from typing import List, Optional
@@ -63,6 +64,16 @@ def swift_double(x: float) -> bytes:
     return r.encode()
 
 
+_FLT_MAX = 3.4028234663852886e38
+
+
+def _round_f32(v: float) -> float:
+    """v rounded to float32 (struct refuses values just above FLT_MAX that round down to it)."""
+    if abs(v) > _FLT_MAX:
+        return math.copysign(_FLT_MAX if abs(v) < _FLT_MAX + 2.0 ** 103 else math.inf, v)
+    return _unpack_f(_pack_f(v))[0]
+
+
 def swift_float(x: float) -> bytes:
     """Swift `Float.description` of a float32 value (shortest digits that round-trip through float32;
     exponent form below 1e-4 or above 2^24); non-finite → null."""
@@ -73,7 +84,7 @@ def swift_float(x: float) -> bytes:
     s = None
     for p in range(1, 10):
         s = "%.*e" % (p - 1, x)
-        if _unpack_f(_pack_f(float(s)))[0] == x:
+        if _round_f32(float(s)) == x:
             break
     m, e = s.split("e")
     e = int(e)
