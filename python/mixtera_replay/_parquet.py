@@ -16,7 +16,9 @@ import base64
 import bisect
 import json
 import math
+import os
 import struct
+from collections import OrderedDict
 from decimal import Decimal
 from typing import List, Optional
 
@@ -384,10 +386,15 @@ def _py_json(v) -> bytes:
     return json_string(str(v).encode())
 
 
+# Decoded row groups kept per open file (LRU). Shuffled manifests jump between row groups; keeping them
+# avoids decoding a row group again for every entry. Memory: up to this many row groups' samples per file.
+ROW_GROUP_CACHE = int(os.environ.get("MIXTERA_PARQUET_ROW_GROUPS", 8))
+
+
 class ParquetReplayFile:
     """One Parquet file of a manifest. `read(locator, count)` returns the samples of rows
     locator ..< locator + count: text (str, or None for a null; JSON bytes for a non-string text column) when
-    `text_field` is set, else whole rows as JSON bytes. The last decoded row group is kept."""
+    `text_field` is set, else whole rows as JSON bytes. Up to ROW_GROUP_CACHE decoded row groups are kept."""
 
     def __init__(self, path: str, text_field: Optional[str]):
         need_pyarrow(path)
@@ -409,12 +416,14 @@ class ParquetReplayFile:
                 self.groups.append((first, n, g))
             first += n
         self.starts = [g[0] for g in self.groups]
-        self.cache_group = -1
-        self.cache = None
+        self.cache = None  # the row group last used: rows, first row, end row
+        self.cache_lo = self.cache_hi = 0
+        self.decoded = OrderedDict()  # group position → decoded rows, LRU, at most ROW_GROUP_CACHE
         self._plan = None
 
     def close(self):
         self.cache = None
+        self.decoded.clear()
         self.pf = None
 
     def _prepare(self):
@@ -496,7 +505,14 @@ class ParquetReplayFile:
                 first, n, _ = self.groups[gi]
                 if not first <= row < first + n:
                     raise CorruptBlockError("row %d is in no row group" % row, self.path)
-                rows = self._decode(gi)
+                rows = self.decoded.get(gi)
+                if rows is None:
+                    rows = self._decode(gi)
+                    self.decoded[gi] = rows
+                    while len(self.decoded) > ROW_GROUP_CACHE:
+                        self.decoded.popitem(last=False)
+                else:
+                    self.decoded.move_to_end(gi)
                 self.cache, self.cache_lo, self.cache_hi = rows, first, first + n
             hi = min(end, self.cache_hi)
             lo = self.cache_lo
