@@ -468,3 +468,20 @@ def to_utf8(text: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape")
+
+
+def utf8_replaced(b: bytes) -> bytes:
+    """The bytes with invalid UTF-8 replaced by U+FFFD (as Swift's String(decoding:as:UTF8.self))."""
+    if b.isascii():
+        return b
+    try:
+        b.decode("utf-8")
+        return b
+    except UnicodeDecodeError:
+        return b.decode("utf-8", "replace").encode("utf-8")
+
+
+def text_str(b: bytes) -> str:
+    if b.isascii():
+        return b.decode("ascii")
+    return b.decode("utf-8", "replace")

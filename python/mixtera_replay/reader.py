@@ -21,8 +21,10 @@ class Sample(NamedTuple):
     dataset: str
     file: str
     row: int
-    #: the text field (str) when the dataset has one, else the record's line bytes
-    sample: Union[str, bytes]
+    #: the text field (str; None for a null Parquet value or a tar sample without the text member) when the
+    #: dataset has one, else the record's bytes: the JSONL line, or for Parquet / WebDataset the row's / tar
+    #: sample's JSON object (docs/manifest-format.md §4.1, §4.2)
+    sample: Union[str, bytes, None]
 
 
 def _norm_roots(roots) -> List[Tuple[str, str]]:
@@ -87,6 +89,7 @@ class ManifestReader:
         self._files: Dict[int, tuple] = {}
         self._dsnames = [d.name for d in self.header.datasets]
         self._dataset_of = [f.dataset for f in self.header.files]
+        self._encode_kind: Dict[int, int] = {}
 
     # -- files -------------------------------------------------------------------------------
     def absolute_path(self, i: int) -> str:
@@ -134,7 +137,16 @@ class ManifestReader:
         f = self.header.files[i]
         path = self.absolute_path(i)
         try:
-            if f.compression == "none":
+            if f.format == "parquet":
+                from ._parquet import ParquetReplayFile
+                r = ParquetReplayFile(path, self.header.datasets[f.dataset].text_field)
+            elif f.format == "webdataset":
+                from ._wds import TarReplayFile
+                if f.compression not in ("none", "zstd", "gzip", "xz", "bzip2"):
+                    raise UnsupportedFormatError("compression %s is not supported by this reader" % f.compression,
+                                                 path)
+                r = TarReplayFile(path, f.compression, self.header.datasets[f.dataset].text_field)
+            elif f.compression == "none":
                 r = PlainReader(path, f.size, f.samples)
             elif f.compression in ("zstd", "gzip", "xz", "bzip2"):
                 r = StreamReader(path, f.compression, f.zstd_frames, f.size)
@@ -185,11 +197,18 @@ class ManifestReader:
             raise CorruptBlockError("entry references file %d outside the file table" % fi, self.rank_file.path)
         self.verify_file(fi)
         f = h.files[fi]
-        if f.format != "jsonl":
-            raise UnsupportedFormatError("replay of %s files is not supported by this reader (format 1.0 reads jsonl)"
-                                         % f.format, f.path)
-        ex = self._extractor(f.dataset)
-        slot = (f, ex.text if ex is not None else None)
+        if f.format == "jsonl":
+            ex = self._extractor(f.dataset)
+            slot = (f, ex.text if ex is not None else None)
+        elif f.format in ("parquet", "webdataset"):
+            if f.format == "parquet":
+                from ._parquet import need_pyarrow
+                need_pyarrow(self.absolute_path(fi))
+            # The format reader returns the sample values itself (str/None with a text field, JSON bytes else).
+            slot = (f, None)
+        else:
+            raise UnsupportedFormatError("replay of %s files is not supported by this reader (format 1.0 reads "
+                                         "jsonl, parquet and webdataset)" % f.format, f.path)
         self._files[fi] = slot
         return slot
 
@@ -290,17 +309,33 @@ class ManifestReader:
             self._prefix[key] = m
         return m
 
+    def _encode_of(self, fi: int) -> int:
+        """How replay lines encode file fi's values: 0 verbatim bytes, 1 str → JSON string, 2 mixed
+        (Parquet/WebDataset with a text field: str, None for null, or bytes already JSON)."""
+        f = self.header.files[fi]
+        if f.format == "jsonl":
+            k = 0 if self._extractor(f.dataset) is None else 1
+        else:
+            k = 0 if self.header.datasets[f.dataset].text_field is None else 2
+        self._encode_kind[fi] = k
+        return k
+
     def _replay_lines_of(self, s: int) -> List[bytes]:
         rank = self.rank
         out = []
         slot = 0
         mids = self._prefix
-        dataset_of = self._dataset_of
-        extractors = self._extractors
+        encode = self._encode_kind
         for comp, fi, row, values in self._step_values(s, False):
             mid = mids.get((comp, fi)) or self._mid(comp, fi)
-            if extractors[dataset_of[fi]] is not None:
+            k = encode.get(fi)
+            if k is None:
+                k = self._encode_of(fi)
+            if k == 1:
                 values = [json_string(to_utf8(t)) for t in values]
+            elif k == 2:
+                values = [t if t.__class__ is bytes else (b"null" if t is None else json_string(to_utf8(t)))
+                          for t in values]
             for v in values:
                 out.append(b'{"step":%d,"rank":%d,"slot":%d%s%d,"sample":%s}\n' % (s, rank, slot, mid, row, v))
                 slot += 1
@@ -321,4 +356,6 @@ class ManifestReader:
     def sample_json(sample: Sample) -> bytes:
         """The JSON encoding of a sample value as it appears in a replay line."""
         v = sample.sample
+        if v is None:
+            return b"null"
         return v if isinstance(v, bytes) else json_string(to_utf8(v))

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import Env, run_py, run_swift
 from mixtera_replay import (BadMagicError, ChecksumError, CorruptBlockError, DataChangedError, DataMissingError,
-                            HeaderMismatchError, ManifestError, ManifestMissingError, ManifestReader, RankFileError,
+                            HeaderMismatchError, ManifestError, ManifestMissingError, ManifestReader, MixteraReplayError,
+                            RankFileError,
                             RankFileVersionError, TruncatedError, UnsupportedFlagsError, UnsupportedFormatError,
                             UnsupportedVersionError, UsageError, xxh3_64)
 
@@ -189,17 +190,28 @@ def test_missing_manifest_and_rank(m, tmp_path):
         ManifestReader(m, 1)
 
 
-def test_unsupported_file_format(m):
+def _relabel_format(m, fmt):
     p = os.path.join(m, "header.json")
     with open(p, "rb") as f:
         text = f.read()
     # Re-bind the rank file to the edited header so only the format check fires.
-    text = text.replace(b'"format": "jsonl",\n      "compression"', b'"format": "parquet",\n      "compression"')
+    text = text.replace(b'"format": "jsonl",\n      "compression"', b'"format": "%s",\n      "compression"' % fmt)
     with open(p, "wb") as f:
         f.write(text)
     patch(rank0(m), 40, struct.pack("<Q", xxh3_64(text)))
     reseal_header(rank0(m))
-    with pytest.raises(UnsupportedFormatError):
+
+
+def test_unsupported_file_format(m):
+    _relabel_format(m, b"arrow")  # reserved for later minor versions (§6)
+    with pytest.raises(UnsupportedFormatError, match="arrow"):
+        list(ManifestReader(m, 0))
+
+
+def test_jsonl_labelled_parquet_is_a_data_error(m):
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (Parquet replay needs it)")
+    _relabel_format(m, b"parquet")
+    with pytest.raises(MixteraReplayError, match="parquet"):
         list(ManifestReader(m, 0))
 
 

@@ -1,0 +1,255 @@
+"""WebDataset replay (docs/manifest-format.md §4.2, docs/webdataset.md "Replay"), matching the Swift reader.
+
+Per file, the tar headers are walked once (stdlib `tarfile`; payloads are never read in a plain tar) and
+the sample table is kept: per sample its key, the header offset of its first member and (extension, data
+offset, size) of each member. An entry's locator must be the first header offset of a sample.
+
+* plain tars: one `os.pread` per member (only the text member when the dataset has a text field);
+* compressed tars up to `INMEM_LIMIT` compressed bytes: decompressed once and kept in memory;
+* larger compressed tars: each entry streams the archive from the start up to its last sample.
+
+The sample is the text member's text (str; None when the sample lacks it) with a text field, else the
+sample's JSON object as bytes: `{"__key__":KEY,EXT:VALUE,...}` (text-like extensions as strings, others base64).
+"""
+from __future__ import annotations
+
+import base64
+import bisect
+import bz2
+import gzip
+import io
+import lzma
+import os
+import tarfile
+import zlib
+from typing import List, Optional
+
+from . import _zstd
+from ._json import json_string, text_str, utf8_replaced
+from .errors import CorruptBlockError, RecordError, UnsupportedFormatError
+
+INMEM_LIMIT = int(os.environ.get("MIXTERA_INMEM_LIMIT", 64 << 20))
+
+TEXT_EXTENSIONS = frozenset(["txt", "text", "json", "jsonl", "cls", "cls2", "id", "index", "inx", "md", "html", "htm",
+                             "csv", "tsv", "xml", "yaml", "yml", "caption"])
+
+_LOWER = bytes(c + 32 if 65 <= c <= 90 else c for c in range(256))
+
+
+def is_text_extension(ext: str) -> bool:
+    last = ext.rsplit(".", 1)[-1]
+    return last.encode("utf-8", "surrogateescape").translate(_LOWER).decode("utf-8", "surrogateescape") \
+        in TEXT_EXTENSIONS
+
+
+def split_name(name: str):
+    """(key, extension) of a member name, or None when WebDataset grouping skips it (docs/webdataset.md)."""
+    slash = name.find("/")
+    first = name if slash < 0 else name[:slash]
+    if len(first.encode("utf-8", "surrogateescape")) >= 4 and first.startswith("__") and first.endswith("__"):
+        return None
+    base_start = name.rfind("/") + 1
+    dot = name.find(".", base_start)
+    if dot < 0 or dot == base_start:
+        return None
+    return name[:dot], name[dot + 1:]
+
+
+def _fix_name(name: str) -> str:
+    """tarfile keeps invalid UTF-8 as surrogate escapes; Swift decodes it to U+FFFD."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class _Sample:
+    __slots__ = ("key", "header", "members")
+
+    def __init__(self, key, header, members):
+        self.key = key
+        self.header = header
+        self.members = members  # [(extension, data offset, size, header offset)]
+
+
+def build_table(tf: "tarfile.TarFile") -> List[_Sample]:
+    """The samples of an archive in order. A damaged archive yields the samples completed before the damage."""
+    out = []
+    pending = None
+    exts = None
+    try:
+        for ti in tf:
+            if not (ti.type in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)):
+                continue
+            sp = split_name(_fix_name(ti.name))
+            if sp is None:
+                continue
+            key, ext = sp
+            if pending is not None and pending.key == key:
+                if ext in exts:  # duplicate extension: the archive is bad from here on
+                    pending = None
+                    break
+                exts.add(ext)
+                pending.members.append((ext, ti.offset_data, ti.size, ti.offset))
+                continue
+            if pending is not None:
+                out.append(pending)
+            pending = _Sample(key, ti.offset, [(ext, ti.offset_data, ti.size, ti.offset)])
+            exts = {ext}
+        else:
+            if pending is not None:
+                out.append(pending)
+    except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, zlib.error):
+        pass  # damage: keep the completed samples
+    return out
+
+
+def _open_stream(path: str, compression: str):
+    if compression == "gzip":
+        return gzip.open(path, "rb")
+    if compression == "xz":
+        return lzma.open(path, "rb")
+    if compression == "bzip2":
+        return bz2.open(path, "rb")
+    if compression == "zstd":
+        return _zstd.open_stream(path, 0)
+    raise UnsupportedFormatError("compression %s is not supported" % compression, path)
+
+
+def sample_json(key: str, members, datas) -> bytes:
+    parts = [b'{"__key__":', json_string(key.encode("utf-8"))]
+    for (ext, _, _, _), data in zip(members, datas):
+        parts.append(b"," + json_string(ext.encode("utf-8")) + b":")
+        if is_text_extension(ext):
+            parts.append(json_string(utf8_replaced(data)))
+        else:
+            parts.append(b'"' + base64.b64encode(data) + b'"')
+    parts.append(b"}")
+    return b"".join(parts)
+
+
+class TarReplayFile:
+    """One WebDataset tar of a manifest; `read(locator, count)` returns `count` samples from the sample
+    whose first member header is at `locator`."""
+
+    def __init__(self, path: str, compression: str, text_field: Optional[str]):
+        self.path = path
+        self.compression = compression
+        self.text_field = text_field
+        self.fd = None
+        self.buf = None
+        if compression == "none":
+            self.fd = os.open(path, os.O_RDONLY)
+            with open(path, "rb") as f:
+                with tarfile.open(fileobj=f, mode="r:") as tf:
+                    self.table = build_table(tf)
+        else:
+            if os.path.getsize(path) <= INMEM_LIMIT:
+                s = _open_stream(path, compression)
+                try:
+                    parts = []
+                    while True:
+                        b = s.read(1 << 22)
+                        if not b:
+                            break
+                        parts.append(b)
+                except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+                    # Keep what decompressed: the walk stops at the damage like the Swift reader.
+                    pass
+                finally:
+                    s.close()
+                self.buf = b"".join(parts)
+                with tarfile.open(fileobj=io.BytesIO(self.buf), mode="r:") as tf:
+                    self.table = build_table(tf)
+            else:
+                s = _open_stream(path, compression)
+                try:
+                    with tarfile.open(fileobj=s, mode="r|") as tf:
+                        self.table = build_table(tf)
+                except tarfile.TarError:
+                    self.table = []
+                finally:
+                    s.close()
+        self.starts = [s.header for s in self.table]
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.buf = None
+
+    def _find(self, locator: int, count: int) -> int:
+        i = bisect.bisect_left(self.starts, locator)
+        if i >= len(self.starts) or self.starts[i] != locator or i + count > len(self.starts):
+            raise CorruptBlockError("no run of %d samples starts at header offset %d" % (count, locator), self.path)
+        return i
+
+    def _data(self, members) -> list:
+        """Bytes of each (ext, offset, size, header) member (plain or in-memory archives)."""
+        out = []
+        if self.buf is not None:
+            buf = self.buf
+            for _, off, size, hdr in members:
+                b = buf[off:off + size]
+                if len(b) != size:
+                    raise RecordError("member data of %d bytes is cut off after %d bytes" % (size, len(b)), self.path,
+                                      off, kind="truncated")
+                out.append(b)
+            return out
+        fd = self.fd
+        for _, off, size, hdr in members:
+            b = os.pread(fd, size, off) if size else b""
+            if len(b) != size:
+                raise RecordError("member data of %d bytes is cut off after %d bytes" % (size, len(b)), self.path,
+                                  off, kind="truncated")
+            out.append(b)
+        return out
+
+    def _stream_data(self, samples) -> dict:
+        """{data offset: bytes} of the wanted members, streaming the archive from the start."""
+        wanted = {}
+        for s in samples:
+            for m in s.members:
+                if self.text_field is None or m[0] == self.text_field:
+                    wanted[m[3]] = m
+        last = max(m[3] for s in samples for m in s.members)
+        got = {}
+        s = _open_stream(self.path, self.compression)
+        try:
+            with tarfile.open(fileobj=s, mode="r|") as tf:
+                for ti in tf:
+                    if ti.offset in wanted:
+                        f = tf.extractfile(ti)
+                        got[ti.offset_data] = f.read() if f is not None else b""
+                    if ti.offset >= last:
+                        break
+        except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as e:
+            raise RecordError("cannot read archive: %s" % e, self.path, kind="decompression")
+        finally:
+            s.close()
+        if len(got) != len(wanted):
+            raise RecordError("archive holds %d of the %d members wanted" % (len(got), len(wanted)), self.path,
+                              kind="data-changed")
+        return got
+
+    def read(self, locator: int, count: int) -> list:
+        i = self._find(locator, count)
+        samples = self.table[i:i + count]
+        tf = self.text_field
+        streamed = None
+        if self.fd is None and self.buf is None:
+            streamed = self._stream_data(samples)
+        out = []
+        for s in samples:
+            if tf is not None:
+                m = [m for m in s.members if m[0] == tf]
+                if not m:
+                    out.append(None)
+                    continue
+                data = streamed[m[0][1]] if streamed is not None else self._data(m)[0]
+                out.append(text_str(data))
+            else:
+                datas = [streamed[m[1]] for m in s.members] if streamed is not None else self._data(s.members)
+                out.append(sample_json(s.key, s.members, datas))
+        return out
