@@ -140,10 +140,12 @@ public enum Build {
         }
         var consumedFilter: (@Sendable (SampleRef) -> Bool)?
         if let c = continuation?.consumed {
-            consumedFilter = { r in c.contains(file: refFile(r), row: refRow(r)) }
+            let space = planner.space
+            consumedFilter = { r in c.contains(file: space.file(r), row: space.row(r)) }
         }
         var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
         let componentOffset = continuation?.components.count ?? 0
+        let sampleSpace = planner.space
         // Header needs the mixture log, known only after planning: keep per-rank writers in memory.
         var stepsDone = 0
         var log: [MixtureLogEntry] = []
@@ -186,7 +188,7 @@ public enum Build {
                 let split = RankSplit.split(step, dataParallel: d)
                 for rank in wr {
                     writers[rank - wr.lowerBound].appendStep(
-                        entries(split[rank], offsets: offsets, componentOffset: componentOffset))
+                        entries(split[rank], offsets: offsets, space: sampleSpace, componentOffset: componentOffset))
                 }
             }
             stepsDone += 1
@@ -295,7 +297,8 @@ public enum Build {
     /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge, as long
     /// as the rows are adjacent records in the file (`FileLocators.follows`).
     static func entries(
-        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], componentOffset: Int = 0
+        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], space: SampleSpace,
+        componentOffset: Int = 0
     ) -> [ManifestEntry] {
         var out: [ManifestEntry] = []
         var sorted: [SampleRef] = []
@@ -308,11 +311,11 @@ public enum Build {
             let refs = sorted[...]
             var i = refs.startIndex
             while i < refs.endIndex {
-                let f = refFile(refs[i])
-                let r = refRow(refs[i])
+                let f = space.file(refs[i])
+                let r = space.row(refs[i])
                 var j = i + 1
-                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && refFile(refs[j]) == f
-                    && offsets[f].follows(Int(refRow(refs[j])))
+                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && space.file(refs[j]) == f
+                    && offsets[f].follows(Int(space.row(refs[j])))
                 {
                     j += 1
                 }

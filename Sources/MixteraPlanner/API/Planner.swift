@@ -53,6 +53,8 @@ public final class Planner {
     private var overlapCounts: [Int: Int] = [:]  // (first << 16 | other) → samples
     private(set) public var selectedTotal = 0
     private(set) public var scannedTotal = 0
+    /// Global sample numbering of the files added so far (catalog order).
+    private(set) public var space = SampleSpace()
     private var sortValues: [[Double]]? = nil
     private let sortProperty: Int?
 
@@ -238,6 +240,10 @@ public final class Planner {
     public func addFile(
         fileIndex: Int, dataset: Int, sampleKeys: [UInt32], numeric: [NumericColumn], units: [Int64]? = nil
     ) throws(PlanError) {
+        guard fileIndex == space.fileCount else {
+            preconditionFailure("files must be added in catalog order (expected file \(space.fileCount), got \(fileIndex))")
+        }
+        try space.append(sampleCount: sampleKeys.count)
         let map = mapping[dataset]
         let dsName = datasets[dataset].name
         let selectedBefore = selectedTotal
@@ -303,7 +309,7 @@ public final class Planner {
     private var currentUnits: [Int64]?
 
     private func select(_ c: Int, file: Int, row: Int, numeric: [NumericColumn], map: [(categorical: Bool, index: Int)?]) {
-        selections[c].append(makeRef(file: file, row: Int64(row)))
+        selections[c].append(space.ref(file: file, row: Int64(row)))
         if let u = currentUnits { selectionUnits[c].append(row < u.count ? UInt32(clamping: u[row]) : 0) }
         selectedTotal += 1
         if let sp = sortProperty {
@@ -454,7 +460,8 @@ public final class Planner {
         let weights = try scheduleWeights()
         let streams = components.indices.map { i in
             ComponentStream(
-                base: selections[i], mode: arbitraryMode ? .none : spec.order.shuffle, blockSize: spec.order.blockSize,
+                base: selections[i], space: space, mode: arbitraryMode ? .none : spec.order.shuffle,
+                blockSize: spec.order.blockSize,
                 seed: spec.seed, component: i, excluded: consumed, units: needsUnits ? selectionUnits[i] : [])
         }
         selections = []

@@ -1,12 +1,49 @@
 import MixteraCore
 import MixteraSpec
 
-/// A sample reference: file index (in the manifest file table) and row, packed as `file << 40 | row`.
-public typealias SampleRef = UInt64
+/// A sample reference: the sample's global index in catalog order (file `f`'s rows start at
+/// `SampleSpace.bases[f]`). Four bytes, so planning holds about 4 bytes per selected sample.
+public typealias SampleRef = UInt32
 
-@inline(__always) public func makeRef(file: Int, row: Int64) -> SampleRef { UInt64(file) << 40 | UInt64(row) }
-@inline(__always) public func refFile(_ r: SampleRef) -> Int { Int(r >> 40) }
-@inline(__always) public func refRow(_ r: SampleRef) -> Int64 { Int64(r & 0xFF_FFFF_FFFF) }
+/// Maps global sample indices to (file, row) and back. Files are added in catalog order.
+public struct SampleSpace: Sendable {
+    /// `bases[f]` is the first global index of file `f`; the last element is the total.
+    public private(set) var bases: [UInt32] = [0]
+
+    public init() {}
+
+    public var fileCount: Int { bases.count - 1 }
+
+    /// Appends the next file's sample count.
+    /// - Throws: `PlanError` when the total passes 2^32 − 1 samples.
+    public mutating func append(sampleCount: Int) throws(PlanError) {
+        let total = UInt64(bases[bases.count - 1]) + UInt64(sampleCount)
+        guard total <= UInt64(UInt32.max) else {
+            throw PlanError(
+                "too-many-samples",
+                "the catalog holds more than 4294967295 samples; plan subsets (a query or dataset split) per manifest",
+                at: nil)
+        }
+        bases.append(UInt32(total))
+    }
+
+    @inline(__always) public func ref(file: Int, row: Int64) -> SampleRef { bases[file] &+ UInt32(truncatingIfNeeded: row) }
+
+    /// The file holding `r` (binary search over the file bases).
+    @inline(__always) public func file(_ r: SampleRef) -> Int {
+        var lo = 0
+        var hi = bases.count - 1  // bases[lo] <= r < bases[hi]
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if bases[mid] <= r { lo = mid } else { hi = mid }
+        }
+        // Skip empty files that share the base.
+        while lo + 1 < bases.count - 1 && bases[lo + 1] <= r { lo += 1 }
+        return lo
+    }
+
+    @inline(__always) public func row(_ r: SampleRef) -> Int64 { Int64(r - bases[file(r)]) }
+}
 
 /// The consumption order of one component's samples (docs/planner.md §Order).
 ///
@@ -45,7 +82,7 @@ struct ComponentStream {
     private var excludedCount = 0
 
     init(
-        base: [SampleRef], mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
+        base: [SampleRef], space: SampleSpace, mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
         excluded: (@Sendable (SampleRef) -> Bool)? = nil, units: [UInt32] = []
     ) {
         precondition(units.isEmpty || units.count == base.count)
@@ -60,9 +97,9 @@ struct ComponentStream {
         case .files:
             var i = 0
             while i < base.count {
-                let f = refFile(base[i])
+                let f = space.file(base[i])
                 var j = i + 1
-                while j < base.count && refFile(base[j]) == f { j += 1 }
+                while j < base.count && space.file(base[j]) == f { j += 1 }
                 segments.append((i, j - i))
                 i = j
             }

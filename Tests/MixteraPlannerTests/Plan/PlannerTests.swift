@@ -7,6 +7,13 @@ import Testing
 /// Synthetic catalogs: one dataset, categorical `source`, numeric `quality`.
 struct Synthetic {
     var files: [(keys: [UInt32], quality: [Double])]
+
+    /// The global sample numbering the planner uses for these files (files in order).
+    var space: SampleSpace {
+        var sp = SampleSpace()
+        for f in files { try! sp.append(sampleCount: f.keys.count) }
+        return sp
+    }
     let sources = ["web", "code", "books"]
 
     init(files: Int, samplesPerFile: Int, seed: UInt64, skew: [UInt64] = [6, 2, 2]) {
@@ -39,7 +46,7 @@ struct Synthetic {
         return (try p.finish(), p)
     }
 
-    func source(_ r: SampleRef) -> String { sources[Int(files[refFile(r)].keys[Int(refRow(r))]) - 1] }
+    func source(_ r: SampleRef) -> String { sources[Int(files[space.file(r)].keys[Int(space.row(r))]) - 1] }
 }
 
 @Suite struct ApportionTests {
@@ -99,7 +106,7 @@ struct Synthetic {
                 remaining[k] -= refs.count
                 for r in refs {
                     #expect(seen.insert(r).inserted)
-                    #expect(s.files[refFile(r)].quality[Int(refRow(r))] >= 0.1)
+                    #expect(s.files[s.space.file(r)].quality[Int(s.space.row(r))] >= 0.1)
                     if k == 0 { #expect(s.source(r) == "web") }
                     if k == 1 { #expect(s.source(r) == "code") }
                     if k == 2 { #expect(s.source(r) == "books") }
@@ -195,7 +202,7 @@ struct Synthetic {
         while let step = plan.next() {
             for (k, refs) in step.samples.enumerated() {
                 for r in refs {
-                    let q = s.files[refFile(r)].quality[Int(refRow(r))]
+                    let q = s.files[s.space.file(r)].quality[Int(s.space.row(r))]
                     #expect(q <= last[k])
                     // Ties keep catalog order.
                     if q == last[k] { #expect(r > lastRef[k]) }

@@ -7,6 +7,13 @@ import Testing
 /// Synthetic corpora with skewed per-sample token counts: short web, long books, very mixed code.
 struct SkewedCorpus {
     var files: [(keys: [UInt32], quality: [Double], tokens: [Int64])]
+
+    /// The global sample numbering the planner uses for these files (files in order).
+    var space: SampleSpace {
+        var sp = SampleSpace()
+        for f in files { try! sp.append(sampleCount: f.keys.count) }
+        return sp
+    }
     let sources = ["web", "code", "books"]
 
     init(files: Int, samplesPerFile: Int, seed: UInt64) {
@@ -46,8 +53,8 @@ struct SkewedCorpus {
         return p
     }
 
-    func tokens(_ r: SampleRef) -> Int64 { files[refFile(r)].tokens[Int(refRow(r))] }
-    func source(_ r: SampleRef) -> Int { Int(files[refFile(r)].keys[Int(refRow(r))]) - 1 }
+    func tokens(_ r: SampleRef) -> Int64 { files[space.file(r)].tokens[Int(space.row(r))] }
+    func source(_ r: SampleRef) -> Int { Int(files[space.file(r)].keys[Int(space.row(r))]) - 1 }
 
     /// Largest token count of a selected sample (quality ≥ 0.1), per source.
     var maxTokens: [Int64] {
@@ -194,7 +201,7 @@ struct SkewedCorpus {
     @Test func continuationSkipsConsumedSamplesAndKeepsTheBounds() throws {
         let corpus = SkewedCorpus(files: 4, samplesPerFile: 300, seed: 7)
         let yaml = PlannerTests.yaml(Self.components, steps: "30", g: 32, d: 4, order: "{shuffle: blocks, block_size: 4}", policy: "repeat")
-        let consumed: @Sendable (SampleRef) -> Bool = { r in refRow(r) % 3 == 0 }
+        let consumed: @Sendable (SampleRef) -> Bool = { r in r % 3 == 0 }
         var plan = try corpus.planner(yaml).finish(startStep: 10, consumed: consumed)
         let u = corpus.maxTokens
         let q = Int128(StepPlan.unitScale)
