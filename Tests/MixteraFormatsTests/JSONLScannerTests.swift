@@ -217,6 +217,26 @@ import Testing
         #expect(r.textBytes == [20_000_000, 1])
     }
 
+    @Test func aSkippedRecordLeavesNoPartialNumericColumn() throws {
+        let dir = TestSupport.temporaryDirectory("partial")
+        TestSupport.write(
+            #"{"a": 1, "b": 2.5}"# + "\n" + #"{"a": 2, "b": "oops"}"# + "\n" + #"{"a": 3, "b": 4}"# + "\n", to: dir + "/n.jsonl")
+        let spec = """
+            datasets:
+              - name: t
+                root: \(dir)
+                on_error: skip
+                properties:
+                  a: {path: a, type: int}
+                  b: {path: b, type: float}
+            """
+        let ds = try DatasetSpec.parse(text: spec, path: "/x.yaml").datasets[0]
+        let r = try JSONLScanner(dataset: ds, relativePath: "n.jsonl").scan(path: dir + "/n.jsonl", displayPath: "n")
+        #expect(r.sampleCount == 2)
+        #expect(r.skippedRecords == 1)
+        #expect(r.numericColumns == [.int([1, 3], nulls: nil), .float([2.5, 4], nulls: nil)])
+    }
+
     @Test func pathsWithIndexWildcardAndEscapes() throws {
         let dir = TestSupport.temporaryDirectory("paths")
         TestSupport.write(

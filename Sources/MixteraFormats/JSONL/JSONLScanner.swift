@@ -138,23 +138,18 @@ public struct JSONLScanner {
         let displayPath: String
         var result = FileScanResult()
         var extractor: JSONFieldExtractor
-        var valueInterner = [ByteInterner]()
-        var keyInterner = ByteInterner(capacity: 256)
+        var keyTable: KeyTableBuilder
         var scratch: [UInt8] = []
-        var keyScratch: [UInt8] = []
-        var ints: [[Int64]]
-        var doubles: [[Double]]
-        var nulls: [[Bool]?]
+        var numericColumns: NumericColumnsBuilder
+        var numericScratch: [PropertyValue] = []
         var lineNumber = 0
 
         init(scanner: JSONLScanner, displayPath: String) {
             self.scanner = scanner
             self.displayPath = displayPath
             extractor = JSONFieldExtractor(paths: scanner.paths)
-            valueInterner = scanner.schema.categorical.map { _ in ByteInterner() }
-            ints = scanner.schema.numeric.map { _ in [] }
-            doubles = scanner.schema.numeric.map { _ in [] }
-            nulls = scanner.schema.numeric.map { _ in nil }
+            keyTable = KeyTableBuilder(propertyCount: scanner.schema.categorical.count)
+            numericColumns = NumericColumnsBuilder(scanner.schema.numeric)
             if scanner.tokensSlot != nil { result.tokens = [] }
         }
 
@@ -299,8 +294,8 @@ public struct JSONLScanner {
                         at: located(Int(s.start)))
                 }
             }
-            // Categorical key.
-            keyScratch.removeAll(keepingCapacity: true)
+            // Categorical key (values interned as they convert; the key is only used once the record is good).
+            keyTable.beginKey()
             for (i, target) in scanner.categoricalTargets.enumerated() {
                 let prop = scanner.schema.categorical[i]
                 scratch.removeAll(keepingCapacity: true)
@@ -308,45 +303,26 @@ public struct JSONLScanner {
                 case .constant(let v): CategoricalEncoding.encode(v, into: &scratch)
                 case .json(let slot): try encodeCategorical(prop, slot: slot, base: base)
                 }
-                let id = scratch.withUnsafeBytes { valueInterner[i].intern($0) }
-                keyScratch.writeVarint32(UInt32(id))
+                scratch.withUnsafeBytes { keyTable.add(i, encoded: $0) }
             }
-            let key = keyScratch.withUnsafeBytes { keyInterner.intern($0) }
-            // Numeric values.
+            // Numeric values: all converted before any is appended, so a bad record leaves no partial column.
+            numericScratch.removeAll(keepingCapacity: true)
             for (i, target) in scanner.numericTargets.enumerated() {
-                let prop = scanner.schema.numeric[i]
-                var value: PropertyValue
                 switch target {
-                case .constant(let v): value = v
-                case .json(let slot): value = try numericValue(prop, extractor.single[slot], base: base)
+                case .constant(let v): numericScratch.append(v)
+                case .json(let slot):
+                    numericScratch.append(try numericValue(scanner.schema.numeric[i], extractor.single[slot], base: base))
                 }
-                appendNumeric(i, prop.type, value)
             }
-            result.sampleKeys.append(UInt32(key))
+            let key = keyTable.endKey()
+            for (i, v) in numericScratch.enumerated() { numericColumns.append(i, v) }
+            numericColumns.endSample()
+            result.sampleKeys.append(key)
             result.byteOffsets.append(offset)
             result.byteLengths.append(Int64(line.count))
             result.textBytes.append(textLen)
             if scanner.tokensSlot != nil { result.tokens!.append(tokenCount) }
             result.sampleCount += 1
-        }
-
-        mutating func appendNumeric(_ i: Int, _ type: PropertyType, _ value: PropertyValue) {
-            let n = result.sampleCount
-            var isNull = false
-            switch (type, value) {
-            case (.int, .int(let v)): ints[i].append(v)
-            case (.float, .float(let v)): doubles[i].append(v)
-            case (.float, .int(let v)): doubles[i].append(Double(v))
-            default:
-                isNull = true
-                if type == .int { ints[i].append(0) } else { doubles[i].append(0) }
-            }
-            if isNull {
-                if nulls[i] == nil { nulls[i] = Array(repeating: false, count: n) }
-                nulls[i]!.append(true)
-            } else if nulls[i] != nil {
-                nulls[i]!.append(false)
-            }
         }
 
         func kindName(_ k: JSONFieldExtractor.ValueKind) -> String {
@@ -484,16 +460,8 @@ public struct JSONLScanner {
         }
 
         mutating func finish() {
-            result.keyTable = (0..<keyInterner.count).map { k in
-                var r = ByteReader(Array(keyInterner.value(k)))
-                return (0..<scanner.schema.categorical.count).map { i in
-                    let id = Int((try? r.readVarint()) ?? 0)
-                    return CategoricalEncoding.decode(valueInterner[i].value(id))
-                }
-            }
-            result.numericColumns = scanner.schema.numeric.enumerated().map { i, p in
-                p.type == .int ? .int(ints[i], nulls: nulls[i]) : .float(doubles[i], nulls: nulls[i])
-            }
+            result.keyTable = keyTable.table()
+            result.numericColumns = numericColumns.finish()
         }
     }
 }

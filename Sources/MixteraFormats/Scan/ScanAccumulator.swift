@@ -120,20 +120,14 @@ enum PropertyConversion {
 struct ScanAccumulator {
     let schema: ScanSchema
     private(set) var result = FileScanResult()
-    private var valueInterners: [ByteInterner]
-    private var keyInterner = ByteInterner(capacity: 256)
     private var scratch: [UInt8] = []
-    private var keyScratch: [UInt8] = []
-    private var ints: [[Int64]]
-    private var doubles: [[Double]]
-    private var nulls: [[Bool]?]
+    private var keyTable: KeyTableBuilder
+    private var numericColumns: NumericColumnsBuilder
 
     init(schema: ScanSchema, locatorKind: LocatorKind, hasTokens: Bool) {
         self.schema = schema
-        valueInterners = schema.categorical.map { _ in ByteInterner() }
-        ints = schema.numeric.map { _ in [] }
-        doubles = schema.numeric.map { _ in [] }
-        nulls = schema.numeric.map { _ in nil }
+        keyTable = KeyTableBuilder(propertyCount: schema.categorical.count)
+        numericColumns = NumericColumnsBuilder(schema.numeric)
         result.locatorKind = locatorKind
         if hasTokens { result.tokens = [] }
     }
@@ -143,16 +137,16 @@ struct ScanAccumulator {
         categorical: [PropertyValue], numeric: [PropertyValue], offset: Int64, length: Int64, textBytes: Int64,
         tokens: Int64?
     ) {
-        keyScratch.removeAll(keepingCapacity: true)
+        keyTable.beginKey()
         for (i, v) in categorical.enumerated() {
             scratch.removeAll(keepingCapacity: true)
             CategoricalEncoding.encode(v, into: &scratch)
-            let id = scratch.withUnsafeBytes { valueInterners[i].intern($0) }
-            keyScratch.writeVarint32(UInt32(id))
+            scratch.withUnsafeBytes { keyTable.add(i, encoded: $0) }
         }
-        let key = keyScratch.withUnsafeBytes { keyInterner.intern($0) }
-        for (i, v) in numeric.enumerated() { appendNumeric(i, schema.numeric[i].type, v) }
-        result.sampleKeys.append(UInt32(key))
+        let key = keyTable.endKey()
+        for (i, v) in numeric.enumerated() { numericColumns.append(i, v) }
+        numericColumns.endSample()
+        result.sampleKeys.append(key)
         result.byteOffsets.append(offset)
         result.byteLengths.append(length)
         result.textBytes.append(textBytes)
@@ -166,36 +160,9 @@ struct ScanAccumulator {
         if result.problems.count < 20 { result.problems.append(error) }
     }
 
-    private mutating func appendNumeric(_ i: Int, _ type: PropertyType, _ value: PropertyValue) {
-        let n = result.sampleCount
-        var isNull = false
-        switch (type, value) {
-        case (.int, .int(let v)): ints[i].append(v)
-        case (.float, .float(let v)): doubles[i].append(v)
-        case (.float, .int(let v)): doubles[i].append(Double(v))
-        default:
-            isNull = true
-            if type == .int { ints[i].append(0) } else { doubles[i].append(0) }
-        }
-        if isNull {
-            if nulls[i] == nil { nulls[i] = Array(repeating: false, count: n) }
-            nulls[i]!.append(true)
-        } else if nulls[i] != nil {
-            nulls[i]!.append(false)
-        }
-    }
-
     mutating func finish() -> FileScanResult {
-        result.keyTable = (0..<keyInterner.count).map { k in
-            var r = ByteReader(Array(keyInterner.value(k)))
-            return (0..<schema.categorical.count).map { i in
-                let id = Int((try? r.readVarint()) ?? 0)
-                return CategoricalEncoding.decode(valueInterners[i].value(id))
-            }
-        }
-        result.numericColumns = schema.numeric.enumerated().map { i, p in
-            p.type == .int ? .int(ints[i], nulls: nulls[i]) : .float(doubles[i], nulls: nulls[i])
-        }
+        result.keyTable = keyTable.table()
+        result.numericColumns = numericColumns.finish()
         return result
     }
 }
