@@ -30,7 +30,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/test-python.sh
