@@ -181,12 +181,12 @@ import Testing
             let rb = try b.rankFile(rank)
             for s in 0..<5 {
                 #expect(try ra.entries(step: s) == rb.entries(step: s))
-                for e in try rb.entries(step: s) { for k in 0..<e.count { early.insert("\(e.file):\(e.row + Int64(k))") } }
+                for e in try rb.entries(step: s) { for row in e.rows { early.insert("\(e.file):\(row)") } }
             }
             for s in 5..<10 {
                 let entries = try rb.entries(step: s)
                 #expect(entries.allSatisfy { $0.component >= 3 })
-                for e in entries { for k in 0..<e.count { late.append("\(e.file):\(e.row + Int64(k))") } }
+                for e in entries { for row in e.rows { late.append("\(e.file):\(row)") } }
             }
         }
         #expect(early.count == 5 * 40)

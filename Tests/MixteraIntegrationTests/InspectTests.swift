@@ -20,7 +20,9 @@ import Testing
         // Rewrite rank 1 with step 7's entries reversed (same samples, another order), same header.
         let md = try ManifestDirectory(path: m)
         let rf = try md.rankFile(1)
-        var w = RankFileWriter(rank: 1, dataParallel: md.header.dataParallel, samplesPerStep: md.header.samplesPerRank)
+        var w = RankFileWriter(
+            rank: 1, dataParallel: md.header.dataParallel, samplesPerStep: md.header.samplesPerRank,
+            sparseEntries: rf.sparseEntries)
         var changedSlot0: ManifestEntry?
         for s in 0..<rf.stepCount {
             var e = try rf.entries(step: s)

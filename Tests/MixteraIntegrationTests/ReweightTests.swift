@@ -164,12 +164,12 @@ import Testing
             let rb = try b.rankFile(rank)
             for step in 0..<s {
                 #expect(try ra.entries(step: step) == rb.entries(step: step))
-                for e in try rb.entries(step: step) { for k in 0..<e.count { early.insert("\(e.file):\(e.row + Int64(k))") } }
+                for e in try rb.entries(step: step) { for row in e.rows { early.insert("\(e.file):\(row)") } }
             }
             for step in s..<12 {
                 let entries = try rb.entries(step: step)
                 #expect(entries.allSatisfy { $0.component >= 3 })
-                for e in entries { for k in 0..<e.count { late.append("\(e.file):\(e.row + Int64(k))") } }
+                for e in entries { for row in e.rows { late.append("\(e.file):\(row)") } }
             }
         }
         #expect(early.count == s * 40)

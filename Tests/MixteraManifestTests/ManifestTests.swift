@@ -48,6 +48,39 @@ import Testing
         #expect(throws: ManifestError.self) { try r.entries(step: steps) }
     }
 
+    @Test func sparseEntriesRoundTrip() throws {
+        let dir = TestSupport.temporaryDirectory("sparse")
+        var rng = SplitMix64(seed: TestSupport.seed)
+        var steps: [[ManifestEntry]] = []
+        for _ in 0..<50 {
+            var left = 8
+            var out: [ManifestEntry] = []
+            var row: Int64 = Int64(rng.nextBelow(100))
+            while left > 0 {
+                let c = min(left, 1 + Int(rng.nextBelow(4)))
+                let skips = c > 1 && rng.nextBelow(2) == 0 ? (1..<c).map { _ in UInt32(rng.nextBelow(5)) } : []
+                let e = ManifestEntry(
+                    component: Int(rng.nextBelow(2)), file: Int(rng.nextBelow(3)), row: row, count: c,
+                    locator: row * 100, skips: skips.contains { $0 > 0 } ? skips : [])
+                out.append(e)
+                row = e.rowEnd + Int64(rng.nextBelow(3))
+                left -= c
+            }
+            steps.append(out)
+        }
+        var w = RankFileWriter(rank: 0, dataParallel: 1, samplesPerStep: 8, sparseEntries: true)
+        for s in steps { w.appendStep(s) }
+        let bytes = w.finish(headerHash: 7)
+        #expect(bytes[10] == 1 && bytes[12] == 1)  // minor 1, flag bit 0
+        FileManager.default.createFile(atPath: dir + "/r.bin", contents: Data(bytes))
+        let r = try RankFileReader(path: dir + "/r.bin")
+        #expect(r.sparseEntries)
+        for (i, s) in steps.enumerated() { #expect(try r.entries(step: i) == s) }
+        let e = ManifestEntry(component: 0, file: 0, row: 10, count: 3, locator: 0, skips: [2, 0])
+        #expect(e.rows == [10, 13, 14])
+        #expect(e.span == 5 && e.rowEnd == 15)
+    }
+
     @Test func corruptionIsDetected() throws {
         let dir = TestSupport.temporaryDirectory("corrupt")
         let bytes = write(randomSteps(300, b: 8, seed: 9), b: 8, to: dir + "/good.bin")

@@ -100,6 +100,9 @@ def rank_file_name(rank: int) -> str:
     return "rank-%05d.bin" % rank
 
 
+SPARSE_FLAG = 1  # rank-file flag bit 0: counts carry a sparse bit, sparse entries their skips (format 1.1)
+
+
 def _varints(buf: bytes, pos: int, end: int, n: int):
     """Decodes n LEB128 varints from buf[pos:end]; returns (values, new_pos)."""
     out = []
@@ -177,8 +180,9 @@ class RankFile:
                 "rank file format version %d.%d is not supported (this reader supports %d.x)" % (major, minor, MAJOR), path, 8)
         if xxh3_64(head[:56]) != hsum:
             raise ChecksumError("rank file header checksum mismatch; the file is corrupt", path, 56)
-        if flags != 0:
+        if flags & ~SPARSE_FLAG:
             raise UnsupportedFlagsError("rank file has unknown flags 0x%x" % flags, path, 12)
+        self.sparse = bool(flags & SPARSE_FLAG)
         if k <= 0:
             raise CorruptBlockError("rank file has zero steps per block", path)
         nblocks = (steps + k - 1) // k
@@ -225,6 +229,11 @@ class RankFile:
 
     def entries(self, step: int):
         """The entries of `step`: a list of (component, file, row, count, locator)."""
+        return [e[:5] for e in self.entries_full(step)]
+
+    def entries_full(self, step: int):
+        """The entries of `step`: (component, file, row, count, locator, skips) with `skips` None for a
+        plain entry, else the records skipped after each row but the last (docs/manifest-format.md §3.1)."""
         if not 0 <= step < self.steps:
             raise UsageError("step %d is out of range (the manifest has %d steps)" % (step, self.steps), self.path,
                              kind="step-out-of-range")
@@ -245,31 +254,44 @@ class RankFile:
         if start > end or end > len(raw):
             raise err
         b = self.samples_per_step
-        try:
-            (n,), pos = _varints(raw, start, end, 1)
-            if n > b:
-                raise err
-            vals, pos = _varints(raw, pos, end, 5 * n)
-        except IndexError:
-            raise err
-        if pos != end:
-            raise err
-        # Delta decoding within the step (docs/manifest-format.md §3.1): file, row and locator are
-        # zigzag deltas against the previous entry when it is in the same file.
+        sparse = self.sparse
         out = []
         pf = 0
         prow_end = 0
         ploc = 0
-        for t in range(0, 5 * n, 5):
-            comp, zf, zr, count, zl = vals[t:t + 5]
-            f = pf + ((zf >> 1) ^ -(zf & 1))
-            same = f == pf
-            row = (prow_end if same else 0) + ((zr >> 1) ^ -(zr & 1))
-            loc = (ploc if same else 0) + ((zl >> 1) ^ -(zl & 1))
-            if f < 0 or row < 0 or loc < 0 or count < 1:
+        try:
+            (n,), pos = _varints(raw, start, end, 1)
+            if n > b:
                 raise err
-            out.append((comp, f, row, count, loc))
-            pf, prow_end, ploc = f, row + count, loc
+            if not sparse:
+                vals, pos = _varints(raw, pos, end, 5 * n)
+            for t in range(n):
+                if sparse:
+                    (comp, zf, zr, rc, zl), pos = _varints(raw, pos, end, 5)
+                    count = rc >> 1
+                    skips = None
+                    if rc & 1:
+                        if count < 2:
+                            raise err
+                        skips, pos = _varints(raw, pos, end, count - 1)
+                else:
+                    comp, zf, zr, count, zl = vals[5 * t:5 * t + 5]
+                    skips = None
+                # Delta decoding within the step: file, row and locator are zigzag deltas against the
+                # previous entry when it is in the same file.
+                f = pf + ((zf >> 1) ^ -(zf & 1))
+                same = f == pf
+                row = (prow_end if same else 0) + ((zr >> 1) ^ -(zr & 1))
+                loc = (ploc if same else 0) + ((zl >> 1) ^ -(zl & 1))
+                if f < 0 or row < 0 or loc < 0 or count < 1:
+                    raise err
+                out.append((comp, f, row, count, loc, skips))
+                pf, ploc = f, loc
+                prow_end = row + count + (sum(skips) if skips else 0)
+        except IndexError:
+            raise err
+        if pos != end:
+            raise err
         if sum(e[3] for e in out) != b:
             raise err
         return out

@@ -233,17 +233,34 @@ class ManifestReader:
         files = self._files
         readers = self._readers
         ncomp = len(self.header.components)
-        for comp, fi, row, count, loc in self.rank_file.entries(s):
+        for comp, fi, row, count, loc, skips in self.rank_file.entries_full(s):
             slot = files.get(fi)
             if slot is None:
                 slot = self._open_file(fi)
             f, text = slot
-            if row + count > f.samples or comp >= ncomp:
+            span = count + sum(skips) if skips else count
+            if row + span > f.samples or comp >= ncomp:
                 raise self._bad_entry(comp, fi, row, count)
             r = readers.get(fi)
             if r is None:
                 r = self._reader(fi)
-            lines = r.read(loc, count)
+            if skips:
+                # A sparse entry: one run of `span` records, keeping the selected ones.
+                if f.format != "jsonl":
+                    raise self._bad_entry(comp, fi, row, count)
+                run = r.read(loc, span)
+                lines = []
+                rows = []
+                k = 0
+                for i, sk in enumerate(skips):
+                    lines.append(run[k])
+                    rows.append(row + k)
+                    k += 1 + sk
+                lines.append(run[k])
+                rows.append(row + k)
+                row = rows
+            else:
+                lines = r.read(loc, count)
             if text is not None:
                 try:
                     if count == 1:
@@ -272,6 +289,11 @@ class ManifestReader:
             f = files[fi]
             dname = dsnames[f.dataset]
             path = f.path
+            if row.__class__ is list:
+                for v, rw in zip(values, row):
+                    batch.append(new(Sample, (s, rank, slot, cname, dname, path, rw, v)))
+                    slot += 1
+                continue
             for v in values:
                 batch.append(new(Sample, (s, rank, slot, cname, dname, path, row, v)))
                 slot += 1
@@ -336,6 +358,11 @@ class ManifestReader:
             elif k == 2:
                 values = [t if t.__class__ is bytes else (b"null" if t is None else json_string(to_utf8(t)))
                           for t in values]
+            if row.__class__ is list:
+                for v, rw in zip(values, row):
+                    out.append(b'{"step":%d,"rank":%d,"slot":%d%s%d,"sample":%s}\n' % (s, rank, slot, mid, rw, v))
+                    slot += 1
+                continue
             for v in values:
                 out.append(b'{"step":%d,"rank":%d,"slot":%d%s%d,"sample":%s}\n' % (s, rank, slot, mid, row, v))
                 slot += 1

@@ -100,7 +100,7 @@ def test_minor_version_accepted(m):
 
 
 def test_flags(m):
-    patch(rank0(m), 12, struct.pack("<I", 1))
+    patch(rank0(m), 12, struct.pack("<I", 2))  # bit 1 is unknown (bit 0 = sparse entries)
     reseal_header(rank0(m))
     with pytest.raises(UnsupportedFlagsError):
         ManifestReader(m, 0)

@@ -146,6 +146,9 @@ public enum Build {
         var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
         let componentOffset = continuation?.components.count ?? 0
         let sampleSpace = planner.space
+        // Sparse entries pay off when a component's rows are near each other in files (every order but
+        // `shuffle: samples`); the choice depends on the spec only, so it is deterministic.
+        let sparseEntries = spec.order.shuffle != .samples || continuation?.hasSparseEntries == true
         // Header needs the mixture log, known only after planning: keep per-rank writers in memory.
         var stepsDone = 0
         var log: [MixtureLogEntry] = []
@@ -154,7 +157,7 @@ public enum Build {
         var perStepTarget: [[Double]] = []
         var writers: [RankFileWriter] = []
         if let wr = writeRanks {
-            writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b) }
+            writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries) }
         }
         if let continuation {
             let zeros = plan.summaries.map { _ in 0 }
@@ -188,7 +191,9 @@ public enum Build {
                 let split = RankSplit.split(step, dataParallel: d)
                 for rank in wr {
                     writers[rank - wr.lowerBound].appendStep(
-                        entries(split[rank], offsets: offsets, space: sampleSpace, componentOffset: componentOffset))
+                        entries(
+                            split[rank], offsets: offsets, space: sampleSpace, componentOffset: componentOffset,
+                            sparse: sparseEntries))
                 }
             }
             stepsDone += 1
@@ -279,6 +284,10 @@ public enum Build {
             checkJSONLines = false
         }
 
+        /// Whether entries may skip records of this file: JSONL whose every record was indexed (no
+        /// `on_error: skip` losses), so the reader can count records between rows.
+        var allowsSparse: Bool { (kind == .fileOffsets || kind == .streamOffsets) && !checkJSONLines }
+
         /// Whether indexed row `r` is the record right after indexed row `r - 1` in the file, so that one entry
         /// can cover both. It is not when `on_error: skip` dropped records between them (or, for tars, when
         /// skipped members such as directories lie between them).
@@ -298,10 +307,11 @@ public enum Build {
     /// as the rows are adjacent records in the file (`FileLocators.follows`).
     static func entries(
         _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], space: SampleSpace,
-        componentOffset: Int = 0
+        componentOffset: Int = 0, sparse: Bool = false
     ) -> [ManifestEntry] {
         var out: [ManifestEntry] = []
         var sorted: [SampleRef] = []
+        var skips: [UInt32] = []
         for (c, chunk) in chunks {
             // Within a rank's micro-batch each component's samples are in (file, row) order: the global
             // batch is unchanged, runs collapse, deltas stay small and replay reads forward.
@@ -313,16 +323,33 @@ public enum Build {
             while i < refs.endIndex {
                 let f = space.file(refs[i])
                 let r = space.row(refs[i])
+                // Sparse entries (JSONL files whose records all made it into the catalog): rows up to
+                // `maxSparseSkip` records apart share one entry, replay reads and drops the records between.
+                let canSkip = sparse && offsets[f].allowsSparse
+                skips.removeAll(keepingCapacity: true)
                 var j = i + 1
-                while j < refs.endIndex && refs[j] == refs[j - 1] &+ 1 && space.file(refs[j]) == f
-                    && offsets[f].follows(Int(space.row(refs[j])))
-                {
+                while j < refs.endIndex && space.file(refs[j]) == f {
+                    let gap = Int64(refs[j] &- refs[j - 1]) - 1
+                    if gap == 0 && offsets[f].follows(Int(space.row(refs[j]))) {
+                        skips.append(0)
+                    } else if canSkip && gap > 0 && gap <= maxSparseSkip {
+                        skips.append(UInt32(gap))
+                    } else {
+                        break
+                    }
                     j += 1
                 }
-                out.append(ManifestEntry(component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f].offsets[Int(r)]))
+                let isSparse = skips.contains { $0 > 0 }
+                out.append(
+                    ManifestEntry(
+                        component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f].offsets[Int(r)],
+                        skips: isSparse ? skips : []))
                 i = j
             }
         }
         return out
     }
+
+    /// The largest number of records a sparse entry skips between two of its rows.
+    static let maxSparseSkip: Int64 = 64
 }

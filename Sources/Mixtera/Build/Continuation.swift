@@ -11,6 +11,8 @@ struct Continuation {
     let mixtureLog: [MixtureLogEntry]
     let consumed: ConsumedSet
     let provenance: JSON
+    /// Whether any kept step (on any rank) has a sparse entry; the new rank files must then allow them.
+    let hasSparseEntries: Bool
 
     static func load(
         path: String, atStep: Int, globalBatch: Int, dataParallel: Int, datasets: [String], files: [ManifestFile],
@@ -33,6 +35,7 @@ struct Continuation {
         for (i, f) in files.enumerated() { newIndex[datasets[f.dataset] + "\u{0}" + f.path] = i }
         let mapping: [Int?] = h.files.map { newIndex[h.datasets[$0.dataset].name + "\u{0}" + $0.path] }
         var consumed = ConsumedSet(files: files)
+        var hasSparse = false
         var kept: [[[ManifestEntry]]] = keepRanks.map { Array(repeating: [], count: $0.count) } ?? []
         for rank in 0..<dataParallel {
             let rf = try old.rankFile(rank)
@@ -46,7 +49,12 @@ struct Continuation {
                             at: DataLocation(path: path), category: .data)
                     }
                     entries[i].file = nf
-                    consumed.insert(file: nf, rows: entries[i].row, count: entries[i].count)
+                    if entries[i].isSparse {
+                        hasSparse = true
+                        for row in entries[i].rows { consumed.insert(file: nf, rows: row, count: 1) }
+                    } else {
+                        consumed.insert(file: nf, rows: entries[i].row, count: entries[i].count)
+                    }
                 }
                 if let kr = keepRanks, kr.contains(rank) { kept[rank - kr.lowerBound].append(entries) }
             }
@@ -60,7 +68,8 @@ struct Continuation {
             ("header_xxh3", .string(XXH3.hex(old.headerHash))), ("catalog_fingerprint", .string(h.catalogFingerprint)),
         ])
         return Continuation(
-            atStep: atStep, steps: kept, components: h.components, mixtureLog: log, consumed: consumed, provenance: provenance)
+            atStep: atStep, steps: kept, components: h.components, mixtureLog: log, consumed: consumed, provenance: provenance,
+            hasSparseEntries: hasSparse)
     }
 }
 

@@ -266,7 +266,7 @@ public enum Diff {
             var out: [String] = []
             for r in readers {
                 for e in try r.entries(step: step) where e.file < keys.count {
-                    for k in 0..<e.count { out.append(keys[e.file] + "\u{0}" + String(e.row + Int64(k))) }
+                    for row in e.rows { out.append(keys[e.file] + "\u{0}" + String(row)) }
                 }
             }
             return out.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }
@@ -321,7 +321,7 @@ public enum Diff {
                 guard e.file < files.count, e.component < comps.count else {
                     throw ManifestError("corrupt", "an entry references file \(e.file) or component \(e.component) outside the header's tables", at: nil)
                 }
-                for k in 0..<e.count { out.append(Sample(component: comps[e.component], file: files[e.file], row: e.row + Int64(k))) }
+                for row in e.rows { out.append(Sample(component: comps[e.component], file: files[e.file], row: row)) }
             }
             return out
         }

@@ -19,8 +19,7 @@ public enum Lineage {
             var slot = 0
             for e in try rf.entries(step: step) {
                 let f = h.files[e.file]
-                for k in 0..<e.count {
-                    let row = e.row + Int64(k)
+                for (k, row) in e.rows.enumerated() {
                     var kv: [(String, JSON)] = [
                         ("step", .int(Int64(step))), ("rank", .int(Int64(r))), ("slot", .int(Int64(slot))),
                         ("component", .string(h.components[e.component].name)),
@@ -64,8 +63,8 @@ public enum Lineage {
                             problems.append("\(name): step \(s) references file \(e.file) or component \(e.component) outside the tables")
                             continue
                         }
-                        if e.row + Int64(e.count) > h.files[e.file].sampleCount {
-                            problems.append("\(name): step \(s) reads rows \(e.row)..<\(e.row + Int64(e.count)) of \(h.files[e.file].path), which has \(h.files[e.file].sampleCount)")
+                        if e.rowEnd > h.files[e.file].sampleCount {
+                            problems.append("\(name): step \(s) reads rows \(e.row)..<\(e.rowEnd) of \(h.files[e.file].path), which has \(h.files[e.file].sampleCount)")
                         }
                     }
                 }

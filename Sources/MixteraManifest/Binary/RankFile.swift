@@ -6,8 +6,8 @@ import MixteraCore
 /// offset size field
 ///  0      8   magic "MXTRRANK"
 ///  8      2   major version (1)
-/// 10      2   minor version (0)
-/// 12      4   flags (0; readers reject unknown bits)
+/// 10      2   minor version (0, or 1 when flag bit 0 is set)
+/// 12      4   flags (bit 0: entries may be sparse; readers reject unknown bits)
 /// 16      4   rank
 /// 20      4   data_parallel
 /// 24      8   step count
@@ -27,6 +27,9 @@ public enum RankFileFormat {
     public static let magic: [UInt8] = Array("MXTRRANK".utf8)
     public static let major: UInt16 = 1
     public static let minor: UInt16 = 0
+    /// Minor version of files whose entries may be sparse (flag bit 0).
+    public static let sparseMinor: UInt16 = 1
+    public static let sparseFlag: UInt32 = 1
     public static let fixedHeaderBytes = 64
     public static let tableEntryBytes = 24
 
@@ -55,7 +58,12 @@ public struct RankFileWriter {
     private var blockSteps: [[UInt8]] = []
     private var stepCount = 0
 
-    public init(rank: Int, dataParallel: Int, samplesPerStep: Int) {
+    /// When true, counts are written as `count << 1 | sparse` and sparse entries carry their skips
+    /// (flag bit 0, minor version 1); otherwise the 1.0 encoding, and entries must not be sparse.
+    public let sparseEntries: Bool
+
+    public init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool = false) {
+        self.sparseEntries = sparseEntries
         self.rank = rank
         self.dataParallel = dataParallel
         self.samplesPerStep = samplesPerStep
@@ -74,9 +82,15 @@ public struct RankFileWriter {
             let same = e.file == prev.file
             w.writeSignedVarint(Int64(e.file - prev.file))
             w.writeSignedVarint(e.row - (same ? prev.rowEnd : 0))
-            w.writeVarint(e.count)
+            if sparseEntries {
+                w.writeVarint(UInt64(e.count) << 1 | (e.isSparse ? 1 : 0))
+            } else {
+                precondition(!e.isSparse, "sparse entry written without sparseEntries")
+                w.writeVarint(e.count)
+            }
             w.writeSignedVarint(e.locator - (same ? prev.locator : 0))
-            prev = EntryDeltaState(file: e.file, rowEnd: e.row + Int64(e.count), locator: e.locator)
+            if e.isSparse { for k in e.skips { w.writeVarint(UInt64(k)) } }
+            prev = EntryDeltaState(file: e.file, rowEnd: e.rowEnd, locator: e.locator)
         }
         blockSteps.append(w.bytes)
         stepCount += 1
@@ -111,8 +125,8 @@ public struct RankFileWriter {
         var h = ByteWriter(capacity: 64)
         h.write(RankFileFormat.magic)
         h.writeUInt16LE(RankFileFormat.major)
-        h.writeUInt16LE(RankFileFormat.minor)
-        h.writeUInt32LE(0)
+        h.writeUInt16LE(sparseEntries ? RankFileFormat.sparseMinor : RankFileFormat.minor)
+        h.writeUInt32LE(sparseEntries ? RankFileFormat.sparseFlag : 0)
         h.writeUInt32LE(UInt32(rank))
         h.writeUInt32LE(UInt32(dataParallel))
         h.writeUInt64LE(UInt64(stepCount))
@@ -136,6 +150,8 @@ public final class RankFileReader {
     public let stepCount: Int
     public let samplesPerStep: Int
     public let headerHash: UInt64
+    /// Flag bit 0: counts carry a sparse bit and sparse entries their skips.
+    public let sparseEntries: Bool
     let stepsPerBlock: Int
     private let file: ReadOnlyFile
     private var blocks: [(offset: Int64, size: Int, rawSize: Int, hash: UInt64)] = []
@@ -180,7 +196,8 @@ public final class RankFileReader {
                 throw ManifestError("checksum-mismatch", "rank file header checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: 56))
             }
             let flags = try r.readUInt32LE()
-            guard flags == 0 else {
+            sparseEntries = flags & RankFileFormat.sparseFlag != 0
+            guard flags & ~RankFileFormat.sparseFlag == 0 else {
                 throw ManifestError("unsupported-flags", "rank file has unknown flags 0x\(String(flags, radix: 16))", at: DataLocation(path: path, byteOffset: 12))
             }
             rank = Int(try r.readUInt32LE())
@@ -263,11 +280,23 @@ public final class RankFileReader {
                 let file = prev.file + Int(fileDelta)
                 let same = file == prev.file
                 let row = (same ? prev.rowEnd : 0) &+ (try r.readSignedVarint())
-                let count = Int(try r.readVarint())
+                let rawCount = try r.readVarint()
+                let sparse = sparseEntries && rawCount & 1 == 1
+                let count = Int(truncatingIfNeeded: sparseEntries ? rawCount >> 1 : rawCount)
                 let locator = (same ? prev.locator : 0) &+ (try r.readSignedVarint())
                 guard file >= 0, row >= 0, locator >= 0, count > 0, count <= samplesPerStep else { throw corrupt(b) }
-                let e = ManifestEntry(component: component, file: file, row: row, count: count, locator: locator)
-                prev = EntryDeltaState(file: file, rowEnd: row + Int64(count), locator: locator)
+                var skips: [UInt32] = []
+                if sparse {
+                    guard count > 1 else { throw corrupt(b) }
+                    skips.reserveCapacity(count - 1)
+                    for _ in 1..<count {
+                        let k = try r.readVarint()
+                        guard k <= UInt64(UInt32.max) else { throw corrupt(b) }
+                        skips.append(UInt32(k))
+                    }
+                }
+                let e = ManifestEntry(component: component, file: file, row: row, count: count, locator: locator, skips: skips)
+                prev = EntryDeltaState(file: file, rowEnd: e.rowEnd, locator: locator)
                 total += e.count
                 out.append(e)
             }

@@ -120,8 +120,11 @@ public final class ReplayReader {
                 }
                 try verifyFile(e.file, mode: verify)
                 let f = header.files[e.file]
-                guard e.row + Int64(e.count) <= f.sampleCount else {
-                    throw ReplayError("corrupt", "entry rows \(e.row)..<\(e.row + Int64(e.count)) exceed the \(f.sampleCount) samples of \(f.path)", at: DataLocation(path: rankFile.path))
+                guard e.rowEnd <= f.sampleCount else {
+                    throw ReplayError("corrupt", "entry rows \(e.row)..<\(e.rowEnd) exceed the \(f.sampleCount) samples of \(f.path)", at: DataLocation(path: rankFile.path))
+                }
+                guard !e.isSparse || f.format == "jsonl" else {
+                    throw ReplayError("corrupt", "sparse entry in \(f.format) file \(f.path); only JSONL entries may be sparse", at: DataLocation(path: rankFile.path))
                 }
                 switch f.format {
                 case "jsonl":
@@ -182,8 +185,21 @@ public final class ReplayReader {
         let rankNo = rank
         let path = absolutePath(file: e.file)
         var failure: ReplayError?
+        // A sparse entry is read as one run of `span` records; the records between its rows are dropped.
+        let skips = e.skips
+        var skipIndex = 0
+        var toSkip = 0
         do throws(FormatError) {
-            try reader.read(offset: e.locator, count: e.count) { (line) throws(FormatError) in
+            try reader.read(offset: e.locator, count: Int(e.span)) { (line) throws(FormatError) in
+                if toSkip > 0 {
+                    toSkip -= 1
+                    row += 1
+                    return
+                }
+                if skipIndex < skips.count {
+                    toSkip = Int(skips[skipIndex])
+                    skipIndex += 1
+                }
                 var json: [UInt8]
                 if textField != nil {
                     let text = try extractors[f.dataset]!.extract(line, location: DataLocation(path: path, byteOffset: e.locator))
