@@ -308,16 +308,7 @@ enum FileIndexCodec {
                 columns.append(.float(bits.map { Double(bitPattern: $0) }, nulls: nulls))
             }
         }
-        let frameCount = Int(try r.readVarint())
-        guard frameCount <= raw.count else { throw .truncated(offset: r.offset) }
-        var frames: [ZstdFrame] = []
-        var pc: Int64 = 0
-        var pd: Int64 = 0
-        for _ in 0..<frameCount {
-            pc += Int64(try r.readVarint())
-            pd += Int64(try r.readVarint())
-            frames.append(ZstdFrame(compressedOffset: pc, decompressedOffset: pd))
-        }
+        let frames = try readFrames(&r, limit: raw.count)
         return FileIndex(
             sampleCount: n, sampleKeys: keys, locatorKind: locator, byteOffsets: offsets, byteLengths: lengths,
             textBytes: text, tokens: tokens, numericColumns: columns, frames: frames)
@@ -461,8 +452,16 @@ enum FileIndexCodec {
                 columns.append(.float(vals, nulls: nulls))
             }
         }
+        let frames = try readFrames(&r, limit: raw.count)
+        return FileIndex(
+            sampleCount: n, sampleKeys: keys, locatorKind: locator, byteOffsets: offsets, byteLengths: lengths,
+            textBytes: text, tokens: tokens, numericColumns: columns, frames: frames)
+    }
+
+    /// The zstd frame table section: a varint count, then delta-coded (compressed, decompressed) offsets.
+    private static func readFrames(_ r: inout ByteReader, limit: Int) throws(ByteReaderError) -> [ZstdFrame] {
         let frameCount = Int(try r.readVarint())
-        guard frameCount <= raw.count else { throw .truncated(offset: r.offset) }
+        guard frameCount <= limit else { throw .truncated(offset: r.offset) }
         var frames: [ZstdFrame] = []
         var pc: Int64 = 0
         var pd: Int64 = 0
@@ -471,8 +470,6 @@ enum FileIndexCodec {
             pd += Int64(try r.readVarint())
             frames.append(ZstdFrame(compressedOffset: pc, decompressedOffset: pd))
         }
-        return FileIndex(
-            sampleCount: n, sampleKeys: keys, locatorKind: locator, byteOffsets: offsets, byteLengths: lengths,
-            textBytes: text, tokens: tokens, numericColumns: columns, frames: frames)
+        return frames
     }
 }
