@@ -6,17 +6,26 @@ import Testing
 @Suite(.serialized) struct CLITests {
     @Test func fullFlowOnTheFixtures() throws {
         let dir = TestSupport.temporaryDirectory("cli")
-        let scan = try TestSupport.run(["scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--json"])
+        let scan = try TestSupport.run([
+            "scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--json",
+        ])
         #expect(scan.status == 0, "\(scan.stderr)")
         #expect(scan.stdout.contains("\"samples\": 1170"))
-        let build = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m"])
+        let build = try TestSupport.run([
+            "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m",
+        ])
         #expect(build.status == 0, "\(build.stderr)")
         // A second build gives identical bytes.
-        let again = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m2", "--quiet"])
+        let again = try TestSupport.run([
+            "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--out", dir + "/m2",
+            "--quiet",
+        ])
         #expect(again.status == 0)
         #expect(TestSupport.directoryContents(dir + "/m") == TestSupport.directoryContents(dir + "/m2"))
         // Steps 0–1 of every rank: each step's global batch holds exactly the planned per-component counts.
-        let perStep = try TestSupport.run(["explain", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--json", "--per-step"])
+        let perStep = try TestSupport.run([
+            "explain", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--json", "--per-step",
+        ])
         let plan = try JSONSerialization.jsonObject(with: Data(perStep.stdout.utf8)) as! [String: Any]
         let names = (plan["components"] as! [[String: Any]]).map { $0["name"] as! String }
         let planned = (plan["per_step"] as! [[String: Any]]).map { $0["counts"] as! [Int] }
@@ -38,7 +47,8 @@ import Testing
         #expect(replay.status == 0)
         let lines = replay.stdout.split(separator: "\n")
         #expect(lines.count == 20)
-        #expect(lines[0].hasPrefix("{\"step\":0,\"rank\":0,\"slot\":0,\"component\":\"web\",\"dataset\":\"corpus\",\"file\":\"web/"))
+        #expect(
+            lines[0].hasPrefix("{\"step\":0,\"rank\":0,\"slot\":0,\"component\":\"web\",\"dataset\":\"corpus\",\"file\":\"web/"))
         // Worker split covers every step exactly once.
         var union: [Substring] = []
         for w in 0..<3 {
@@ -56,7 +66,9 @@ import Testing
         #expect(which.status == 0)
         #expect(which.stdout.split(separator: "\n").count == 40)
         #expect(which.stdout.contains("\"properties\":{\"source\":"))
-        let explain = try TestSupport.run(["explain", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--json"])
+        let explain = try TestSupport.run([
+            "explain", "--catalog", dir + "/c.sqlite", "--spec", "fixtures/specs/build.yaml", "--json",
+        ])
         #expect(explain.status == 0)
         let j = try JSONSerialization.jsonObject(with: Data(explain.stdout.utf8)) as! [String: Any]
         #expect(j["steps"] as? Int == 12)
@@ -72,17 +84,32 @@ import Testing
     }
 
     static let errorCases: [ErrorCase] = [
-        ErrorCase(name: "missing spec", args: ["scan", "--spec", "nope.yaml", "--catalog", "CAT"], status: 66,
-                  stderr: "mixtera: nope.yaml: error: spec file does not exist [missing-spec]\n"),
-        ErrorCase(name: "unknown format", args: ["scan", "--spec", "SPEC:datasets:\n  - {name: a, root: ., format: csv}\n", "--catalog", "CAT"], status: 65,
-                  stderr: "mixtera: SPECPATH:2:32: error: datasets[0].format: unknown dataset format \"csv\" (expected jsonl, parquet, webdataset or auto) [unknown-format]\n"),
-        ErrorCase(name: "malformed yaml", args: ["scan", "--spec", "SPEC:datasets: [\n", "--catalog", "CAT"], status: 65,
-                  stderr: "mixtera: SPECPATH:2:1: error: malformed YAML: did not find expected node content [malformed-yaml]\n"),
-        ErrorCase(name: "invalid json line", args: ["scan", "--spec", "SPEC:datasets:\n  - {name: a, root: ROOT, include: [invalid-json.jsonl], text: text}\n", "--catalog", "CAT"], status: 65,
-                  stderr: "mixtera: ROOT/invalid-json.jsonl:2:40: error: invalid JSON: unexpected end of line in object [invalid-json]\n"),
-        ErrorCase(name: "bad usage", args: ["replay", "--rank", "0"], status: 64, stderr: "Error: Missing expected argument '--manifest <manifest>'"),
-        ErrorCase(name: "missing manifest", args: ["replay", "--manifest", "/nonexistent/m", "--rank", "0"], status: 66,
-                  stderr: "mixtera: /nonexistent/m: error: manifest directory does not exist [missing]\n"),
+        ErrorCase(
+            name: "missing spec", args: ["scan", "--spec", "nope.yaml", "--catalog", "CAT"], status: 66,
+            stderr: "mixtera: nope.yaml: error: spec file does not exist [missing-spec]\n"),
+        ErrorCase(
+            name: "unknown format",
+            args: ["scan", "--spec", "SPEC:datasets:\n  - {name: a, root: ., format: csv}\n", "--catalog", "CAT"], status: 65,
+            stderr:
+                "mixtera: SPECPATH:2:32: error: datasets[0].format: unknown dataset format \"csv\" (expected jsonl, parquet, webdataset or auto) [unknown-format]\n"
+        ),
+        ErrorCase(
+            name: "malformed yaml", args: ["scan", "--spec", "SPEC:datasets: [\n", "--catalog", "CAT"], status: 65,
+            stderr: "mixtera: SPECPATH:2:1: error: malformed YAML: did not find expected node content [malformed-yaml]\n"),
+        ErrorCase(
+            name: "invalid json line",
+            args: [
+                "scan", "--spec", "SPEC:datasets:\n  - {name: a, root: ROOT, include: [invalid-json.jsonl], text: text}\n",
+                "--catalog", "CAT",
+            ], status: 65,
+            stderr:
+                "mixtera: ROOT/invalid-json.jsonl:2:40: error: invalid JSON: unexpected end of line in object [invalid-json]\n"),
+        ErrorCase(
+            name: "bad usage", args: ["replay", "--rank", "0"], status: 64,
+            stderr: "Error: Missing expected argument '--manifest <manifest>'"),
+        ErrorCase(
+            name: "missing manifest", args: ["replay", "--manifest", "/nonexistent/m", "--rank", "0"], status: 66,
+            stderr: "mixtera: /nonexistent/m: error: manifest directory does not exist [missing]\n"),
     ]
 
     @Test(arguments: errorCases)
@@ -96,7 +123,8 @@ import Testing
         }
         let r = try TestSupport.run(args)
         #expect(r.status == c.status, "\(r.stderr)")
-        let expected = c.stderr.replacingOccurrences(of: "SPECPATH", with: dir + "/spec.yaml").replacingOccurrences(of: "ROOT", with: root)
+        let expected = c.stderr.replacingOccurrences(of: "SPECPATH", with: dir + "/spec.yaml").replacingOccurrences(
+            of: "ROOT", with: root)
         if c.status == 64 {
             #expect(r.stderr.hasPrefix(expected))
         } else {
@@ -111,7 +139,11 @@ import Testing
         // Hold the lock from another process (flock via python).
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.flock(f, fcntl.LOCK_EX); print('ok', flush=True); time.sleep(20)", lockPath]
+        holder.arguments = [
+            "python3", "-c",
+            "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.flock(f, fcntl.LOCK_EX); print('ok', flush=True); time.sleep(20)",
+            lockPath,
+        ]
         let pipe = Pipe()
         holder.standardOutput = pipe
         try holder.run()

@@ -188,7 +188,9 @@ import Testing
                 #expect(try TestSupport.run(["verify", "--manifest", out]).status == 0)
             }
         }
-        print("killedBuildsNeverLeaveAPartialManifest: \(kills) kill points, \(midway) mid-build (full build \(fullMilliseconds) ms)")
+        print(
+            "killedBuildsNeverLeaveAPartialManifest: \(kills) kill points, \(midway) mid-build (full build \(fullMilliseconds) ms)"
+        )
         #expect(midway >= kills / 3, "only \(midway) of \(kills) kills landed mid-build (full build: \(fullMilliseconds) ms)")
     }
 
@@ -206,7 +208,8 @@ import Testing
         // cannot map the catalog's -shm file; from there on, rank files (about 64 KiB here) hit it.
         for blocks in [1, 70, 100] {
             let out = s.dir + "/full\(blocks)"
-            let r = try Self.runLimited(blocks, ["build-manifest", "--catalog", s.catalog, "--spec", s.build, "--out", out, "--quiet"])
+            let r = try Self.runLimited(
+                blocks, ["build-manifest", "--catalog", s.catalog, "--spec", s.build, "--out", out, "--quiet"])
             #expect(r.status == 74, "ulimit -f \(blocks): \(r.stderr)")
             let expected = blocks < 64 ? "disk i/o error [sqlite]" : "cannot write file: file too large [cannot-create]"
             #expect(r.stderr.hasSuffix(expected + "\n"), "\(r.stderr)")
@@ -218,7 +221,8 @@ import Testing
         #expect(try s.buildManifest(out).status == 0)
         let before = TestSupport.directoryContents(out)
         s.writeBuild(steps: 4000, seed: 9, to: s.dir + "/b9.yaml")
-        let r = try Self.runLimited(100, ["build-manifest", "--catalog", s.catalog, "--spec", s.dir + "/b9.yaml", "--out", out, "--quiet"])
+        let r = try Self.runLimited(
+            100, ["build-manifest", "--catalog", s.catalog, "--spec", s.dir + "/b9.yaml", "--out", out, "--quiet"])
         #expect(r.status == 74)
         #expect(TestSupport.directoryContents(out) == before)
         #expect(Self.leftovers(s.dir, "keep") == [])
@@ -255,7 +259,8 @@ import Testing
         // build-manifest plans from the catalog and does not read data files: it succeeds.
         #expect(try s.buildManifest(s.dir + "/m").status == 0)
         let missing = "\(s.dir)/data/web/part-000.jsonl"
-        let message = "data file is missing (manifest expects web/part-000.jsonl of dataset \"corpus\"); remap roots with --root OLD=NEW if it moved"
+        let message =
+            "data file is missing (manifest expects web/part-000.jsonl of dataset \"corpus\"); remap roots with --root OLD=NEW if it moved"
         let verify = try TestSupport.run(["verify", "--manifest", s.dir + "/m"])
         #expect(verify.status == 65)
         #expect(verify.stderr.contains("mixtera: \(missing): \(message)\n"), "\(verify.stderr)")

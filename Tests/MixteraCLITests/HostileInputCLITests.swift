@@ -22,30 +22,66 @@ import Testing
 
     /// `dataset-*` files go to `scan --spec`, `build-*` files to `build-manifest --spec`.
     static let specCases: [SpecCase] = [
-        SpecCase(file: "dataset-malformed.yaml", status: 65, kind: "malformed-yaml", position: ":4:1", message: "malformed YAML: did not find expected ',' or ']'"),
-        SpecCase(file: "dataset-unknown-key.yaml", status: 65, kind: "unknown-key", position: ":4:5", message: "datasets[0]: unknown key \"colour\" (known: exclude, format, include, max_line_bytes, name, on_error, properties, root, text, tokens)"),
-        SpecCase(file: "dataset-wrong-type.yaml", status: 65, kind: "invalid-spec", position: ":2:3", message: "datasets: expected a list"),
-        SpecCase(file: "dataset-deep-nesting.yaml", status: 65, kind: "malformed-yaml", position: ":1:12", message: "malformed YAML: Maximum nesting level reached, set with yaml_set_max_nest_level())"),
-        SpecCase(file: "dataset-deep-block-nesting.yaml", status: 65, kind: "malformed-yaml", position: ":2:1999", message: "malformed YAML: Maximum nesting level reached, set with yaml_set_max_nest_level())"),
-        SpecCase(file: "dataset-invalid-utf8.yaml", status: 65, kind: "malformed-yaml", position: "", message: "spec file is not valid UTF-8"),
-        SpecCase(file: "dataset-nul-byte.yaml", status: 65, kind: "malformed-yaml", position: "", message: "malformed YAML: control characters are not allowed"),
-        SpecCase(file: "dataset-empty.yaml", status: 65, kind: "invalid-spec", position: "", message: "the dataset spec is empty"),
-        SpecCase(file: "dataset-duplicate-key.yaml", status: 65, kind: "malformed-yaml", position: ":2:5", message: "malformed YAML: duplicate key name"),
-        SpecCase(file: "dataset-alias-bomb.yaml", status: 65, kind: "invalid-spec", position: ":13:9", message: "datasets[0].include[0]: expected a string"),
-        SpecCase(file: "dataset-directory.yaml", status: 66, kind: "missing-spec", position: "", message: "spec path is not a file"),
-        SpecCase(file: "build-huge-number.yaml", status: 65, kind: "invalid-spec", position: ":6:55", message: "training.steps: expected an integer"),
-        SpecCase(file: "build-huge-weight.yaml", status: 65, kind: "invalid-spec", position: ":5:42", message: "mixture.components[0].weight: weight must be a finite number >= 0"),
-        SpecCase(file: "build-negative-batch.yaml", status: 65, kind: "invalid-spec", position: ":6:26", message: "training.global_batch: global_batch must be at least 1"),
-        SpecCase(file: "build-deep-query.yaml", status: 65, kind: "syntax", position: ":1:264", message: "expression nested deeper than 256 levels"),
-        SpecCase(file: "build-wrong-type.yaml", status: 65, kind: "invalid-spec", position: ":2:10", message: "mixture: expected a mapping"),
-        SpecCase(file: "build-unknown-key.yaml", status: 65, kind: "unknown-key", position: ":8:1", message: "unknown key \"shell\" (known: mixture, on_exhausted, order, query, schedule, seed, training)"),
+        SpecCase(
+            file: "dataset-malformed.yaml", status: 65, kind: "malformed-yaml", position: ":4:1",
+            message: "malformed YAML: did not find expected ',' or ']'"),
+        SpecCase(
+            file: "dataset-unknown-key.yaml", status: 65, kind: "unknown-key", position: ":4:5",
+            message:
+                "datasets[0]: unknown key \"colour\" (known: exclude, format, include, max_line_bytes, name, on_error, properties, root, text, tokens)"
+        ),
+        SpecCase(
+            file: "dataset-wrong-type.yaml", status: 65, kind: "invalid-spec", position: ":2:3",
+            message: "datasets: expected a list"),
+        SpecCase(
+            file: "dataset-deep-nesting.yaml", status: 65, kind: "malformed-yaml", position: ":1:12",
+            message: "malformed YAML: Maximum nesting level reached, set with yaml_set_max_nest_level())"),
+        SpecCase(
+            file: "dataset-deep-block-nesting.yaml", status: 65, kind: "malformed-yaml", position: ":2:1999",
+            message: "malformed YAML: Maximum nesting level reached, set with yaml_set_max_nest_level())"),
+        SpecCase(
+            file: "dataset-invalid-utf8.yaml", status: 65, kind: "malformed-yaml", position: "",
+            message: "spec file is not valid UTF-8"),
+        SpecCase(
+            file: "dataset-nul-byte.yaml", status: 65, kind: "malformed-yaml", position: "",
+            message: "malformed YAML: control characters are not allowed"),
+        SpecCase(
+            file: "dataset-empty.yaml", status: 65, kind: "invalid-spec", position: "", message: "the dataset spec is empty"),
+        SpecCase(
+            file: "dataset-duplicate-key.yaml", status: 65, kind: "malformed-yaml", position: ":2:5",
+            message: "malformed YAML: duplicate key name"),
+        SpecCase(
+            file: "dataset-alias-bomb.yaml", status: 65, kind: "invalid-spec", position: ":13:9",
+            message: "datasets[0].include[0]: expected a string"),
+        SpecCase(
+            file: "dataset-directory.yaml", status: 66, kind: "missing-spec", position: "", message: "spec path is not a file"),
+        SpecCase(
+            file: "build-huge-number.yaml", status: 65, kind: "invalid-spec", position: ":6:55",
+            message: "training.steps: expected an integer"),
+        SpecCase(
+            file: "build-huge-weight.yaml", status: 65, kind: "invalid-spec", position: ":5:42",
+            message: "mixture.components[0].weight: weight must be a finite number >= 0"),
+        SpecCase(
+            file: "build-negative-batch.yaml", status: 65, kind: "invalid-spec", position: ":6:26",
+            message: "training.global_batch: global_batch must be at least 1"),
+        SpecCase(
+            file: "build-deep-query.yaml", status: 65, kind: "syntax", position: ":1:264",
+            message: "expression nested deeper than 256 levels"),
+        SpecCase(
+            file: "build-wrong-type.yaml", status: 65, kind: "invalid-spec", position: ":2:10",
+            message: "mixture: expected a mapping"),
+        SpecCase(
+            file: "build-unknown-key.yaml", status: 65, kind: "unknown-key", position: ":8:1",
+            message: "unknown key \"shell\" (known: mixture, on_exhausted, order, query, schedule, seed, training)"),
         SpecCase(file: "build-empty.yaml", status: 65, kind: "invalid-spec", position: "", message: "the build spec is empty"),
     ]
 
     /// A catalog of the bundled fixtures, for the build-spec cases.
     static let catalog: String = {
         let dir = TestSupport.temporaryDirectory("hostile-cat")
-        let r = try! TestSupport.run(["scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--quiet"])
+        let r = try! TestSupport.run([
+            "scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--quiet",
+        ])
         precondition(r.status == 0, r.stderr)
         return dir + "/c.sqlite"
     }()
@@ -128,7 +164,10 @@ import Testing
             symlink(root + "/loop-a.jsonl", root + "/loop-b.jsonl")
         }
         #expect(r.status == 66)
-        #expect(r.stderr == #"{"error":{"kind":"broken-link","message":"symbolic link loop","location":"\#(root)/loop-a.jsonl","exit_code":66}}"# + "\n")
+        #expect(
+            r.stderr
+                == #"{"error":{"kind":"broken-link","message":"symbolic link loop","location":"\#(root)/loop-a.jsonl","exit_code":66}}"#
+                + "\n")
     }
 
     @Test func aSymlinkOutOfTheRootIsRefused() throws {
@@ -138,15 +177,19 @@ import Testing
             symlink(outside + "/secret.jsonl", root + "/link.jsonl")
         }
         #expect(r.status == 65)
-        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/link.jsonl")).map { _ in
-            URL(fileURLWithPath: outside + "/secret.jsonl").resolvingSymlinksInPath().path
-        } ?? ""
+        let target =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/link.jsonl")).map { _ in
+                URL(fileURLWithPath: outside + "/secret.jsonl").resolvingSymlinksInPath().path
+            } ?? ""
         #expect(
             r.stderr
-                == #"{"error":{"kind":"unsafe-path","message":"symbolic link points outside the dataset root (to \#(target)); move the file under the root or exclude it","location":"\#(root)/link.jsonl","exit_code":65}}"# + "\n"
+                == #"{"error":{"kind":"unsafe-path","message":"symbolic link points outside the dataset root (to \#(target)); move the file under the root or exclude it","location":"\#(root)/link.jsonl","exit_code":65}}"#
+                + "\n"
         )
         // `..` spelled inside the link is resolved too.
-        let (r2, _) = try scan { root in symlink("../../" + (outside as NSString).lastPathComponent + "/secret.jsonl", root + "/dots.jsonl") }
+        let (r2, _) = try scan { root in
+            symlink("../../" + (outside as NSString).lastPathComponent + "/secret.jsonl", root + "/dots.jsonl")
+        }
         #expect(r2.status == 65 || r2.status == 66, "\(r2.stderr)")
         // Excluding the link is the documented way around it.
         let dir = TestSupport.temporaryDirectory("hostile-exclude")

@@ -7,7 +7,9 @@ import Testing
     /// Scans the fixtures and builds the demo manifest into a fresh directory: (dir, dir/c.sqlite, dir/m).
     static func demo() throws -> (dir: String, catalog: String, manifest: String) {
         let dir = TestSupport.temporaryDirectory("inspect")
-        let scan = try TestSupport.run(["scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--quiet"])
+        let scan = try TestSupport.run([
+            "scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--quiet",
+        ])
         #expect(scan.status == 0, "\(scan.stderr)")
         try build(catalog: dir + "/c.sqlite", spec: "fixtures/specs/build.yaml", out: dir + "/m")
         return (dir, dir + "/c.sqlite", dir + "/m")
@@ -49,10 +51,12 @@ import Testing
         let j = try JSONSerialization.jsonObject(with: Data(missing.stdout.utf8)) as! [String: Any]
         #expect(j["ok"] as? Bool == false)
         #expect(j["ranks"] as? Int == 3)
-        #expect((j["problems"] as! [String]) == ["\(dir)/missing/rank-00001.bin: rank file is missing (partial build with --ranks?)"])
+        #expect(
+            (j["problems"] as! [String]) == ["\(dir)/missing/rank-00001.bin: rank file is missing (partial build with --ranks?)"])
 
         // A changed data file, seen through --root on a copy of the data.
-        let header = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: m + "/header.json"))) as! [String: Any]
+        let header =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: m + "/header.json"))) as! [String: Any]
         let root = (header["datasets"] as! [[String: Any]])[0]["root"] as! String
         let files = header["files"] as! [[String: Any]]
         let plain = files.first { ($0["compression"] as! String) == "none" }!["path"] as! String
@@ -104,7 +108,8 @@ import Testing
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("data_parallel: 4 → 8\nsamples_per_rank: 10 → 5\n"), "\(r.stdout)")
         #expect(r.stdout.contains("rank 7: rank file only in B\n"))
-        #expect(r.stdout.hasSuffix("global batches: identical at every step (the data-parallel split differs)\nmanifests differ\n"))
+        #expect(
+            r.stdout.hasSuffix("global batches: identical at every step (the data-parallel split differs)\nmanifests differ\n"))
     }
 
     @Test func diffShowsSpecSeedAndFirstDifferingStep() throws {
@@ -127,10 +132,16 @@ import Testing
         // A continuation with other weights from step 6: steps 0..<6 are kept, step 6 is the first to differ,
         // and the counts differ from step 6 on.
         TestSupport.write(
-            spec.replacingOccurrences(of: "weight: 0.5}", with: "weight: 0.2}").replacingOccurrences(of: "weight: 0.3}", with: "weight: 0.6}")
-                .replacingOccurrences(of: "schedule:\n  - {at: 0, weights: {web: 0.5, code: 0.2, rest: 0.3}}\n  - {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}\n", with: ""),
+            spec.replacingOccurrences(of: "weight: 0.5}", with: "weight: 0.2}").replacingOccurrences(
+                of: "weight: 0.3}", with: "weight: 0.6}"
+            )
+            .replacingOccurrences(
+                of:
+                    "schedule:\n  - {at: 0, weights: {web: 0.5, code: 0.2, rest: 0.3}}\n  - {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}\n",
+                with: ""),
             to: dir + "/reweighted.yaml")
-        try Self.build(catalog: c, spec: dir + "/reweighted.yaml", out: dir + "/cont", extra: ["--continue-from", m, "--at-step", "6"])
+        try Self.build(
+            catalog: c, spec: dir + "/reweighted.yaml", out: dir + "/cont", extra: ["--continue-from", m, "--at-step", "6"])
         let t = try TestSupport.run(["diff", m, dir + "/cont"])
         #expect(t.status == 1, "\(t.stderr)")
         for rank in 0..<4 { #expect(t.stdout.contains("rank \(rank): first differing step 6: slot "), "\(t.stdout)") }
@@ -192,7 +203,9 @@ import Testing
         #expect(html.contains(">12</text>"))  // the last step tick
         #expect(html.contains("language"))  // catalog coverage
         #expect(!html.contains("<script"))
-        #expect(!html.contains("http://") || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
+        #expect(
+            !html.contains("http://")
+                || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
         let again = try TestSupport.run(["report", "--manifest", m, "--catalog", c, "--out", dir + "/r2.html", "--json"])
         #expect(again.status == 0)
         #expect(FileManager.default.contents(atPath: dir + "/r.html") == FileManager.default.contents(atPath: dir + "/r2.html"))
@@ -227,7 +240,8 @@ import Testing
             try d.run()
             let diff = String(decoding: dout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             d.waitUntilExit()
-            Issue.record("docs/cli.md is out of date with --help; regenerate with `swift build && scripts/gen-cli-doc.sh`:\n\(diff)")
+            Issue.record(
+                "docs/cli.md is out of date with --help; regenerate with `swift build && scripts/gen-cli-doc.sh`:\n\(diff)")
         }
     }
 }

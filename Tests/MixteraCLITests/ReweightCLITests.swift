@@ -10,7 +10,9 @@ import Testing
         #expect(scan.status == 0, "\(scan.stderr)")
         let text = try String(contentsOfFile: TestSupport.fixture("specs/build.yaml"), encoding: .utf8)
         TestSupport.write(text.replacingOccurrences(of: "unit: samples", with: "unit: tokens"), to: dir + "/tokens.yaml")
-        let explain = try TestSupport.run(["explain", "--catalog", dir + "/c.sqlite", "--spec", dir + "/tokens.yaml", "--json", "--per-step", "--window", "4"])
+        let explain = try TestSupport.run([
+            "explain", "--catalog", dir + "/c.sqlite", "--spec", dir + "/tokens.yaml", "--json", "--per-step", "--window", "4",
+        ])
         #expect(explain.status == 0, "\(explain.stderr)")
         let j = try JSONSerialization.jsonObject(with: Data(explain.stdout.utf8)) as! [String: Any]
         #expect(j["unit"] as? String == "tokens")
@@ -24,7 +26,9 @@ import Testing
         #expect(human.stdout.contains("weights are shares of tokens"))
         #expect(human.stdout.contains("tokens share per window of 2 steps (realized / target):"))
 
-        let build = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", dir + "/tokens.yaml", "--out", dir + "/m", "-q"])
+        let build = try TestSupport.run([
+            "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", dir + "/tokens.yaml", "--out", dir + "/m", "-q",
+        ])
         #expect(build.status == 0, "\(build.stderr)")
         var lines: [String] = []
         for step in 0..<12 {
@@ -37,7 +41,8 @@ import Testing
             var outputs: [Data] = []
             for i in 0..<2 {
                 let r = try TestSupport.run([
-                    "reweight", "--manifest", dir + "/m", "--feedback", dir + "/losses.jsonl", "--at-step", "6", "--method", method,
+                    "reweight", "--manifest", dir + "/m", "--feedback", dir + "/losses.jsonl", "--at-step", "6", "--method",
+                    method,
                     "--out", dir + "/new-\(method)-\(i).yaml", "--json",
                 ])
                 #expect(r.status == 0, "\(r.stderr)")
@@ -45,7 +50,8 @@ import Testing
             }
             #expect(outputs[0] == outputs[1])
             let cont = try TestSupport.run([
-                "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", dir + "/new-\(method)-0.yaml", "--out", dir + "/m-\(method)",
+                "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", dir + "/new-\(method)-0.yaml", "--out",
+                dir + "/m-\(method)",
                 "--continue-from", dir + "/m", "--at-step", "6", "-q",
             ])
             #expect(cont.status == 0, "\(cont.stderr)")
@@ -55,6 +61,9 @@ import Testing
             "--param", "nope=1", "--out", dir + "/x.yaml",
         ])
         #expect(bad.status == 64)
-        #expect(bad.stderr == "mixtera: error: method ado has no parameter \"nope\" (known: gamma1, gamma2, s, delta_min, warmup, tokens) [unknown-parameter]\n")
+        #expect(
+            bad.stderr
+                == "mixtera: error: method ado has no parameter \"nope\" (known: gamma1, gamma2, s, delta_min, warmup, tokens) [unknown-parameter]\n"
+        )
     }
 }

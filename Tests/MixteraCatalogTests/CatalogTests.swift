@@ -1,9 +1,10 @@
 import Foundation
-@testable import MixteraCatalog
 import MixteraCore
 import MixteraSpec
 import MixteraTestSupport
 import Testing
+
+@testable import MixteraCatalog
 
 @Suite struct CatalogTests {
     func makeIndex(_ n: Int, keys: Int, seed: UInt64) -> FileIndex {
@@ -27,14 +28,20 @@ import Testing
                 .int((0..<n).map { _ in Int64(rng.nextBelow(100)) - 50 }, nulls: nil),
                 .float((0..<n).map { _ in Double(rng.nextBelow(10_000)) / 10_000 }, nulls: nulls),
             ],
-            frames: [ZstdFrame(compressedOffset: 0, decompressedOffset: 0), ZstdFrame(compressedOffset: 900, decompressedOffset: 4000)])
+            frames: [
+                ZstdFrame(compressedOffset: 0, decompressedOffset: 0), ZstdFrame(compressedOffset: 900, decompressedOffset: 4000),
+            ])
     }
 
     @Test func storesAndReadsFileIndexesWithGlobalKeys() throws {
         let dir = TestSupport.temporaryDirectory("cat")
         let catalog = try Catalog(path: dir + "/c.sqlite", create: true)
-        let props = [CatalogProperty(name: "lang", type: .string, source: "path:lang"), CatalogProperty(name: "q", type: .float, source: "path:q")]
-        let id = try catalog.upsertDataset(name: "d", root: "/r", format: "jsonl", textField: "text", tokensField: nil, properties: props)
+        let props = [
+            CatalogProperty(name: "lang", type: .string, source: "path:lang"),
+            CatalogProperty(name: "q", type: .float, source: "path:q"),
+        ]
+        let id = try catalog.upsertDataset(
+            name: "d", root: "/r", format: "jsonl", textField: "text", tokensField: nil, properties: props)
         let localKeys: [[PropertyValue]] = [[.string("en")], [.string("de")], [.null]]
         let index = makeIndex(5000, keys: 3, seed: TestSupport.seed)
         let file = CatalogFile(
@@ -85,7 +92,11 @@ import Testing
         _ = try Catalog(path: dir + "/c.sqlite", create: true)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='99' where key='schema_version'\"); c.commit()", dir + "/c.sqlite"]
+        p.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='99' where key='schema_version'\"); c.commit()",
+            dir + "/c.sqlite",
+        ]
         try p.run()
         p.waitUntilExit()
         #expect {
@@ -98,19 +109,27 @@ import Testing
     @Test func migratesAVersion1CatalogWhenOpenedForWriting() throws {
         let dir = TestSupport.temporaryDirectory("migrate")
         let catalog = try Catalog(path: dir + "/c.sqlite", create: true)
-        let id = try catalog.upsertDataset(name: "d", root: "/r", format: "jsonl", textField: nil, tokensField: nil, properties: [])
+        let id = try catalog.upsertDataset(
+            name: "d", root: "/r", format: "jsonl", textField: nil, tokensField: nil, properties: [])
         let file = CatalogFile(
             datasetID: id, relativePath: "a.jsonl", format: "jsonl", compression: "none", byteCount: 1, mtimeNanoseconds: 2,
             fingerprint: "0123456789abcdef", sampleCount: 3, skippedCount: 0, propertiesHash: "h")
-        try catalog.storeFile(file, localKeys: [[]], index: FileIndex(
-            sampleCount: 3, sampleKeys: [0, 0, 0], locatorKind: .fileOffsets, byteOffsets: [0, 5, 10], byteLengths: [4, 4, 4],
-            textBytes: [0, 0, 0], tokens: nil, numericColumns: [], frames: []))
+        try catalog.storeFile(
+            file, localKeys: [[]],
+            index: FileIndex(
+                sampleCount: 3, sampleKeys: [0, 0, 0], locatorKind: .fileOffsets, byteOffsets: [0, 5, 10],
+                byteLengths: [4, 4, 4],
+                textBytes: [0, 0, 0], tokens: nil, numericColumns: [], frames: []))
         let v2 = try catalog.index(of: try catalog.files(datasetID: id)[0])
         // Rewrite as a version 1 catalog with a version 1 blob.
         let v1Blob = FileIndexCodec.encodeV1(v2).map { String(format: "%02x", $0) }.joined()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='1' where key='schema_version'\"); c.execute('alter table datasets drop column properties_hash'); c.execute('update files set index_blob = x\\'' + sys.argv[2] + '\\''); c.commit()", dir + "/c.sqlite", v1Blob]
+        p.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='1' where key='schema_version'\"); c.execute('alter table datasets drop column properties_hash'); c.execute('update files set index_blob = x\\'' + sys.argv[2] + '\\''); c.commit()",
+            dir + "/c.sqlite", v1Blob,
+        ]
         try p.run()
         p.waitUntilExit()
         let version: (Catalog) throws -> String = { c in

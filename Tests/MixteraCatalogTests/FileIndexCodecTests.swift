@@ -36,9 +36,13 @@ import Testing
                 .int((0..<n).map { Int64($0) * 3 + 1_000_000 }, nulls: nil),
                 .int((0..<n).map { i in i % 2 == 0 ? Int64.min : Int64.max }, nulls: (0..<n).map { $0 % 3 == 0 }),
                 .float((0..<n).map { _ in (Double(rng.nextBelow(10_000)) / 10_000) }, nulls: nil),
-                .float((0..<n).map { i in i % 5 == 0 ? -.infinity : Double(i) * 1e300 }, nulls: (0..<n).map { _ in rng.nextBelow(10) == 0 }),
+                .float(
+                    (0..<n).map { i in i % 5 == 0 ? -.infinity : Double(i) * 1e300 },
+                    nulls: (0..<n).map { _ in rng.nextBelow(10) == 0 }),
             ],
-            frames: [ZstdFrame(compressedOffset: 0, decompressedOffset: 0), ZstdFrame(compressedOffset: 900, decompressedOffset: 4000)])
+            frames: [
+                ZstdFrame(compressedOffset: 0, decompressedOffset: 0), ZstdFrame(compressedOffset: 900, decompressedOffset: 4000),
+            ])
     }
 
     @Test func roundTripsEveryShapeExactly() throws {

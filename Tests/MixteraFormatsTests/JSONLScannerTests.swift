@@ -36,8 +36,11 @@ import Testing
     /// Decompressed bytes via the real CLI tools.
     static func decompressed(_ path: String) throws -> Data {
         let tool: [String]? =
-            path.hasSuffix(".zst") ? ["zstd", "-dc"] : path.hasSuffix(".gz") ? ["gzip", "-dc"]
-            : path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".bz2") ? ["bzip2", "-dc"] : nil
+            path.hasSuffix(".zst")
+            ? ["zstd", "-dc"]
+            : path.hasSuffix(".gz")
+                ? ["gzip", "-dc"]
+                : path.hasSuffix(".xz") ? ["xz", "-dc"] : path.hasSuffix(".bz2") ? ["bzip2", "-dc"] : nil
         guard let tool else { return FileManager.default.contents(atPath: path)! }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -138,16 +141,30 @@ import Testing
     }
 
     static let badCases: [BadCase] = [
-        BadCase(file: "invalid-json.jsonl", kind: "invalid-json", line: 2, column: 40, message: "invalid JSON: unexpected end of line in object"),
+        BadCase(
+            file: "invalid-json.jsonl", kind: "invalid-json", line: 2, column: 40,
+            message: "invalid JSON: unexpected end of line in object"),
         BadCase(file: "not-object.jsonl", kind: "not-an-object", line: 3, column: 1, message: "record is not a JSON object"),
-        BadCase(file: "type-mismatch.jsonl", kind: "type-mismatch", line: 2, column: 36, message: "property \"language\" expects a string, found a number"),
+        BadCase(
+            file: "type-mismatch.jsonl", kind: "type-mismatch", line: 2, column: 36,
+            message: "property \"language\" expects a string, found a number"),
         BadCase(file: "missing-text.jsonl", kind: "missing-field", line: 1, column: 1, message: "text field \"text\" is missing"),
         BadCase(file: "bad-escape.jsonl", kind: "invalid-json", line: 1, column: 15, message: "invalid JSON: invalid escape \\q"),
-        BadCase(file: "trailing-garbage.jsonl", kind: "invalid-json", line: 1, column: 44, message: "invalid JSON: unexpected content after the JSON object"),
-        BadCase(file: "truncated.jsonl.zst", kind: "truncated", line: nil, column: nil, message: "zstd stream ends inside a frame; the file is truncated"),
-        BadCase(file: "invalid-utf8-value.jsonl", kind: "invalid-utf8", line: 2, column: 39, message: "property \"language\" is not valid UTF-8"),
-        BadCase(file: "nul-byte.jsonl", kind: "invalid-json", line: 2, column: 12, message: "invalid JSON: unescaped control character byte 0x0 in string"),
-        BadCase(file: "nul-after-object.jsonl", kind: "invalid-json", line: 2, column: 43, message: "invalid JSON: unexpected content after the JSON object"),
+        BadCase(
+            file: "trailing-garbage.jsonl", kind: "invalid-json", line: 1, column: 44,
+            message: "invalid JSON: unexpected content after the JSON object"),
+        BadCase(
+            file: "truncated.jsonl.zst", kind: "truncated", line: nil, column: nil,
+            message: "zstd stream ends inside a frame; the file is truncated"),
+        BadCase(
+            file: "invalid-utf8-value.jsonl", kind: "invalid-utf8", line: 2, column: 39,
+            message: "property \"language\" is not valid UTF-8"),
+        BadCase(
+            file: "nul-byte.jsonl", kind: "invalid-json", line: 2, column: 12,
+            message: "invalid JSON: unescaped control character byte 0x0 in string"),
+        BadCase(
+            file: "nul-after-object.jsonl", kind: "invalid-json", line: 2, column: 43,
+            message: "invalid JSON: unexpected content after the JSON object"),
     ]
 
     /// Files in fixtures/bad/jsonl that are not errors: an empty file has 0 samples.
@@ -156,8 +173,10 @@ import Testing
     @Test func anEmptyFileHasNoSamplesAndIsNotAnError() throws {
         let root = TestSupport.fixture("bad/jsonl")
         for onError in [OnError.fail, .skip] {
-            let r = try JSONLScanner(dataset: DatasetSpecTestsHelper.simple(root: root, onError: onError), relativePath: "empty.jsonl")
-                .scan(path: root + "/empty.jsonl", displayPath: "empty.jsonl")
+            let r = try JSONLScanner(
+                dataset: DatasetSpecTestsHelper.simple(root: root, onError: onError), relativePath: "empty.jsonl"
+            )
+            .scan(path: root + "/empty.jsonl", displayPath: "empty.jsonl")
             #expect(r.sampleCount == 0)
             #expect(r.skippedRecords == 0)
         }
@@ -183,7 +202,8 @@ import Testing
     @Test func skipModeCountsAndKeepsTheGoodRecords() throws {
         let root = TestSupport.fixture("bad/jsonl")
         let ds = DatasetSpecTestsHelper.simple(root: root, onError: .skip)
-        let r = try JSONLScanner(dataset: ds, relativePath: "not-object.jsonl").scan(path: root + "/not-object.jsonl", displayPath: "n")
+        let r = try JSONLScanner(dataset: ds, relativePath: "not-object.jsonl").scan(
+            path: root + "/not-object.jsonl", displayPath: "n")
         #expect(r.sampleCount == 2)
         #expect(r.skippedRecords == 1)
         #expect(r.problems.first?.location?.line == 3)
@@ -208,7 +228,8 @@ import Testing
             (e as! FormatError).code == .lineTooLong && (e as! FormatError).location?.line == 1
         }
         // A 20 MB line within the limit scans in linear time with a tiny initial buffer.
-        TestSupport.write("{\"text\": \"\(String(repeating: "y", count: 20_000_000))\"}\n{\"text\": \"z\"}\n", to: dir + "/b.jsonl")
+        TestSupport.write(
+            "{\"text\": \"\(String(repeating: "y", count: 20_000_000))\"}\n{\"text\": \"z\"}\n", to: dir + "/b.jsonl")
         ds.maxLineBytes = 64 << 20
         var s2 = try JSONLScanner(dataset: ds, relativePath: "b.jsonl")
         s2.bufferBytes = 4096
@@ -240,7 +261,8 @@ import Testing
     @Test func pathsWithIndexWildcardAndEscapes() throws {
         let dir = TestSupport.temporaryDirectory("paths")
         TestSupport.write(
-            #"{"text":"t","langs":[{"name":"en"},{"name":"de"}],"a.b":{"c":"dotted"},"arr":["first","second"],"big":"12345678901234567890","n":"2021"}"# + "\n",
+            #"{"text":"t","langs":[{"name":"en"},{"name":"de"}],"a.b":{"c":"dotted"},"arr":["first","second"],"big":"12345678901234567890","n":"2021"}"#
+                + "\n",
             to: dir + "/a.jsonl")
         let spec = """
             datasets:

@@ -119,17 +119,21 @@ import Testing
             ("f: {path: flag, type: float}", "flag"), ("l: {path: meta.source, type: list<string>}", "meta.source"),
         ] {
             let d = Self.dataset("    properties:\n      \(decl)\n")
-            #expect(performing: { try Self.scan(d, "basic_none_v1.parquet") }, throws: { e in
-                let e = e as! FormatError
-                return e.code == .typeMismatch && e.location?.path == path && e.location?.rowGroup == 0
-                    && e.location?.columnName == column && e.message.contains("in column \"\(column)\" at row 0")
-            })
+            #expect(
+                performing: { try Self.scan(d, "basic_none_v1.parquet") },
+                throws: { e in
+                    let e = e as! FormatError
+                    return e.code == .typeMismatch && e.location?.path == path && e.location?.rowGroup == 0
+                        && e.location?.columnName == column && e.message.contains("in column \"\(column)\" at row 0")
+                })
         }
         // The text column must hold strings.
         let d = Self.dataset("    text: id\n")
-        #expect(performing: { try Self.scan(d, "basic_none_v1.parquet") }, throws: { e in
-            (e as! FormatError).message == "text column \"id\" must hold strings, found physical type int64"
-        })
+        #expect(
+            performing: { try Self.scan(d, "basic_none_v1.parquet") },
+            throws: { e in
+                (e as! FormatError).message == "text column \"id\" must hold strings, found physical type int64"
+            })
     }
 
     @Test func nestedAndListColumns() throws {
@@ -180,9 +184,11 @@ import Testing
         #expect(r.sampleCount == 17)
         // Projecting the damaged column fails, located in its column chunk.
         let bad = Self.dataset("    properties:\n      score: {path: score, type: float}\n", root: dir)
-        #expect(performing: { try Self.scan(bad, "damaged.parquet") }, throws: { e in
-            (e as! FormatError).location?.columnName == "score"
-        })
+        #expect(
+            performing: { try Self.scan(bad, "damaged.parquet") },
+            throws: { e in
+                (e as! FormatError).location?.columnName == "score"
+            })
     }
 
     @Test func emptyAndZeroRowGroupFiles() throws {
@@ -195,8 +201,10 @@ import Testing
 
     @Test func notParquetIsAFormatErrorWithTheParquetCode() throws {
         let d = Self.dataset("    properties:\n      id: {path: id, type: int}\n", root: TestSupport.fixture("bad/parquet"))
-        #expect(performing: { try Self.scan(d, "bad_magic.parquet") }, throws: { e in
-            (e as! FormatError).kind == "bad-magic"
-        })
+        #expect(
+            performing: { try Self.scan(d, "bad_magic.parquet") },
+            throws: { e in
+                (e as! FormatError).kind == "bad-magic"
+            })
     }
 }

@@ -7,7 +7,8 @@ import Testing
 /// Seeded mutations (byte flips, truncations, overwritten size fields) of every plain fixture: the walk and
 /// grouping must either succeed or throw a `FormatError`, never trap. `MIXTERA_TEST_SEED` replays a seed.
 @Suite struct TarMutationTests {
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["MIXTERA_TEST_SEED"].flatMap { UInt64($0) }
+    static let seed: UInt64 =
+        ProcessInfo.processInfo.environment["MIXTERA_TEST_SEED"].flatMap { UInt64($0) }
         ?? 0x6D69_7874_6572_6101
 
     @Test(arguments: TarFixtures.plain)

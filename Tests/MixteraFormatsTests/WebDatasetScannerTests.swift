@@ -73,8 +73,9 @@ import Testing
         #expect(r.textBytes == [7, 7, 7, 7])
         #expect(r.tokens == [0, 1, 2, 3])
         // The first member's header offset (the expected JSON's header_offset of each sample's first member).
-        let expected = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("wds/\(file).expected.json")))) as! [String: Any]
+        let expected =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("wds/\(file).expected.json")))) as! [String: Any]
         let members = expected["members"] as! [[String: Any]]
         let samples = expected["samples"] as! [[String: Any]]
         let firsts = samples.map { s in
@@ -117,11 +118,13 @@ import Testing
 
     @Test func missingTextMemberIsAnErrorOrSkipped() throws {
         let fail = Self.dataset("    text: txt\n")
-        #expect(performing: { try Self.scan(fail, "python-pax.tar") }, throws: { e in
-            let e = e as! FormatError
-            return e.code == .missingField && e.message == "sample \"日本語/サンプル\" has no \"txt\" member (the text member)"
-                && e.location?.member == "日本語/サンプル.json"
-        })
+        #expect(
+            performing: { try Self.scan(fail, "python-pax.tar") },
+            throws: { e in
+                let e = e as! FormatError
+                return e.code == .missingField && e.message == "sample \"日本語/サンプル\" has no \"txt\" member (the text member)"
+                    && e.location?.member == "日本語/サンプル.json"
+            })
         let skip = Self.dataset("    text: txt\n    on_error: skip\n")
         let r = try Self.scan(skip, "python-pax.tar")
         // "日本語/サンプル" (json only) and "very/…/name" (extension "with.dots.txt") lack a "txt" member.
@@ -131,16 +134,20 @@ import Testing
 
     @Test func typeMismatchNamesTheMember() throws {
         let d = Self.dataset("    properties:\n      n: {path: \"json:source\", type: int}\n")
-        #expect(performing: { try Self.scan(d, "webdataset-writer.tar") }, throws: { e in
-            let e = e as! FormatError
-            return e.code == .typeMismatch && e.message == "property \"n\" expects an integer, found a string"
-                && e.location?.member == "shard/000000.json" && e.location?.byteOffset == 1536
-        })
+        #expect(
+            performing: { try Self.scan(d, "webdataset-writer.tar") },
+            throws: { e in
+                let e = e as! FormatError
+                return e.code == .typeMismatch && e.message == "property \"n\" expects an integer, found a string"
+                    && e.location?.member == "shard/000000.json" && e.location?.byteOffset == 1536
+            })
         let cls = Self.dataset("    properties:\n      n: {path: txt, type: int}\n")
-        #expect(performing: { try Self.scan(cls, "webdataset-writer.tar") }, throws: { e in
-            let e = e as! FormatError
-            return e.code == .typeMismatch && e.location?.member == "shard/000000.txt"
-        })
+        #expect(
+            performing: { try Self.scan(cls, "webdataset-writer.tar") },
+            throws: { e in
+                let e = e as! FormatError
+                return e.code == .typeMismatch && e.location?.member == "shard/000000.txt"
+            })
         #expect(throws: FormatError.self) {
             try WebDatasetScanner(
                 dataset: Self.dataset("    properties:\n      l: {path: txt, type: list<string>}\n"), relativePath: "a.tar")
@@ -152,15 +159,20 @@ import Testing
 
     @Test func invalidJSONMemberIsLocated() throws {
         let dir = Self.write(
-            Self.tar([("a.json", Array(#"{"source":"web"}"#.utf8)), ("b.json", Array(#"{"source": web}"#.utf8)),
-                      ("c.json", Array("[1]".utf8)), ("d.json", Array(#"{"source":"x","tags":["p",null,"q"]}"#.utf8))]),
+            Self.tar([
+                ("a.json", Array(#"{"source":"web"}"#.utf8)), ("b.json", Array(#"{"source": web}"#.utf8)),
+                ("c.json", Array("[1]".utf8)), ("d.json", Array(#"{"source":"x","tags":["p",null,"q"]}"#.utf8)),
+            ]),
             "j.tar")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let spec = "    properties:\n      source: {path: \"json:source\"}\n      tags: {path: \"json:tags\", type: list<string>}\n"
-        #expect(performing: { try Self.scan(Self.dataset(spec, root: dir), "j.tar") }, throws: { e in
-            let e = e as! FormatError
-            return e.code == .invalidJSON && e.location?.member == "b.json" && e.location?.byteOffset == 1536 + 11
-        })
+        let spec =
+            "    properties:\n      source: {path: \"json:source\"}\n      tags: {path: \"json:tags\", type: list<string>}\n"
+        #expect(
+            performing: { try Self.scan(Self.dataset(spec, root: dir), "j.tar") },
+            throws: { e in
+                let e = e as! FormatError
+                return e.code == .invalidJSON && e.location?.member == "b.json" && e.location?.byteOffset == 1536 + 11
+            })
         let r = try Self.scan(Self.dataset(spec + "    on_error: skip\n", root: dir), "j.tar")
         #expect(r.sampleCount == 2 && r.skippedRecords == 2)
         #expect(r.problems.map(\.code) == [.invalidJSON, .notAnObject])
@@ -172,10 +184,12 @@ import Testing
     func truncatedArchiveFailsOrKeepsTheSamplesBeforeTheDamage(_ file: String) throws {
         let root = TestSupport.fixture("bad/wds")
         let spec = "    text: txt\n    properties:\n      label: {path: cls, type: int}\n"
-        #expect(performing: { try Self.scan(Self.dataset(spec, root: root), file) }, throws: { e in
-            let e = e as! FormatError
-            return e.code == .truncated && e.location?.member == "s0002.txt" && e.location?.byteOffset == 7680
-        })
+        #expect(
+            performing: { try Self.scan(Self.dataset(spec, root: root), file) },
+            throws: { e in
+                let e = e as! FormatError
+                return e.code == .truncated && e.location?.member == "s0002.txt" && e.location?.byteOffset == 7680
+            })
         let r = try Self.scan(Self.dataset(spec + "    on_error: skip\n", root: root), file)
         #expect(r.sampleCount == 2)
         #expect(r.skippedRecords == 1)

@@ -66,14 +66,18 @@ import Testing
         let corpus = GeneratedCorpus(files: 200, maxRows: 30)
         let total = 400
         let dir = TestSupport.temporaryDirectory("kill")
-        let full = try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/ref.sqlite", "--jobs", "1", "--quiet"])
+        let full = try TestSupport.run([
+            "scan", "--spec", corpus.spec, "--catalog", dir + "/ref.sqlite", "--jobs", "1", "--quiet",
+        ])
         #expect(full.status == 0, "\(full.stderr)")
         // Kill delays spread over the time an uninterrupted scan takes here (median of 3 runs, process
         // start included), so they land mid-scan on slow and fast machines alike.
         var durations: [Int] = []
         for r in 0..<3 {
             let t0 = Date()
-            #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/t\(r).sqlite", "--jobs", "1", "--quiet"]).status == 0)
+            #expect(
+                try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/t\(r).sqlite", "--jobs", "1", "--quiet"])
+                    .status == 0)
             durations.append(Int(Date().timeIntervalSince(t0) * 1000))
         }
         let fullMilliseconds = max(20, durations.sorted()[1])
@@ -119,9 +123,13 @@ import Testing
         #expect(files.contains("\"file\":\"\(victim)\""))
         let stats = try TestSupport.run(["catalog", "stats", "--catalog", dir + "/c.sqlite", "--json"]).stdout
         #expect(stats.contains("\"removed_files\": 1"))
-        let m = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m"])
+        let m = try TestSupport.run([
+            "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m",
+        ])
         #expect(m.status == 0, "\(m.stderr)")
-        let header = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/m/header.json"))) as! [String: Any]
+        let header =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/m/header.json")))
+            as! [String: Any]
         let names = (header["datasets"] as! [[String: Any]]).map { $0["name"] as! String }
         let paths = (header["files"] as! [[String: Any]]).map { names[$0["dataset"] as! Int] + "/" + ($0["path"] as! String) }
         #expect(!paths.contains("zeta/" + victim))
@@ -168,11 +176,18 @@ import Testing
         try python(
             "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update datasets set properties_hash='0000000000000000' where name='alpha'\"); c.commit()",
             dir + "/c.sqlite")
-        let b = try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m"])
+        let b = try TestSupport.run([
+            "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m",
+        ])
         #expect(b.status == 65)
-        #expect(b.stderr == "mixtera: \(dir)/c.sqlite: error: 4 file(s) of dataset \"alpha\" (first: d0/part-0000.jsonl) were indexed with other property declarations; rerun `mixtera scan` [stale-catalog]\n")
+        #expect(
+            b.stderr
+                == "mixtera: \(dir)/c.sqlite: error: 4 file(s) of dataset \"alpha\" (first: d0/part-0000.jsonl) were indexed with other property declarations; rerun `mixtera scan` [stale-catalog]\n"
+        )
         // The next scan brings the catalog back in line.
         #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/c.sqlite", "--quiet"]).status == 0)
-        #expect(try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m"]).status == 0)
+        #expect(
+            try TestSupport.run(["build-manifest", "--catalog", dir + "/c.sqlite", "--spec", corpus.build, "--out", dir + "/m"])
+                .status == 0)
     }
 }

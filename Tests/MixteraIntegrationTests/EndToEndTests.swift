@@ -30,7 +30,9 @@ import Testing
         let path = TestSupport.fixture("jsonl/corpus/" + rel)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let tool = rel.hasSuffix(".zst") ? "zstd" : rel.hasSuffix(".gz") ? "gzip" : rel.hasSuffix(".xz") ? "xz" : rel.hasSuffix(".bz2") ? "bzip2" : "cat"
+        let tool =
+            rel.hasSuffix(".zst")
+            ? "zstd" : rel.hasSuffix(".gz") ? "gzip" : rel.hasSuffix(".xz") ? "xz" : rel.hasSuffix(".bz2") ? "bzip2" : "cat"
         p.arguments = tool == "cat" ? ["cat", path] : [tool, "-dc", path]
         let out = Pipe()
         p.standardOutput = out
@@ -48,7 +50,8 @@ import Testing
     @Test func buildsIdenticalBytesAndReplaysTheRightSamples() throws {
         let dir = try Self.scanned()
         let spec = try Self.buildSpec()
-        let report = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m1", options: BuildOptions(perStep: true))
+        let report = try Build.run(
+            catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m1", options: BuildOptions(perStep: true))
         _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m2")
         let a = TestSupport.directoryContents(dir + "/m1")
         #expect(a.keys.sorted() == ["header.json", "rank-00000.bin", "rank-00001.bin", "rank-00002.bin", "rank-00003.bin"])
@@ -145,11 +148,13 @@ import Testing
             try reader.forEachSample(steps: Array(0..<12)) { _ in }
         } throws: { e in
             let e = e as! ReplayError
-            return e.kind == "data-changed" && e.location?.path == target && e.message.hasPrefix("data file changed: fingerprint is")
+            return e.kind == "data-changed" && e.location?.path == target
+                && e.message.hasPrefix("data file changed: fingerprint is")
         }
         // A moved tree replays with --root.
         try FileManager.default.moveItem(atPath: dir + "/jsonl", toPath: dir + "/moved")
-        let moved = try ReplayReader(manifestPath: dir + "/m", rank: 1, roots: [(dir + "/jsonl/corpus", dir + "/moved/corpus")], verify: .none)
+        let moved = try ReplayReader(
+            manifestPath: dir + "/m", rank: 1, roots: [(dir + "/jsonl/corpus", dir + "/moved/corpus")], verify: .none)
         var n = 0
         try moved.forEachSample(steps: [0]) { _ in n += 1 }
         #expect(n == 10)
@@ -163,7 +168,10 @@ import Testing
         _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: old, out: dir + "/old")
         let new = try EndToEndTests.buildSpec { text in
             text.replacingOccurrences(of: "steps: 12}", with: "steps: 10}")
-                .replacingOccurrences(of: "- {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}", with: "- {at: 5, weights: {web: 0.2, code: 0.2, rest: 0.6}}")
+                .replacingOccurrences(
+                    of: "- {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}",
+                    with: "- {at: 5, weights: {web: 0.2, code: 0.2, rest: 0.6}}"
+                )
                 .replacingOccurrences(of: "seed: 42", with: "seed: 43")
         }
         let report = try Build.run(

@@ -84,7 +84,9 @@ import Testing
     }
 
     static func expectedTar(_ file: String) throws -> (samples: [TarSample], Void) {
-        let json = try JSONSerialization.jsonObject(with: Data(try FileSystem.readAll(TestSupport.fixture("wds/\(file).expected.json")))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(try FileSystem.readAll(TestSupport.fixture("wds/\(file).expected.json"))))
+            as! [String: Any]
         let members = json["members"] as! [[String: Any]]
         let samples = (json["samples"] as! [[String: Any]]).map { s -> TarSample in
             let ms = s["members"] as! [[String: Any]]
@@ -94,7 +96,8 @@ import Testing
                 members: ms.map { m in
                     guard let hex = members[m["member_index"] as! Int]["data_hex"] as? String else {
                         // Large members have no data_hex: read them from the plain tar (same offsets).
-                        let plain = TestSupport.fixture("wds/" + file.replacingOccurrences(of: ".zst", with: "").replacingOccurrences(of: ".gz", with: ""))
+                        let plain = TestSupport.fixture(
+                            "wds/" + file.replacingOccurrences(of: ".zst", with: "").replacingOccurrences(of: ".gz", with: ""))
                         let all = [UInt8](FileManager.default.contents(atPath: plain)!)
                         let at = m["data_offset"] as! Int
                         return (m["ext"] as! String, Array(all[at..<(at + (m["size"] as! Int))]))
@@ -177,7 +180,11 @@ import Testing
             if path.hasSuffix(".gz") || path.hasSuffix(".zst") { seenCompressed = true }
             if ds == "shards" {
                 let txt = expected.members.first { $0.0 == "txt" }!.1
-                #expect(s.json == { var o: [UInt8] = []; JSON.writeString(txt, into: &o); return o }())
+                #expect(
+                    s.json
+                        == {
+                            var o: [UInt8] = []; JSON.writeString(txt, into: &o); return o
+                        }())
             } else {
                 // {"__key__": key, ext: text (txt/json/cls…) or base64, …} in archive order.
                 var want: [UInt8] = []

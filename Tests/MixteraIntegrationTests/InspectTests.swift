@@ -1,9 +1,10 @@
 import Foundation
-@testable import Mixtera
 import MixteraCore
 import MixteraManifest
 import MixteraTestSupport
 import Testing
+
+@testable import Mixtera
 
 /// `Diff` and `Report` through the library: one changed step, and a report over a million steps.
 @Suite(.serialized) struct InspectTests {
@@ -33,7 +34,8 @@ import Testing
             }
             w.appendStep(e)
         }
-        try FileSystem.write(w.finish(headerHash: md.headerHash), to: dir + "/edited/" + ManifestHeader.rankFileName(1), sync: false)
+        try FileSystem.write(
+            w.finish(headerHash: md.headerHash), to: dir + "/edited/" + ManifestHeader.rankFileName(1), sync: false)
 
         let d = try Diff.manifests(m, dir + "/edited")
         #expect(!d.identical)
@@ -43,7 +45,8 @@ import Testing
         #expect(d.ranks.map(\.identical) == [true, false, true, true])
         #expect(d.ranks[1].firstDifferingStep == 7)
         let f = md.header.files[changedSlot0!.file]
-        #expect(d.ranks[1].detail?.contains("corpus/\(f.path) row \(changedSlot0!.row) in B") == true, "\(d.ranks[1].detail ?? "")")
+        #expect(
+            d.ranks[1].detail?.contains("corpus/\(f.path) row \(changedSlot0!.row) in B") == true, "\(d.ranks[1].detail ?? "")")
         #expect(d.lines().contains { $0.hasPrefix("rank 1: first differing step 7: slot 0: ") })
         #expect(d.lines().last == "manifests differ")
 
@@ -102,7 +105,8 @@ import Testing
     @Test func exhaustionAndEpochMarkers() {
         // 10 per step; selections of 25 (repeat) and 30 (stop).
         let h = ManifestHeader(
-            toolVersion: "t", specPath: "s", specText: "", seed: 0, catalogFingerprint: "", globalBatch: 20, dataParallel: 1, steps: 3,
+            toolVersion: "t", specPath: "s", specText: "", seed: 0, catalogFingerprint: "", globalBatch: 20, dataParallel: 1,
+            steps: 3,
             datasets: [], files: [],
             components: [
                 ManifestComponent(name: "r", filter: "true", selected: 25, onExhausted: "repeat"),

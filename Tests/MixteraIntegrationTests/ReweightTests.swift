@@ -15,13 +15,17 @@ import Testing
     ]
 
     /// A feedback file from the laws: each component sees `perStep` samples per step, losses exact to 1e-9.
-    static func writeFeedback(_ path: String, steps: Int, perStep: Int = 10, laws: [(name: String, epsilon: Double, beta: Double, alpha: Double)] = laws) {
+    static func writeFeedback(
+        _ path: String, steps: Int, perStep: Int = 10, laws: [(name: String, epsilon: Double, beta: Double, alpha: Double)] = laws
+    ) {
         var lines: [String] = []
         for step in 0..<steps {
             for l in laws {
                 let n = Double((step + 1) * perStep)
                 let loss = ((l.epsilon + l.beta * pow(n, -l.alpha)) * 1e9).rounded() / 1e9
-                lines.append("{\"step\": \(step), \"component\": \"\(l.name)\", \"loss\": \(loss), \"samples\": \(perStep), \"tokens\": \(perStep * 100)}")
+                lines.append(
+                    "{\"step\": \(step), \"component\": \"\(l.name)\", \"loss\": \(loss), \"samples\": \(perStep), \"tokens\": \(perStep * 100)}"
+                )
             }
         }
         TestSupport.write(lines.joined(separator: "\n") + "\n", to: path)
@@ -36,7 +40,9 @@ import Testing
 
     static let equalWeights: @Sendable (String) -> String = { text in
         text.replacingOccurrences(of: "  unit: samples\n", with: "  unit: samples\n  normalize: true\n")
-            .replacingOccurrences(of: "weight: 0.5}", with: "weight: 1}").replacingOccurrences(of: "weight: 0.2,", with: "weight: 1,")
+            .replacingOccurrences(of: "weight: 0.5}", with: "weight: 1}").replacingOccurrences(
+                of: "weight: 0.2,", with: "weight: 1,"
+            )
             .replacingOccurrences(of: "weight: 0.3}", with: "weight: 1}")
             .replacingOccurrences(of: "  - {at: 0, weights: {web: 0.5, code: 0.2, rest: 0.3}}\n", with: "")
             .replacingOccurrences(of: "  - {at: 8, weights: {web: 0.3, code: 0.2, rest: 0.5}, interpolate: linear}\n", with: "")
@@ -47,8 +53,10 @@ import Testing
         let dir = try Self.manifest()
         Self.writeFeedback(dir + "/losses.jsonl", steps: 12)
         for method in ReweightMethod.allCases {
-            let a = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: method, parameters: [])
-            let b = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: method, parameters: [])
+            let a = try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: method, parameters: [])
+            let b = try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: method, parameters: [])
             #expect(Array(a.specText.utf8) == Array(b.specText.utf8))
             #expect(a.weights.reduce(0, +) == 1 || abs(a.weights.reduce(0, +) - 1) < 1e-12)
             #expect(a.weights.map { Int(($0 * 1e6).rounded()) }.reduce(0, +) == 1_000_000)
@@ -56,15 +64,18 @@ import Testing
         }
         // Feedback of steps ≥ S does not matter.
         Self.writeFeedback(dir + "/short.jsonl", steps: 6)
-        let full = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: .ado, parameters: [])
-        let short = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/short.jsonl", atStep: 6, method: .ado, parameters: [])
+        let full = try Reweight.run(
+            manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 6, method: .ado, parameters: [])
+        let short = try Reweight.run(
+            manifestPath: dir + "/m", feedbackPath: dir + "/short.jsonl", atStep: 6, method: .ado, parameters: [])
         #expect(full.weights == short.weights)
     }
 
     @Test func adoRecoversTheLawsAndFavoursTheMostLearnableComponent() throws {
         let dir = try Self.manifest(Self.equalWeights)
         Self.writeFeedback(dir + "/losses.jsonl", steps: 12)
-        let r = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 12, method: .ado, parameters: [])
+        let r = try Reweight.run(
+            manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 12, method: .ado, parameters: [])
         for (k, law) in Self.laws.enumerated() {
             let d = Dictionary(uniqueKeysWithValues: r.details[k])
             #expect(abs(d["alpha"]! - law.alpha) < 0.01, "\(law.name): \(r.details[k])")
@@ -91,7 +102,8 @@ import Testing
     @Test func adoKeepsTheMinimumProbability() throws {
         let dir = try Self.manifest(Self.equalWeights)
         // rest has (almost) nothing left to learn.
-        Self.writeFeedback(dir + "/losses.jsonl", steps: 12, laws: [("web", 1.5, 8, 0.4), ("code", 2.0, 4, 0.4), ("rest", 3.0, 1e-6, 0.3)])
+        Self.writeFeedback(
+            dir + "/losses.jsonl", steps: 12, laws: [("web", 1.5, 8, 0.4), ("code", 2.0, 4, 0.4), ("rest", 3.0, 1e-6, 0.3)])
         let r = try Reweight.run(
             manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: 12, method: .ado,
             parameters: [("gamma2", 1), ("delta_min", 0.05)])
@@ -103,11 +115,15 @@ import Testing
         let dir = try Self.manifest()
         func feedback(_ rows: [(Int, String, Double)]) -> String {
             let path = dir + "/lp-\(UUID().uuidString).jsonl"
-            TestSupport.write(rows.map { "{\"step\": \($0.0), \"component\": \"\($0.1)\", \"loss\": \($0.2), \"samples\": 10}" }.joined(separator: "\n"), to: path)
+            TestSupport.write(
+                rows.map { "{\"step\": \($0.0), \"component\": \"\($0.1)\", \"loss\": \($0.2), \"samples\": 10}" }.joined(
+                    separator: "\n"), to: path)
             return path
         }
         func run(_ path: String, _ params: [(String, Double)] = []) throws -> [Double] {
-            try Reweight.run(manifestPath: dir + "/m", feedbackPath: path, atStep: 4, method: .lossProportional, parameters: params).weights
+            try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: path, atStep: 4, method: .lossProportional, parameters: params
+            ).weights
         }
         let equal = feedback((0..<4).flatMap { s in [(s, "web", 2.0), (s, "code", 2.0), (s, "rest", 2.0)] })
         #expect(try run(equal) == [0.333334, 0.333333, 0.333333])
@@ -119,25 +135,34 @@ import Testing
         let skewed = feedback((0..<4).flatMap { s in [(s, "web", 0.001), (s, "code", 2.0), (s, "rest", 2.0)] })
         #expect(try run(skewed, [("min_prob", 0.1)]) == [0.1, 0.45, 0.45])
         // Only the last `window` steps count.
-        let drift = feedback([(0, "web", 100.0), (0, "code", 1.0), (0, "rest", 1.0)] + (1..<4).flatMap { s in [(s, "web", 1.0), (s, "code", 1.0), (s, "rest", 2.0)] })
+        let drift = feedback(
+            [(0, "web", 100.0), (0, "code", 1.0), (0, "rest", 1.0)]
+                + (1..<4).flatMap { s in [(s, "web", 1.0), (s, "code", 1.0), (s, "rest", 2.0)] })
         #expect(try run(drift, [("window", 3)]) == [0.25, 0.25, 0.5])
     }
 
     @Test func badFeedbackIsReportedWithItsLine() throws {
         let dir = try Self.manifest()
-        TestSupport.write("{\"step\": 0, \"component\": \"web\", \"loss\": 2.0}\n{\"step\": 0, \"component\": \"wiki\", \"loss\": 2.0}\n", to: dir + "/bad.jsonl")
+        TestSupport.write(
+            "{\"step\": 0, \"component\": \"web\", \"loss\": 2.0}\n{\"step\": 0, \"component\": \"wiki\", \"loss\": 2.0}\n",
+            to: dir + "/bad.jsonl")
         #expect {
-            _ = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/bad.jsonl", atStep: 3, method: .ado, parameters: [])
+            _ = try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: dir + "/bad.jsonl", atStep: 3, method: .ado, parameters: [])
         } throws: { e in
             let e = e as! PlanError
-            return e.kind == "unknown-component" && e.location?.line == 2 && e.message == "unknown component \"wiki\" (components: code, rest, web)"
+            return e.kind == "unknown-component" && e.location?.line == 2
+                && e.message == "unknown component \"wiki\" (components: code, rest, web)"
         }
         TestSupport.write("{\"step\": 0, \"component\": \"web\", \"loss\": 2.0}\n", to: dir + "/few.jsonl")
         #expect {
-            _ = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/few.jsonl", atStep: 3, method: .lossProportional, parameters: [])
+            _ = try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: dir + "/few.jsonl", atStep: 3, method: .lossProportional, parameters: [])
         } throws: { e in (e as! PlanError).kind == "missing-feedback" }
         #expect {
-            _ = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/few.jsonl", atStep: 3, method: .ado, parameters: [("temperature", 1)])
+            _ = try Reweight.run(
+                manifestPath: dir + "/m", feedbackPath: dir + "/few.jsonl", atStep: 3, method: .ado,
+                parameters: [("temperature", 1)])
         } throws: { e in (e as! PlanError).kind == "unknown-parameter" && (e as! PlanError).category == .usage }
     }
 
@@ -146,7 +171,8 @@ import Testing
         let dir = try Self.manifest { $0.replacingOccurrences(of: "unit: samples", with: "unit: \(unit)") }
         Self.writeFeedback(dir + "/losses.jsonl", steps: 12)
         let s = 5
-        let r = try Reweight.run(manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: s, method: .ado, parameters: [])
+        let r = try Reweight.run(
+            manifestPath: dir + "/m", feedbackPath: dir + "/losses.jsonl", atStep: s, method: .ado, parameters: [])
         TestSupport.write(r.specText, to: dir + "/reweighted.yaml")
         let spec = try BuildSpec.parse(text: r.specText, path: dir + "/reweighted.yaml")
         #expect(spec.mixture.unit.rawValue == unit)

@@ -20,8 +20,10 @@ struct GeneratedCorpus {
             for f in 0..<files {
                 var text = ""
                 for r in 0..<(1 + Int(rng.nextBelow(UInt64(maxRows)))) {
-                    let words = (0..<(1 + rng.nextBelow(30))).map { _ in String(repeating: "ab", count: 1 + Int(rng.nextBelow(5))) }
-                    text += "{\"text\": \"\(ds) \(f) \(r) \(words.joined(separator: " "))\", \"meta\": {\"lang\": \"\(langs[Int(rng.nextBelow(5))])\", \"src\": \"\(srcs[Int(rng.nextBelow(3))])\"}, \"q\": \(Double(rng.nextBelow(1000)) / 1000), \"n\": \(rng.nextBelow(100))}\n"
+                    let words = (0..<(1 + rng.nextBelow(30))).map { _ in String(repeating: "ab", count: 1 + Int(rng.nextBelow(5)))
+                    }
+                    text +=
+                        "{\"text\": \"\(ds) \(f) \(r) \(words.joined(separator: " "))\", \"meta\": {\"lang\": \"\(langs[Int(rng.nextBelow(5))])\", \"src\": \"\(srcs[Int(rng.nextBelow(3))])\"}, \"q\": \(Double(rng.nextBelow(1000)) / 1000), \"n\": \(rng.nextBelow(100))}\n"
                 }
                 TestSupport.write(text, to: dir + "/\(ds)/d\(f % 3)/part-\(String(format: "%04d", f)).jsonl")
             }
@@ -118,7 +120,9 @@ func python(_ script: String, _ args: String...) throws -> String {
             let processes = try parts.enumerated().map { i, part in
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: TestSupport.binary)
-                p.arguments = ["scan", "--spec", corpus.spec, "--catalog", part, "--shard", "\(i)/\(n)", "--jobs", "1", "--quiet"]
+                p.arguments = [
+                    "scan", "--spec", corpus.spec, "--catalog", part, "--shard", "\(i)/\(n)", "--jobs", "1", "--quiet",
+                ]
                 p.standardOutput = FileHandle.nullDevice
                 try p.run()
                 return p
@@ -129,7 +133,8 @@ func python(_ script: String, _ args: String...) throws -> String {
             }
             var filesPerPart: [Int] = []
             for part in parts {
-                filesPerPart.append(try TestSupport.run(["catalog", "files", "--catalog", part]).stdout.split(separator: "\n").count)
+                filesPerPart.append(
+                    try TestSupport.run(["catalog", "files", "--catalog", part]).stdout.split(separator: "\n").count)
             }
             #expect(filesPerPart.reduce(0, +) == 28, "N = \(n): \(filesPerPart)")
             if n > 1 { #expect(filesPerPart.allSatisfy { $0 > 0 && $0 < 28 }, "N = \(n): \(filesPerPart)") }
@@ -151,33 +156,55 @@ func python(_ script: String, _ args: String...) throws -> String {
         let corpus = GeneratedCorpus(files: 6)
         let dir = TestSupport.temporaryDirectory("overlap")
         #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/a.sqlite", "--quiet"]).status == 0)
-        #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/b.sqlite", "--shard", "0/2", "--quiet"]).status == 0)
+        #expect(
+            try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/b.sqlite", "--shard", "0/2", "--quiet"])
+                .status == 0)
         // Identical overlap merges and equals a single scan.
-        let ok = try TestSupport.run(["catalog", "merge", "--out", dir + "/ab.sqlite", dir + "/a.sqlite", dir + "/b.sqlite", "--json"])
+        let ok = try TestSupport.run([
+            "catalog", "merge", "--out", dir + "/ab.sqlite", dir + "/a.sqlite", dir + "/b.sqlite", "--json",
+        ])
         #expect(ok.status == 0, "\(ok.stderr)")
-        #expect(try CatalogViews(catalog: dir + "/ab.sqlite", corpus: corpus) == CatalogViews(catalog: dir + "/a.sqlite", corpus: corpus))
+        #expect(
+            try CatalogViews(catalog: dir + "/ab.sqlite", corpus: corpus)
+                == CatalogViews(catalog: dir + "/a.sqlite", corpus: corpus))
         // The output must not exist.
         let again = try TestSupport.run(["catalog", "merge", "--out", dir + "/ab.sqlite", dir + "/a.sqlite"])
         #expect(again.status == 73)
         #expect(again.stderr == "mixtera: \(dir)/ab.sqlite: error: output catalog exists; merge writes a new catalog [exists]\n")
         // A file changed between the two scans: error naming it.
-        let victim = try FileManager.default.subpathsOfDirectory(atPath: corpus.dir + "/zeta").filter { $0.hasSuffix(".jsonl") }.sorted()
+        let victim = try FileManager.default.subpathsOfDirectory(atPath: corpus.dir + "/zeta").filter { $0.hasSuffix(".jsonl") }
+            .sorted()
             .first { p in
-                try! TestSupport.run(["catalog", "samples", "--catalog", dir + "/b.sqlite", "--file", p, "--limit", "1"]).stdout != ""
+                try! TestSupport.run(["catalog", "samples", "--catalog", dir + "/b.sqlite", "--file", p, "--limit", "1"]).stdout
+                    != ""
             }!
         let path = corpus.dir + "/zeta/" + victim
-        try (String(contentsOfFile: path, encoding: .utf8) + "{\"text\": \"new\", \"meta\": {\"lang\": \"en\", \"src\": \"web\"}, \"q\": 0.5}\n")
+        try
+            (String(contentsOfFile: path, encoding: .utf8)
+            + "{\"text\": \"new\", \"meta\": {\"lang\": \"en\", \"src\": \"web\"}, \"q\": 0.5}\n")
             .write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/b.sqlite", "--shard", "0/2", "--quiet"]).status == 0)
+        #expect(
+            try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/b.sqlite", "--shard", "0/2", "--quiet"])
+                .status == 0)
         let bad = try TestSupport.run(["catalog", "merge", "--out", dir + "/bad.sqlite", dir + "/a.sqlite", dir + "/b.sqlite"])
         #expect(bad.status == 65)
-        #expect(bad.stderr == "mixtera: \(dir)/b.sqlite: error: zeta/\(victim) differs between \(dir)/a.sqlite and \(dir)/b.sqlite; rescan one of them [parts-overlap]\n")
+        #expect(
+            bad.stderr
+                == "mixtera: \(dir)/b.sqlite: error: zeta/\(victim) differs between \(dir)/a.sqlite and \(dir)/b.sqlite; rescan one of them [parts-overlap]\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: dir + "/bad.sqlite"))
         // Parts from different specs disagree.
         corpus.writeSpec(extraProperty: true)
-        #expect(try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/c.sqlite", "--shard", "1/2", "--quiet"]).status == 0)
-        let disagree = try TestSupport.run(["catalog", "merge", "--out", dir + "/bad.sqlite", dir + "/a.sqlite", dir + "/c.sqlite"])
+        #expect(
+            try TestSupport.run(["scan", "--spec", corpus.spec, "--catalog", dir + "/c.sqlite", "--shard", "1/2", "--quiet"])
+                .status == 0)
+        let disagree = try TestSupport.run([
+            "catalog", "merge", "--out", dir + "/bad.sqlite", dir + "/a.sqlite", dir + "/c.sqlite",
+        ])
         #expect(disagree.status == 65)
-        #expect(disagree.stderr.hasSuffix("error: dataset declarations differ (root, format, text/tokens fields or properties) from \(dir)/a.sqlite; scan every part with the same spec [parts-disagree]\n"), "\(disagree.stderr)")
+        #expect(
+            disagree.stderr.hasSuffix(
+                "error: dataset declarations differ (root, format, text/tokens fields or properties) from \(dir)/a.sqlite; scan every part with the same spec [parts-disagree]\n"
+            ), "\(disagree.stderr)")
     }
 }

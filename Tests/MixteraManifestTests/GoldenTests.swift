@@ -35,7 +35,8 @@ import Testing
             var w = RankFileWriter(rank: rank, dataParallel: 2, samplesPerStep: 2)
             for s in 0..<3 {
                 w.appendStep([
-                    ManifestEntry(component: 0, file: 0, row: Int64(3 * s + rank), count: 1, locator: Int64(100 * (3 * s + rank))),
+                    ManifestEntry(
+                        component: 0, file: 0, row: Int64(3 * s + rank), count: 1, locator: Int64(100 * (3 * s + rank))),
                     ManifestEntry(component: 1, file: 1, row: Int64(s), count: 1, locator: Int64(100 * s)),
                 ])
             }
@@ -60,9 +61,10 @@ import Testing
         // And the reader reads it back.
         let m = try ManifestDirectory(path: Self.golden)
         let r1 = try m.rankFile(1)
-        #expect(try r1.entries(step: 2) == [
-            ManifestEntry(component: 0, file: 0, row: 7, count: 1, locator: 700),
-            ManifestEntry(component: 1, file: 1, row: 2, count: 1, locator: 200),
-        ])
+        #expect(
+            try r1.entries(step: 2) == [
+                ManifestEntry(component: 0, file: 0, row: 7, count: 1, locator: 700),
+                ManifestEntry(component: 1, file: 1, row: 2, count: 1, locator: 200),
+            ])
     }
 }

@@ -134,7 +134,10 @@ import Testing
             ManifestFile(
                 dataset: 0, path: "a.jsonl.zst", format: "jsonl", compression: "zstd", byteCount: 10, mtimeNanoseconds: 5,
                 fingerprint: "0123456789abcdef", sampleCount: 4,
-                frames: [ZstdFrameRef(compressedOffset: 0, decompressedOffset: 0), ZstdFrameRef(compressedOffset: 7, decompressedOffset: 99)])
+                frames: [
+                    ZstdFrameRef(compressedOffset: 0, decompressedOffset: 0),
+                    ZstdFrameRef(compressedOffset: 7, decompressedOffset: 99),
+                ])
         ],
         components: [ManifestComponent(name: "web", filter: "true", selected: 4, onExhausted: "repeat")],
         mixtureLog: [MixtureLogEntry(fromStep: 0, toStep: 2, counts: [8])])

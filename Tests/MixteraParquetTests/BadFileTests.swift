@@ -19,7 +19,9 @@ import Testing
         Case(file: "bad_head_magic.parquet", code: .badMagic, messagePrefix: "file does not start with magic PAR1"),
         Case(file: "too_small.parquet", code: .badMagic, messagePrefix: "file has 8 bytes, too small to be Parquet"),
         Case(file: "footer_length_past_end.parquet", code: .corruptFooter, messagePrefix: "footer length"),
-        Case(file: "corrupt_thrift.parquet", code: .corruptFooter, messagePrefix: "footer metadata is corrupt: unknown thrift type 15"),
+        Case(
+            file: "corrupt_thrift.parquet", code: .corruptFooter,
+            messagePrefix: "footer metadata is corrupt: unknown thrift type 15"),
         Case(file: "encrypted_magic.parquet", code: .encrypted, messagePrefix: "encrypted Parquet is not supported"),
         Case(
             file: "crc_mismatch.parquet", code: .crcMismatch, rowGroup: 0, column: "text", page: 0,

@@ -188,7 +188,8 @@ enum TestEncoders {
         for s in strings { dlba += Array(s.utf8) }
         var out = ValueBuffer(physicalType: .byteArray, fixedWidth: 0)
         try dlba.withUnsafeBytes { _ = try DeltaLengthByteArrayDecoder.decode($0, from: 0, count: strings.count, into: &out) }
-        #expect((0..<out.count).map { String(decoding: out.bytes[out.offsets[$0]..<out.offsets[$0 + 1]], as: UTF8.self) } == strings)
+        #expect(
+            (0..<out.count).map { String(decoding: out.bytes[out.offsets[$0]..<out.offsets[$0 + 1]], as: UTF8.self) } == strings)
         // DELTA_BYTE_ARRAY: prefix lengths then suffixes.
         var prefixes: [Int64] = []
         var suffixes: [String] = []

@@ -30,16 +30,25 @@ import Testing
     }
 
     static let badCases: [BadCase] = [
-        BadCase(yaml: "datasets:\n  - name: a\n    root: x\n    format: csv\n", kind: "unknown-format", line: 4, column: 13,
-                message: "datasets[0].format: unknown dataset format \"csv\" (expected jsonl, parquet, webdataset or auto)"),
-        BadCase(yaml: "datasets:\n  - name: a\n    root: x\n    colour: red\n", kind: "unknown-key", line: 4, column: 5,
-                message: "datasets[0]: unknown key \"colour\" (known: exclude, format, include, max_line_bytes, name, on_error, properties, root, text, tokens)"),
-        BadCase(yaml: "datasets:\n  - name: a\n    root: x\n    properties:\n      lang: {path: a, type: strng}\n", kind: "invalid-spec", line: 5, column: 29,
-                message: "datasets[0].properties.lang.type: unknown type \"strng\" (expected string, int, float, bool or list<string>)"),
-        BadCase(yaml: "datasets:\n  - name: a\n    root: [x\n", kind: "malformed-yaml", line: 4, column: 1,
-                message: "malformed YAML: did not find expected ',' or ']'"),
-        BadCase(yaml: "datasets:\n  - name: a\n", kind: "invalid-spec", line: 2, column: 5,
-                message: "datasets[0]: missing key \"root\""),
+        BadCase(
+            yaml: "datasets:\n  - name: a\n    root: x\n    format: csv\n", kind: "unknown-format", line: 4, column: 13,
+            message: "datasets[0].format: unknown dataset format \"csv\" (expected jsonl, parquet, webdataset or auto)"),
+        BadCase(
+            yaml: "datasets:\n  - name: a\n    root: x\n    colour: red\n", kind: "unknown-key", line: 4, column: 5,
+            message:
+                "datasets[0]: unknown key \"colour\" (known: exclude, format, include, max_line_bytes, name, on_error, properties, root, text, tokens)"
+        ),
+        BadCase(
+            yaml: "datasets:\n  - name: a\n    root: x\n    properties:\n      lang: {path: a, type: strng}\n",
+            kind: "invalid-spec", line: 5, column: 29,
+            message:
+                "datasets[0].properties.lang.type: unknown type \"strng\" (expected string, int, float, bool or list<string>)"),
+        BadCase(
+            yaml: "datasets:\n  - name: a\n    root: [x\n", kind: "malformed-yaml", line: 4, column: 1,
+            message: "malformed YAML: did not find expected ',' or ']'"),
+        BadCase(
+            yaml: "datasets:\n  - name: a\n", kind: "invalid-spec", line: 2, column: 5,
+            message: "datasets[0]: missing key \"root\""),
     ]
 
     @Test(arguments: badCases)
@@ -95,10 +104,12 @@ import Testing
 
     @Test func rejectsIndivisibleTopology() {
         #expect {
-            try BuildSpec.parse(text: "mixture: {arbitrary: true}\ntraining: {global_batch: 10, data_parallel: 4, steps: 1}\n", path: "b.yaml")
+            try BuildSpec.parse(
+                text: "mixture: {arbitrary: true}\ntraining: {global_batch: 10, data_parallel: 4, steps: 1}\n", path: "b.yaml")
         } throws: { e in
             let e = e as! SpecError
-            return e.message == "training.data_parallel: global_batch 10 is not divisible by data_parallel 4" && e.location?.line == 2
+            return e.message == "training.data_parallel: global_batch 10 is not divisible by data_parallel 4"
+                && e.location?.line == 2
         }
     }
 }

@@ -79,7 +79,8 @@ public enum Build {
         }
         let d = spec.training.dataParallel
         if let r = options.ranks, r.lowerBound < 0 || r.upperBound >= d {
-            throw PlanError("invalid-ranks", "--ranks \(r.lowerBound)-\(r.upperBound) is outside 0-\(d - 1)", at: nil, category: .usage)
+            throw PlanError(
+                "invalid-ranks", "--ranks \(r.lowerBound)-\(r.upperBound) is outside 0-\(d - 1)", at: nil, category: .usage)
         }
         let catalog = try Catalog(path: catalogPath, create: false)
         let datasets = try catalog.datasets()
@@ -99,7 +100,8 @@ public enum Build {
         for ds in datasets {
             plannerDatasets.append(
                 PlannerDataset(
-                    name: ds.name, properties: ds.properties.map { ($0.name, $0.type) }, keys: try catalog.keys(datasetID: ds.id)))
+                    name: ds.name, properties: ds.properties.map { ($0.name, $0.type) }, keys: try catalog.keys(datasetID: ds.id))
+            )
         }
         let planner = try Planner(spec: spec, datasets: plannerDatasets)
         // File table: every live file, datasets by name, paths bytewise.
@@ -116,7 +118,9 @@ public enum Build {
                         byteCount: f.byteCount, mtimeNanoseconds: f.mtimeNanoseconds, fingerprint: f.fingerprint,
                         sampleCount: f.sampleCount,
                         frames: index.frames.count > 1
-                            ? index.frames.map { ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset) } : []))
+                            ? index.frames.map {
+                                ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset)
+                            } : []))
                 let units: [Int64]?
                 switch spec.mixture.unit {
                 case .samples: units = nil
@@ -161,7 +165,9 @@ public enum Build {
         }
         if let continuation {
             let zeros = plan.summaries.map { _ in 0 }
-            log = continuation.mixtureLog.map { MixtureLogEntry(fromStep: $0.fromStep, toStep: $0.toStep, counts: $0.counts + zeros) }
+            log = continuation.mixtureLog.map {
+                MixtureLogEntry(fromStep: $0.fromStep, toStep: $0.toStep, counts: $0.counts + zeros)
+            }
             if let wr = writeRanks {
                 for rank in wr {
                     for entries in continuation.steps[rank - wr.lowerBound] { writers[rank - wr.lowerBound].appendStep(entries) }
@@ -217,11 +223,14 @@ public enum Build {
                 toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
                 catalogFingerprint: try catalog.contentFingerprint(), globalBatch: spec.training.globalBatch,
                 dataParallel: d, steps: stepsDone,
-                datasets: datasets.map { ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField) },
+                datasets: datasets.map {
+                    ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField)
+                },
                 files: files,
                 components: (continuation?.components ?? [])
                     + plan.summaries.map {
-                        ManifestComponent(name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
+                        ManifestComponent(
+                            name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
                     }, mixtureLog: log, continuedFrom: continuation?.provenance)
             let headerBytes = header.encoded()
             let headerHash = XXH3.hash(headerBytes)

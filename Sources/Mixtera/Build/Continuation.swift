@@ -45,7 +45,8 @@ struct Continuation {
                     guard let nf = mapping[entries[i].file] else {
                         let f = h.files[entries[i].file]
                         throw ManifestError(
-                            "file-missing", "the old manifest uses \(f.path) of dataset \"\(h.datasets[f.dataset].name)\", which the catalog no longer has",
+                            "file-missing",
+                            "the old manifest uses \(f.path) of dataset \"\(h.datasets[f.dataset].name)\", which the catalog no longer has",
                             at: DataLocation(path: path), category: .data)
                     }
                     entries[i].file = nf
@@ -92,4 +93,3 @@ struct ConsumedSet: Sendable {
         return w < bits[file].count && bits[file][w] & (1 << UInt64(row & 63)) != 0
     }
 }
-

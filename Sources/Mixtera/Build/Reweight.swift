@@ -71,7 +71,9 @@ public enum Reweight {
                     "method \(method.rawValue) has no parameter \"\(k)\" (known: \(params.map(\.name).joined(separator: ", ")))",
                     at: nil, category: .usage)
             }
-            guard v.isFinite else { throw PlanError("invalid-parameter", "parameter \(k) must be a finite number", at: nil, category: .usage) }
+            guard v.isFinite else {
+                throw PlanError("invalid-parameter", "parameter \(k) must be a finite number", at: nil, category: .usage)
+            }
             params[i].value = v
         }
         let p = Dictionary(uniqueKeysWithValues: params.map { ($0.name, $0.value) })
@@ -79,7 +81,10 @@ public enum Reweight {
         let header = manifest.header
         let spec = try BuildSpec.parse(text: header.specText, path: manifestPath + "/header.json")
         guard s >= 1 && s <= header.steps else {
-            throw fail("step-out-of-range", "--at-step \(s) is outside 1...\(header.steps) (the manifest's steps; feedback from steps < S is used)", manifestPath, usage: true)
+            throw fail(
+                "step-out-of-range",
+                "--at-step \(s) is outside 1...\(header.steps) (the manifest's steps; feedback from steps < S is used)",
+                manifestPath, usage: true)
         }
         let (names, base) = try componentWeights(spec, manifestPath: manifestPath)
         let previous = weights(of: spec, names: names, base: base, at: s - 1)
@@ -100,7 +105,10 @@ public enum Reweight {
         var byComponent = [[FeedbackRecord]](repeating: [], count: n)
         for r in records { byComponent[r.component].append(r) }
         for k in 0..<n where byComponent[k].isEmpty {
-            throw fail("missing-feedback", "no feedback for component \"\(names[k])\" before step \(s); reweighting needs a loss for every component", feedbackPath)
+            throw fail(
+                "missing-feedback",
+                "no feedback for component \"\(names[k])\" before step \(s); reweighting needs a loss for every component",
+                feedbackPath)
         }
         var raw: [Double]
         var details: [[(String, Double)]] = Array(repeating: [], count: n)
@@ -124,7 +132,10 @@ public enum Reweight {
                     weight += ww
                 }
                 guard weight > 0 else {
-                    throw fail("missing-feedback", "no feedback for component \"\(names[k])\" in steps \(max(0, s - window))...\(s - 1) (window \(window))", feedbackPath)
+                    throw fail(
+                        "missing-feedback",
+                        "no feedback for component \"\(names[k])\" in steps \(max(0, s - window))...\(s - 1) (window \(window))",
+                        feedbackPath)
                 }
                 let mean = sum / weight
                 details[k] = [("mean_loss", mean)]
@@ -165,7 +176,10 @@ public enum Reweight {
                         next += 1
                         if useTokens {
                             guard let t = rec.tokens else {
-                                throw fail("missing-tokens", "feedback for \"\(names[k])\" at step \(step) has no \"tokens\" (needed with --param tokens=1)", feedbackPath)
+                                throw fail(
+                                    "missing-tokens",
+                                    "feedback for \"\(names[k])\" at step \(step) has no \"tokens\" (needed with --param tokens=1)",
+                                    feedbackPath)
                             }
                             seen = t
                         } else if let c = rec.samples {
@@ -181,7 +195,10 @@ public enum Reweight {
                     }
                 }
                 guard xs.count >= 3 else {
-                    throw fail("missing-feedback", "component \"\(names[k])\" has \(xs.count) usable loss records before step \(s) (after warmup \(warmup)); ADO needs at least 3", feedbackPath)
+                    throw fail(
+                        "missing-feedback",
+                        "component \"\(names[k])\" has \(xs.count) usable loss records before step \(s) (after warmup \(warmup)); ADO needs at least 3",
+                        feedbackPath)
                 }
                 let fit = PowerLawFit.fit(n: xs, loss: ys)
                 let nk = cumulative
@@ -200,7 +217,8 @@ public enum Reweight {
             raw = (0..<n).map { gamma2 * rho[$0] + (1 - gamma2) * previous[$0] }
         }
         guard minProb >= 0, minProb * Double(n) <= 1 else {
-            throw PlanError("invalid-parameter", "the minimum probability \(minProb) × \(n) components exceeds 1", at: nil, category: .usage)
+            throw PlanError(
+                "invalid-parameter", "the minimum probability \(minProb) × \(n) components exceeds 1", at: nil, category: .usage)
         }
         let floored = applyMinimum(raw, minProb)
         let weights = roundToMillionths(floored)
@@ -211,7 +229,8 @@ public enum Reweight {
                 + "; feedback \(PathUtil.baseName(feedbackPath)) (xxh3 \(XXH3.hex(feedbackHash))), manifest header xxh3 \(XXH3.hex(manifest.headerHash))",
             manifestPath: manifestPath)
         return ReweightResult(
-            method: method, atStep: s, parameters: params, components: names, previous: previous, weights: weights, details: details,
+            method: method, atStep: s, parameters: params, components: names, previous: previous, weights: weights,
+            details: details,
             specText: specText, feedbackRecords: records.count)
     }
 
@@ -231,7 +250,9 @@ public enum Reweight {
                 for b in node.branches {
                     let name = prefix.isEmpty ? b.value : prefix + "/" + b.value
                     let x = sum > 0 ? w * b.weight / sum : 0
-                    if let c = b.child { walk(c, name, x) } else {
+                    if let c = b.child {
+                        walk(c, name, x)
+                    } else {
                         names.append(name)
                         ws.append(x)
                     }
@@ -241,7 +262,8 @@ public enum Reweight {
             return (names, ws)
         case .natural, .arbitrary:
             throw fail(
-                "unsupported-mixture", "reweight needs a mixture of `components` or `by`; natural and arbitrary mixtures have no weights to change",
+                "unsupported-mixture",
+                "reweight needs a mixture of `components` or `by`; natural and arbitrary mixtures have no weights to change",
                 manifestPath, usage: true)
         }
     }
@@ -305,7 +327,9 @@ public enum Reweight {
             }
             func count(_ key: String) throws -> Int64? {
                 guard let v = json[key], v != .null else { return nil }
-                guard let i = v.intValue, i >= 0 else { throw fail("invalid-feedback", "\"\(key)\" must be a non-negative integer", path, line: line) }
+                guard let i = v.intValue, i >= 0 else {
+                    throw fail("invalid-feedback", "\"\(key)\" must be a non-negative integer", path, line: line)
+                }
                 return i
             }
             let samples = try count("samples")
@@ -377,9 +401,12 @@ public enum Reweight {
     // MARK: Spec rewriting
 
     static func yamlKey(_ name: String) -> String {
-        let plain = !name.isEmpty && name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2F || c == 0x2E || c == 0x2D
-        } && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(name.lowercased()) && Double(name) == nil
+        let plain =
+            !name.isEmpty
+            && name.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2F
+                    || c == 0x2E || c == 0x2D
+            } && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(name.lowercased()) && Double(name) == nil
         if plain { return name }
         var out: [UInt8] = []
         JSON.writeString(name.utf8, into: &out)
@@ -387,7 +414,9 @@ public enum Reweight {
     }
 
     /// The spec text with its top-level `schedule:` replaced: entries before `s` kept, then `{at: s, weights}`.
-    static func rewrite(spec: BuildSpec, names: [String], weights: [Double], at s: Int, comment: String, manifestPath: String) throws -> String {
+    static func rewrite(spec: BuildSpec, names: [String], weights: [Double], at s: Int, comment: String, manifestPath: String)
+        throws -> String
+    {
         var lines = spec.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         // Remove the old top-level schedule block.
@@ -416,7 +445,9 @@ public enum Reweight {
         // Self-check: the result parses, keeps everything but the schedule, and ends with the new weights.
         let check: BuildSpec
         do { check = try BuildSpec.parse(text: text, path: "reweighted.yaml") } catch {
-            throw PlanError("internal", "the rewritten spec does not parse (\(error.message)); please report this", at: nil, category: .software)
+            throw PlanError(
+                "internal", "the rewritten spec does not parse (\(error.message)); please report this", at: nil,
+                category: .software)
         }
         let before = try componentWeights(spec, manifestPath: manifestPath)
         let after = try componentWeights(check, manifestPath: manifestPath)
@@ -424,7 +455,9 @@ public enum Reweight {
             check.order == spec.order, check.seed == spec.seed, check.query == spec.query, check.onExhausted == spec.onExhausted,
             check.schedule.last?.step == s, check.schedule.last?.weights.map(\.1) == weights
         else {
-            throw PlanError("internal", "rewriting the spec's schedule changed other settings; please report this", at: nil, category: .software)
+            throw PlanError(
+                "internal", "rewriting the spec's schedule changed other settings; please report this", at: nil,
+                category: .software)
         }
         return text
     }

@@ -1,8 +1,9 @@
+import MixteraCore
+import MixteraSpec
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import MixteraCore
-import MixteraSpec
 
 /// Lists a dataset's files: a recursive walk of the root (symlinked directories are not followed;
 /// symlinked files are, when they resolve inside the root, and are an `unsafe-path` error when they
@@ -32,7 +33,9 @@ enum FileDiscovery {
     private static func walk(root: String, relative: String, dataset: DatasetDecl, out: inout [Found], depth: Int)
         throws(IngestError)
     {
-        if depth > 64 { throw IngestError("too-deep", "directory nesting deeper than 64", at: DataLocation(path: root + "/" + relative)) }
+        if depth > 64 {
+            throw IngestError("too-deep", "directory nesting deeper than 64", at: DataLocation(path: root + "/" + relative))
+        }
         let dir = relative.isEmpty ? root : root + "/" + relative
         let names = try wrap({ () throws(CoreError) in try FileSystem.listDirectory(dir) })
         for name in names {

@@ -212,5 +212,9 @@ func parallelMap<T: Sendable, R: Sendable>(_ items: [T], jobs: Int, _ body: @Sen
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0
     private let queue = DispatchQueue(label: "mixtera.counter")
-    func increment() -> Int { queue.sync { defer { value += 1 }; return value } }
+    func increment() -> Int {
+        queue.sync {
+            defer { value += 1 }; return value
+        }
+    }
 }

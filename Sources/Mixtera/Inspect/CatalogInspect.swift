@@ -30,7 +30,8 @@ public enum CatalogInspect {
         }
         var emitted = 0
         for ds in datasets where dataset == nil || ds.name == dataset {
-            let schema = QuerySchema([("dataset", .string)] + ds.properties.filter { $0.name != "dataset" }.map { ($0.name, $0.type) })
+            let schema = QuerySchema(
+                [("dataset", .string)] + ds.properties.filter { $0.name != "dataset" }.map { ($0.name, $0.type) })
             let query: CompiledQuery
             do { query = try CompiledQuery.compile(filter ?? "true", schema: schema, at: nil) } catch {
                 throw PlanError(error.kind, error.message, at: error.location)
@@ -45,7 +46,9 @@ public enum CatalogInspect {
                     if let limit, emitted >= limit { return }
                     let values = keys[index.sampleKeys[row]] ?? []
                     let value: (String) -> PropertyValue = { name in
-                        if name == "dataset" && !ds.properties.contains(where: { $0.name == "dataset" }) { return .string(ds.name) }
+                        if name == "dataset" && !ds.properties.contains(where: { $0.name == "dataset" }) {
+                            return .string(ds.name)
+                        }
                         if let i = cats.firstIndex(of: name) { return i < values.count ? values[i] : .null }
                         if let i = nums.firstIndex(of: name) { return index.numericColumns[i].value(at: row) }
                         return .null
@@ -77,7 +80,9 @@ public enum CatalogInspect {
             var textBytes: Int64 = 0
             var tokens: Int64 = 0
             var hasTokens = false
-            var numStats = ds.numeric.map { _ in (min: Double.infinity, max: -Double.infinity, sum: 0.0, n: Int64(0), nulls: Int64(0)) }
+            var numStats = ds.numeric.map { _ in
+                (min: Double.infinity, max: -Double.infinity, sum: 0.0, n: Int64(0), nulls: Int64(0))
+            }
             for f in try catalog.files(datasetID: ds.id) {
                 if f.state != .ok {
                     removed += 1
@@ -121,7 +126,11 @@ public enum CatalogInspect {
                     for (k, n) in keyCounts {
                         let v = keyValues[k].map { $0.count > ci ? $0[ci] : .null } ?? .null
                         let items: [PropertyValue]
-                        if case .stringList(let l) = v { items = l.isEmpty ? [.null] : l.map { .string($0) } } else { items = [v] }
+                        if case .stringList(let l) = v {
+                            items = l.isEmpty ? [.null] : l.map { .string($0) }
+                        } else {
+                            items = [v]
+                        }
                         for item in items {
                             let j = json(item)
                             let key = j.serialized()
@@ -171,7 +180,8 @@ public enum CatalogInspect {
                 out.append(
                     .object([
                         ("dataset", .string(ds.name)), ("file", .string(f.relativePath)), ("format", .string(f.format)),
-                        ("compression", .string(f.compression)), ("size", .int(f.byteCount)), ("mtime_ns", .int(f.mtimeNanoseconds)),
+                        ("compression", .string(f.compression)), ("size", .int(f.byteCount)),
+                        ("mtime_ns", .int(f.mtimeNanoseconds)),
                         ("fingerprint", .string(f.fingerprint)), ("samples", .int(f.sampleCount)),
                         ("skipped", .int(f.skippedCount)), ("state", .string(f.state.rawValue)),
                     ]))

@@ -62,7 +62,9 @@ public struct ManifestDiff: Sendable {
     public var globalFirstDifferingStep: Int?
 
     public func toJSON() -> JSON {
-        func fields(_ fs: [Field]) -> JSON { .array(fs.map { .object([("field", .string($0.name)), ("a", $0.a), ("b", $0.b)]) }) }
+        func fields(_ fs: [Field]) -> JSON {
+            .array(fs.map { .object([("field", .string($0.name)), ("a", $0.a), ("b", $0.b)]) })
+        }
         func opt(_ v: Int?) -> JSON { v.map { .int(Int64($0)) } ?? .null }
         return .object([
             ("identical", .bool(identical)), ("a", .string(a)), ("b", .string(b)),
@@ -72,10 +74,16 @@ public struct ManifestDiff: Sendable {
             (
                 "files",
                 .object([
-                    ("only_in_a", .array(filesOnlyInA.map { .string($0) })), ("only_in_b", .array(filesOnlyInB.map { .string($0) })),
+                    ("only_in_a", .array(filesOnlyInA.map { .string($0) })),
+                    ("only_in_b", .array(filesOnlyInB.map { .string($0) })),
                     (
                         "changed",
-                        .array(filesChanged.map { .object([("dataset", .string($0.dataset)), ("path", .string($0.path)), ("fields", fields($0.fields))]) })
+                        .array(
+                            filesChanged.map {
+                                .object([
+                                    ("dataset", .string($0.dataset)), ("path", .string($0.path)), ("fields", fields($0.fields)),
+                                ])
+                            })
                     ),
                 ])
             ),
@@ -84,7 +92,10 @@ public struct ManifestDiff: Sendable {
                 .object([
                     ("only_in_a", .array(componentsOnlyInA.map { .string($0) })),
                     ("only_in_b", .array(componentsOnlyInB.map { .string($0) })),
-                    ("changed", .array(componentsChanged.map { .object([("name", .string($0.name)), ("fields", fields($0.fields))]) })),
+                    (
+                        "changed",
+                        .array(componentsChanged.map { .object([("name", .string($0.name)), ("fields", fields($0.fields))]) })
+                    ),
                 ])
             ),
             (
@@ -92,8 +103,10 @@ public struct ManifestDiff: Sendable {
                 .array(
                     ranks.map { r in
                         .object([
-                            ("rank", .int(Int64(r.rank))), ("identical", .bool(r.identical)), ("in_a", .bool(r.inA)), ("in_b", .bool(r.inB)),
-                            ("first_differing_step", opt(r.firstDifferingStep)), ("detail", r.detail.map { .string($0) } ?? .null),
+                            ("rank", .int(Int64(r.rank))), ("identical", .bool(r.identical)), ("in_a", .bool(r.inA)),
+                            ("in_b", .bool(r.inB)),
+                            ("first_differing_step", opt(r.firstDifferingStep)),
+                            ("detail", r.detail.map { .string($0) } ?? .null),
                         ])
                     })
             ),
@@ -102,7 +115,8 @@ public struct ManifestDiff: Sendable {
                 .array(
                     counts.map { c in
                         .object([
-                            ("component", .string(c.component)), ("from_step", .int(Int64(c.fromStep))), ("to_step", .int(Int64(c.toStep))),
+                            ("component", .string(c.component)), ("from_step", .int(Int64(c.fromStep))),
+                            ("to_step", .int(Int64(c.toStep))),
                             ("a", opt(c.a)), ("b", opt(c.b)),
                         ])
                     })
@@ -127,7 +141,9 @@ public struct ManifestDiff: Sendable {
         for f in datasets { out.append("dataset " + show(f)) }
         for p in filesOnlyInA { out.append("file only in A: \(p)") }
         for p in filesOnlyInB { out.append("file only in B: \(p)") }
-        for c in filesChanged { out.append("file changed: \(c.dataset)/\(c.path): " + c.fields.map(show).joined(separator: ", ")) }
+        for c in filesChanged {
+            out.append("file changed: \(c.dataset)/\(c.path): " + c.fields.map(show).joined(separator: ", "))
+        }
         for c in componentsOnlyInA { out.append("component only in A: \(c)") }
         for c in componentsOnlyInB { out.append("component only in B: \(c)") }
         for c in componentsChanged { out.append("component \(c.name): " + c.fields.map(show).joined(separator: ", ")) }
@@ -190,7 +206,12 @@ public enum Diff {
             let da = ha.datasets.first { $0.name == name }
             let db = hb.datasets.first { $0.name == name }
             func j(_ d: ManifestDataset?) -> JSON {
-                d.map { .object([("root", .string($0.root)), ("format", .string($0.format)), ("text_field", $0.textField.map { .string($0) } ?? .null)]) } ?? .null
+                d.map {
+                    .object([
+                        ("root", .string($0.root)), ("format", .string($0.format)),
+                        ("text_field", $0.textField.map { .string($0) } ?? .null),
+                    ])
+                } ?? .null
             }
             if da != db { datasets.append(.init(name: name, a: j(da), b: j(db))) }
         }
@@ -231,7 +252,9 @@ public enum Diff {
             var fs: [ManifestDiff.Field] = []
             if c.filter != d.filter { fs.append(.init(name: "filter", a: .string(c.filter), b: .string(d.filter))) }
             if c.selected != d.selected { fs.append(.init(name: "selected", a: .int(c.selected), b: .int(d.selected))) }
-            if c.onExhausted != d.onExhausted { fs.append(.init(name: "on_exhausted", a: .string(c.onExhausted), b: .string(d.onExhausted))) }
+            if c.onExhausted != d.onExhausted {
+                fs.append(.init(name: "on_exhausted", a: .string(c.onExhausted), b: .string(d.onExhausted)))
+            }
             if !fs.isEmpty { compChanged.append((c.name, fs)) }
         }
         let compOnlyB = hb.components.map(\.name).filter { n in !ha.components.contains { $0.name == n } }
@@ -247,7 +270,11 @@ public enum Diff {
             a: pathA, b: pathB, identical: identical, headerIdentical: headerIdentical, fields: fields, specDiff: specDiff,
             datasets: datasets, filesOnlyInA: onlyA, filesOnlyInB: onlyB, filesChanged: changed, componentsOnlyInA: compOnlyA,
             componentsOnlyInB: compOnlyB, componentsChanged: compChanged, ranks: ranks, counts: counts, countsOmitted: omitted)
-        if ha.dataParallel != hb.dataParallel && ranks.allSatisfy({ $0.inA && $0.inB || !$0.inA && $0.rank >= ha.dataParallel || !$0.inB && $0.rank >= hb.dataParallel }) {
+        if ha.dataParallel != hb.dataParallel
+            && ranks.allSatisfy({
+                $0.inA && $0.inB || !$0.inA && $0.rank >= ha.dataParallel || !$0.inB && $0.rank >= hb.dataParallel
+            })
+        {
             d.globalCompared = true
             d.globalFirstDifferingStep = try compareGlobalBatches(ma, mb)
         }
@@ -258,7 +285,10 @@ public enum Diff {
     /// differs between the manifests; nil when all steps match.
     static func compareGlobalBatches(_ ma: ManifestDirectory, _ mb: ManifestDirectory) throws -> Int? {
         func open(_ m: ManifestDirectory) throws -> (readers: [RankFileReader], keys: [String]) {
-            (try (0..<m.header.dataParallel).map { try m.rankFile($0) }, m.header.files.map { m.header.datasets[$0.dataset].name + "/" + $0.path })
+            (
+                try (0..<m.header.dataParallel).map { try m.rankFile($0) },
+                m.header.files.map { m.header.datasets[$0.dataset].name + "/" + $0.path }
+            )
         }
         let (ra, ka) = try open(ma)
         let (rb, kb) = try open(mb)
@@ -319,7 +349,9 @@ public enum Diff {
             var out: [Sample] = []
             for e in entries {
                 guard e.file < files.count, e.component < comps.count else {
-                    throw ManifestError("corrupt", "an entry references file \(e.file) or component \(e.component) outside the header's tables", at: nil)
+                    throw ManifestError(
+                        "corrupt", "an entry references file \(e.file) or component \(e.component) outside the header's tables",
+                        at: nil)
                 }
                 for row in e.rows { out.append(Sample(component: comps[e.component], file: files[e.file], row: row)) }
             }
@@ -355,7 +387,8 @@ public enum Diff {
                 if xa != xb {
                     first = s
                     let slot = (0..<min(xa.count, xb.count)).first { xa[$0] != xb[$0] } ?? min(xa.count, xb.count)
-                    detail = "slot \(slot): \(describe(slot < xa.count ? xa[slot] : nil)) in A, \(describe(slot < xb.count ? xb[slot] : nil)) in B"
+                    detail =
+                        "slot \(slot): \(describe(slot < xa.count ? xa[slot] : nil)) in A, \(describe(slot < xb.count ? xb[slot] : nil)) in B"
                     break
                 }
             }
@@ -363,7 +396,10 @@ public enum Diff {
                 first = common
                 detail = "A has \(ra.stepCount) steps, B has \(rb.stepCount)"
             }
-            out.append(.init(rank: r, identical: sameBytes && first == nil, inA: true, inB: true, firstDifferingStep: first, detail: detail))
+            out.append(
+                .init(
+                    rank: r, identical: sameBytes && first == nil, inA: true, inB: true, firstDifferingStep: first, detail: detail
+                ))
         }
         return out
     }

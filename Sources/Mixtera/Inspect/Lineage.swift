@@ -10,7 +10,9 @@ public enum Lineage {
         let m = try ManifestDirectory(path: manifestPath)
         let h = m.header
         guard step >= 0 && step < h.steps else {
-            throw ManifestError("step-out-of-range", "step \(step) is out of range (the manifest has \(h.steps) steps)", at: DataLocation(path: manifestPath), category: .usage)
+            throw ManifestError(
+                "step-out-of-range", "step \(step) is out of range (the manifest has \(h.steps) steps)",
+                at: DataLocation(path: manifestPath), category: .usage)
         }
         let props = try catalogPath.map { try CatalogInspect.properties(catalogPath: $0) }
         let ranks = rank.map { [$0] } ?? Array(0..<h.dataParallel)
@@ -43,7 +45,9 @@ public enum Lineage {
 
     /// Checks header and rank-file checksums (every block), entry bounds, and data files (size, mtime,
     /// fingerprint; `deep` rehashes every file). Returns one line per problem (empty: all good).
-    public static func verify(manifestPath: String, deep: Bool, roots: [(old: String, new: String)] = []) throws -> (problems: [String], files: Int, ranks: Int, steps: Int) {
+    public static func verify(manifestPath: String, deep: Bool, roots: [(old: String, new: String)] = []) throws -> (
+        problems: [String], files: Int, ranks: Int, steps: Int
+    ) {
         let m = try ManifestDirectory(path: manifestPath)
         let h = m.header
         var problems: [String] = []
@@ -60,11 +64,14 @@ public enum Lineage {
                 for s in 0..<rf.stepCount {
                     for e in try rf.entries(step: s) {
                         guard e.file < h.files.count, e.component < h.components.count else {
-                            problems.append("\(name): step \(s) references file \(e.file) or component \(e.component) outside the tables")
+                            problems.append(
+                                "\(name): step \(s) references file \(e.file) or component \(e.component) outside the tables")
                             continue
                         }
                         if e.rowEnd > h.files[e.file].sampleCount {
-                            problems.append("\(name): step \(s) reads rows \(e.row)..<\(e.rowEnd) of \(h.files[e.file].path), which has \(h.files[e.file].sampleCount)")
+                            problems.append(
+                                "\(name): step \(s) reads rows \(e.row)..<\(e.rowEnd) of \(h.files[e.file].path), which has \(h.files[e.file].sampleCount)"
+                            )
                         }
                     }
                 }
@@ -73,8 +80,11 @@ public enum Lineage {
             }
         }
         if present > 0 {
-            let reader = try ReplayReader(manifestPath: manifestPath, rank: (0..<h.dataParallel).first { r in
-                ((try? FileSystem.stat(manifestPath + "/" + ManifestHeader.rankFileName(r))) ?? nil) != nil } ?? 0,
+            let reader = try ReplayReader(
+                manifestPath: manifestPath,
+                rank: (0..<h.dataParallel).first { r in
+                    ((try? FileSystem.stat(manifestPath + "/" + ManifestHeader.rankFileName(r))) ?? nil) != nil
+                } ?? 0,
                 roots: roots, verify: deep ? .deep : .fast)
             for i in h.files.indices {
                 do { try reader.verifyFile(i, mode: deep ? .deep : .fast) } catch { problems.append(error.description) }

@@ -115,7 +115,9 @@ public enum Report {
         p.raw("<h1>").text(title).raw("</h1>\n")
         let total = Int64(h.steps) * Int64(h.globalBatch)
         p.raw("<p class=\"sub\">")
-            .text("\(count(Int64(h.steps))) steps × global batch \(count(Int64(h.globalBatch))) over \(h.dataParallel) data-parallel ranks (\(h.samplesPerRank) per rank) = \(count(total)) samples; seed \(h.seed)")
+            .text(
+                "\(count(Int64(h.steps))) steps × global batch \(count(Int64(h.globalBatch))) over \(h.dataParallel) data-parallel ranks (\(h.samplesPerRank) per rank) = \(count(total)) samples; seed \(h.seed)"
+            )
             .raw("</p>\n")
 
         let n = h.components.count
@@ -129,7 +131,9 @@ public enum Report {
         // Mixture over steps.
         p.raw("<h2>Mixture over steps</h2>\n")
         if buckets.count < h.steps {
-            p.raw("<p class=\"note\">").text("\(count(Int64(h.steps))) steps aggregated into \(buckets.count) columns of about \(count(Int64(h.steps / buckets.count))) steps.").raw("</p>\n")
+            p.raw("<p class=\"note\">").text(
+                "\(count(Int64(h.steps))) steps aggregated into \(buckets.count) columns of about \(count(Int64(h.steps / buckets.count))) steps."
+            ).raw("</p>\n")
         }
         mixtureChart(p, h: h, buckets: buckets, counts: counts, planned: planned)
         p.raw("<ul class=\"legend\">\n")
@@ -143,11 +147,15 @@ public enum Report {
 
         // Consumption.
         p.raw("<h2>Consumption per component</h2>\n")
-        p.raw("<p class=\"note\">Cumulative samples drawn, in epochs of each component's selection (1 = every selected sample once). ")
-            .raw("Circles: a new epoch starts; squares: the selection is used up.</p>\n")
+        p.raw(
+            "<p class=\"note\">Cumulative samples drawn, in epochs of each component's selection (1 = every selected sample once). "
+        )
+        .raw("Circles: a new epoch starts; squares: the selection is used up.</p>\n")
         let marks = markers(h)
         consumptionChart(p, h: h, buckets: buckets, counts: counts, marks: marks)
-        p.raw("<table>\n<thead><tr><th></th><th>component</th><th>filter</th><th>on_exhausted</th><th class=\"r\">selected</th><th class=\"r\">drawn</th><th class=\"r\">realized share</th>")
+        p.raw(
+            "<table>\n<thead><tr><th></th><th>component</th><th>filter</th><th>on_exhausted</th><th class=\"r\">selected</th><th class=\"r\">drawn</th><th class=\"r\">realized share</th>"
+        )
         if planned != nil { p.raw("<th class=\"r\">planned share</th>") }
         p.raw("<th class=\"r\">epochs</th><th>events</th></tr></thead>\n<tbody>\n")
         var plannedAvg = [Double](repeating: 0, count: n)
@@ -158,10 +166,12 @@ public enum Report {
             }
         }
         for (i, c) in h.components.enumerated() {
-            p.raw("<tr><td><span class=\"sw\" style=\"background:\(colour(i))\"></span></td><td>").text(c.name).raw("</td><td><code>")
-                .text(c.filter).raw("</code></td><td>").text(c.onExhausted).raw("</td><td class=\"r\">").text(count(c.selected))
-                .raw("</td><td class=\"r\">").text(count(totals[i])).raw("</td><td class=\"r\">")
-                .text(pct(grand > 0 ? Double(totals[i]) / Double(grand) : 0)).raw("</td>")
+            p.raw("<tr><td><span class=\"sw\" style=\"background:\(colour(i))\"></span></td><td>").text(c.name).raw(
+                "</td><td><code>"
+            )
+            .text(c.filter).raw("</code></td><td>").text(c.onExhausted).raw("</td><td class=\"r\">").text(count(c.selected))
+            .raw("</td><td class=\"r\">").text(count(totals[i])).raw("</td><td class=\"r\">")
+            .text(pct(grand > 0 ? Double(totals[i]) / Double(grand) : 0)).raw("</td>")
             if planned != nil { p.raw("<td class=\"r\">").text(pct(plannedAvg[i])).raw("</td>") }
             let epochs = c.selected > 0 ? (totals[i] + c.selected - 1) / c.selected : 0
             p.raw("<td class=\"r\">").text(String(epochs)).raw("</td><td>")
@@ -183,24 +193,32 @@ public enum Report {
         ]
         for (k, v) in kv { p.raw("<tr><th>").text(k).raw("</th><td><code>").text(v).raw("</code></td></tr>\n") }
         p.raw("</table>\n")
-        p.raw("<table>\n<thead><tr><th>dataset</th><th>root</th><th>format</th><th>text field</th><th class=\"r\">files</th></tr></thead>\n<tbody>\n")
+        p.raw(
+            "<table>\n<thead><tr><th>dataset</th><th>root</th><th>format</th><th>text field</th><th class=\"r\">files</th></tr></thead>\n<tbody>\n"
+        )
         for (i, d) in h.datasets.enumerated() {
             let nf = h.files.reduce(0) { $0 + ($1.dataset == i ? 1 : 0) }
             p.raw("<tr><td>").text(d.name).raw("</td><td><code>").text(d.root).raw("</code></td><td>").text(d.format)
-                .raw("</td><td>").text(d.textField ?? "(whole record)").raw("</td><td class=\"r\">").text(count(Int64(nf))).raw("</td></tr>\n")
+                .raw("</td><td>").text(d.textField ?? "(whole record)").raw("</td><td class=\"r\">").text(count(Int64(nf))).raw(
+                    "</td></tr>\n")
         }
         p.raw("</tbody>\n</table>\n")
         let fileLimit = 50
         p.raw("<details><summary>").text("file table (\(count(Int64(h.files.count))) files)").raw("</summary>\n<table>\n")
-        p.raw("<thead><tr><th>dataset</th><th>path</th><th>format</th><th class=\"r\">bytes</th><th class=\"r\">samples</th><th>fingerprint</th></tr></thead>\n<tbody>\n")
+        p.raw(
+            "<thead><tr><th>dataset</th><th>path</th><th>format</th><th class=\"r\">bytes</th><th class=\"r\">samples</th><th>fingerprint</th></tr></thead>\n<tbody>\n"
+        )
         for f in h.files.prefix(fileLimit) {
             let fmt = f.compression == "none" ? f.format : f.format + "+" + f.compression
-            p.raw("<tr><td>").text(h.datasets[f.dataset].name).raw("</td><td><code>").text(f.path).raw("</code></td><td>").text(fmt)
-                .raw("</td><td class=\"r\">").text(count(f.byteCount)).raw("</td><td class=\"r\">").text(count(f.sampleCount))
-                .raw("</td><td><code>").text(f.fingerprint).raw("</code></td></tr>\n")
+            p.raw("<tr><td>").text(h.datasets[f.dataset].name).raw("</td><td><code>").text(f.path).raw("</code></td><td>").text(
+                fmt
+            )
+            .raw("</td><td class=\"r\">").text(count(f.byteCount)).raw("</td><td class=\"r\">").text(count(f.sampleCount))
+            .raw("</td><td><code>").text(f.fingerprint).raw("</code></td></tr>\n")
         }
         if h.files.count > fileLimit {
-            p.raw("<tr><td colspan=\"6\" class=\"dim\">").text("… \(count(Int64(h.files.count - fileLimit))) more files").raw("</td></tr>\n")
+            p.raw("<tr><td colspan=\"6\" class=\"dim\">").text("… \(count(Int64(h.files.count - fileLimit))) more files").raw(
+                "</td></tr>\n")
         }
         p.raw("</tbody>\n</table>\n</details>\n")
 
@@ -208,7 +226,8 @@ public enum Report {
         if let stats { coverage(p, h: h, stats: stats) }
 
         p.raw("<h2>Spec</h2>\n<pre>").text(h.specText).raw("</pre>\n")
-        p.raw("<footer>").text("generated by mixtera \(h.toolVersion.isEmpty ? "" : h.toolVersion) from header.json").raw("</footer>\n")
+        p.raw("<footer>").text("generated by mixtera \(h.toolVersion.isEmpty ? "" : h.toolVersion) from header.json").raw(
+            "</footer>\n")
         p.raw("</body>\n</html>\n")
         return p.out
     }
@@ -223,25 +242,37 @@ public enum Report {
     static func xOf(_ step: Int, steps: Int) -> Double { plotLeft + plotWidth * Double(step) / Double(Swift.max(1, steps)) }
 
     static func xAxis(_ p: HTML, steps: Int, bottom: Double) {
-        p.raw("<line class=\"axis\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(bottom))\" x2=\"\(f2(plotLeft + plotWidth))\" y2=\"\(f2(bottom))\"/>\n")
+        p.raw(
+            "<line class=\"axis\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(bottom))\" x2=\"\(f2(plotLeft + plotWidth))\" y2=\"\(f2(bottom))\"/>\n"
+        )
         for t in ticks(max: steps) {
             let x = xOf(t, steps: steps)
             p.raw("<line class=\"axis\" x1=\"\(f2(x))\" y1=\"\(f2(bottom))\" x2=\"\(f2(x))\" y2=\"\(f2(bottom + 5))\"/>")
             p.raw("<text x=\"\(f2(x))\" y=\"\(f2(bottom + 18))\" text-anchor=\"middle\">").text(count(Int64(t))).raw("</text>\n")
         }
-        p.raw("<text class=\"label\" x=\"\(f2(plotLeft + plotWidth / 2))\" y=\"\(f2(bottom + 38))\" text-anchor=\"middle\">training step</text>\n")
+        p.raw(
+            "<text class=\"label\" x=\"\(f2(plotLeft + plotWidth / 2))\" y=\"\(f2(bottom + 38))\" text-anchor=\"middle\">training step</text>\n"
+        )
     }
 
     static func yLabel(_ p: HTML, _ text: String, top: Double, height: Double) {
         let y = top + height / 2
-        p.raw("<text class=\"label\" x=\"16\" y=\"\(f2(y))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f2(y)))\">").text(text).raw("</text>\n")
+        p.raw("<text class=\"label\" x=\"16\" y=\"\(f2(y))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f2(y)))\">").text(
+            text
+        ).raw("</text>\n")
     }
 
-    static func mixtureChart(_ p: HTML, h: ManifestHeader, buckets: [Range<Int>], counts: [[Int64]], planned: ((Int) -> [Double])?) {
+    static func mixtureChart(
+        _ p: HTML, h: ManifestHeader, buckets: [Range<Int>], counts: [[Int64]], planned: ((Int) -> [Double])?
+    ) {
         let height = 300.0
         let bottom = plotTop + height
-        p.raw("<svg class=\"chart\" id=\"mixture\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f2(chartWidth))\" height=\"\(f2(bottom + 46))\" viewBox=\"0 0 \(f2(chartWidth)) \(f2(bottom + 46))\" role=\"img\" aria-label=\"realized mixture over steps\">\n")
-        p.raw("<rect x=\"\(f2(plotLeft))\" y=\"\(f2(plotTop))\" width=\"\(f2(plotWidth))\" height=\"\(f2(height))\" fill=\"#ffffff\" stroke=\"none\"/>\n")
+        p.raw(
+            "<svg class=\"chart\" id=\"mixture\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f2(chartWidth))\" height=\"\(f2(bottom + 46))\" viewBox=\"0 0 \(f2(chartWidth)) \(f2(bottom + 46))\" role=\"img\" aria-label=\"realized mixture over steps\">\n"
+        )
+        p.raw(
+            "<rect x=\"\(f2(plotLeft))\" y=\"\(f2(plotTop))\" width=\"\(f2(plotWidth))\" height=\"\(f2(height))\" fill=\"#ffffff\" stroke=\"none\"/>\n"
+        )
         let n = h.components.count
         let shares: [[Double]] = counts.map { b in
             let t = b.reduce(0, +)
@@ -280,7 +311,8 @@ public enum Report {
             }
         }
         for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
-            p.raw("<line class=\"axis\" x1=\"\(f2(plotLeft - 5))\" y1=\"\(f2(y(t)))\" x2=\"\(f2(plotLeft))\" y2=\"\(f2(y(t)))\"/>")
+            p.raw(
+                "<line class=\"axis\" x1=\"\(f2(plotLeft - 5))\" y1=\"\(f2(y(t)))\" x2=\"\(f2(plotLeft))\" y2=\"\(f2(y(t)))\"/>")
             p.raw("<text x=\"\(f2(plotLeft - 8))\" y=\"\(f2(y(t) + 4))\" text-anchor=\"end\">\(Int(t * 100))%</text>\n")
         }
         p.raw("<line class=\"axis\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(plotTop))\" x2=\"\(f2(plotLeft))\" y2=\"\(f2(bottom))\"/>\n")
@@ -322,11 +354,17 @@ public enum Report {
                         // Epoch nextLevel + 1 starts with the sample after `target`: the same step unless it ended exactly.
                         let start = reachedExactly ? step + 1 : step
                         if start < h.steps {
-                            out.append(Marker(component: c, step: start, epochs: nextLevel, exhausted: false, label: "epoch \(nextLevel + 1) starts at step \(count(Int64(start)))"))
+                            out.append(
+                                Marker(
+                                    component: c, step: start, epochs: nextLevel, exhausted: false,
+                                    label: "epoch \(nextLevel + 1) starts at step \(count(Int64(start)))"))
                             made += 1
                         }
                     } else {
-                        out.append(Marker(component: c, step: step, epochs: nextLevel, exhausted: true, label: "selection used up at step \(count(Int64(step)))"))
+                        out.append(
+                            Marker(
+                                component: c, step: step, epochs: nextLevel, exhausted: true,
+                                label: "selection used up at step \(count(Int64(step)))"))
                         made += 1
                     }
                     nextLevel += 1
@@ -360,26 +398,37 @@ public enum Report {
         }
         let (top, tickStep) = levelScale(maxLevel)
         func y(_ v: Double) -> Double { plotTop + height * (1 - v / top) }
-        p.raw("<svg class=\"chart\" id=\"consumption\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f2(chartWidth))\" height=\"\(f2(bottom + 46))\" viewBox=\"0 0 \(f2(chartWidth)) \(f2(bottom + 46))\" role=\"img\" aria-label=\"cumulative consumption per component\">\n")
+        p.raw(
+            "<svg class=\"chart\" id=\"consumption\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f2(chartWidth))\" height=\"\(f2(bottom + 46))\" viewBox=\"0 0 \(f2(chartWidth)) \(f2(bottom + 46))\" role=\"img\" aria-label=\"cumulative consumption per component\">\n"
+        )
         for t in levelTicks(top, step: tickStep) {
-            p.raw("<line class=\"grid\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(y(t)))\" x2=\"\(f2(plotLeft + plotWidth))\" y2=\"\(f2(y(t)))\"/>")
-            p.raw("<text x=\"\(f2(plotLeft - 8))\" y=\"\(f2(y(t) + 4))\" text-anchor=\"end\">\(t >= 1000 ? count(Int64(t)) : num(t))</text>\n")
+            p.raw(
+                "<line class=\"grid\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(y(t)))\" x2=\"\(f2(plotLeft + plotWidth))\" y2=\"\(f2(y(t)))\"/>"
+            )
+            p.raw(
+                "<text x=\"\(f2(plotLeft - 8))\" y=\"\(f2(y(t) + 4))\" text-anchor=\"end\">\(t >= 1000 ? count(Int64(t)) : num(t))</text>\n"
+            )
         }
         for c in 0..<n where h.components[c].selected > 0 {
             var pts = ["\(f2(xOf(0, steps: h.steps))),\(f2(y(0)))"]
             for (k, b) in buckets.enumerated() { pts.append("\(f2(xOf(b.upperBound, steps: h.steps))),\(f2(y(cums[c][k + 1])))") }
-            p.raw("<polyline class=\"cum\" stroke=\"\(colour(c))\" points=\"\(pts.joined(separator: " "))\"><title>").text(h.components[c].name)
-                .raw("</title></polyline>\n")
+            p.raw("<polyline class=\"cum\" stroke=\"\(colour(c))\" points=\"\(pts.joined(separator: " "))\"><title>").text(
+                h.components[c].name
+            )
+            .raw("</title></polyline>\n")
         }
         for mk in marks where !marks.contains(where: { $0.component == mk.component && $0.dense }) {
             let x = xOf(mk.step, steps: h.steps)
             let yy = y(Double(mk.epochs))
             if mk.exhausted {
-                p.raw("<rect class=\"mark\" x=\"\(f2(x - 4))\" y=\"\(f2(yy - 4))\" width=\"8\" height=\"8\" fill=\"\(colour(mk.component))\">")
+                p.raw(
+                    "<rect class=\"mark\" x=\"\(f2(x - 4))\" y=\"\(f2(yy - 4))\" width=\"8\" height=\"8\" fill=\"\(colour(mk.component))\">"
+                )
             } else {
                 p.raw("<circle class=\"mark\" cx=\"\(f2(x))\" cy=\"\(f2(yy))\" r=\"4\" fill=\"\(colour(mk.component))\">")
             }
-            p.raw("<title>").text(h.components[mk.component].name + ": " + mk.label).raw(mk.exhausted ? "</title></rect>\n" : "</title></circle>\n")
+            p.raw("<title>").text(h.components[mk.component].name + ": " + mk.label).raw(
+                mk.exhausted ? "</title></rect>\n" : "</title></circle>\n")
         }
         p.raw("<line class=\"axis\" x1=\"\(f2(plotLeft))\" y1=\"\(f2(plotTop))\" x2=\"\(f2(plotLeft))\" y2=\"\(f2(bottom))\"/>\n")
         xAxis(p, steps: h.steps, bottom: bottom)
@@ -394,10 +443,16 @@ public enum Report {
         let datasets = stats["datasets"]?.arrayValue ?? []
         let samples = datasets.reduce(Int64(0)) { $0 + ($1["samples"]?.intValue ?? 0) }
         p.raw("<p>").text("catalog fingerprint \(fp) — ")
-        p.raw(fp == h.catalogFingerprint ? "<span class=\"ok\">matches the manifest</span>" : "<span class=\"bad\">differs from the manifest's</span>")
-        p.text("; the components select \(count(selected)) of \(count(samples)) catalog samples (\(pct(samples > 0 ? Double(selected) / Double(samples) : 0))).")
+        p.raw(
+            fp == h.catalogFingerprint
+                ? "<span class=\"ok\">matches the manifest</span>" : "<span class=\"bad\">differs from the manifest's</span>")
+        p.text(
+            "; the components select \(count(selected)) of \(count(samples)) catalog samples (\(pct(samples > 0 ? Double(selected) / Double(samples) : 0)))."
+        )
         p.raw("</p>\n")
-        p.raw("<table>\n<thead><tr><th>dataset</th><th>format</th><th class=\"r\">files</th><th class=\"r\">files in manifest</th><th class=\"r\">samples</th><th class=\"r\">bytes</th><th class=\"r\">tokens</th></tr></thead>\n<tbody>\n")
+        p.raw(
+            "<table>\n<thead><tr><th>dataset</th><th>format</th><th class=\"r\">files</th><th class=\"r\">files in manifest</th><th class=\"r\">samples</th><th class=\"r\">bytes</th><th class=\"r\">tokens</th></tr></thead>\n<tbody>\n"
+        )
         for d in datasets {
             let name = d["name"]?.stringValue ?? ""
             let di = h.datasets.firstIndex { $0.name == name }
@@ -424,10 +479,13 @@ public enum Report {
                         let c = v["count"]?.intValue ?? 0
                         let share = dsSamples > 0 ? Double(c) / Double(dsSamples) : 0
                         let label = v["value"].map { $0.stringValue ?? $0.serialized() } ?? "null"
-                        p.raw("<tr><td>").text(label).raw("</td><td class=\"r\">").text(count(c)).raw("</td><td class=\"barcell\"><span class=\"bar\" style=\"width:\(f2(Swift.min(1, share) * 100))%\"></span></td></tr>\n")
+                        p.raw("<tr><td>").text(label).raw("</td><td class=\"r\">").text(count(c)).raw(
+                            "</td><td class=\"barcell\"><span class=\"bar\" style=\"width:\(f2(Swift.min(1, share) * 100))%\"></span></td></tr>\n"
+                        )
                     }
                     if values.count > limit {
-                        p.raw("<tr><td colspan=\"3\" class=\"dim\">").text("… \(values.count - limit) more values").raw("</td></tr>\n")
+                        p.raw("<tr><td colspan=\"3\" class=\"dim\">").text("… \(values.count - limit) more values").raw(
+                            "</td></tr>\n")
                     }
                     p.raw("</table>\n")
                 } else {

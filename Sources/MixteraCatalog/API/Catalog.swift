@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CSQLite
 import MixteraCore
 import MixteraSpec
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The SQLite catalog (WAL): datasets, property definitions, distinct categorical key combinations,
 /// and one compact index blob per file. See docs/catalog-schema.md.
@@ -87,7 +88,8 @@ public final class Catalog {
             if (v < Schema.version || !hasDatasetHash) && writable {
                 try db.transaction { () throws(CatalogError) in
                     if !hasDatasetHash { try db.execute("ALTER TABLE datasets ADD COLUMN properties_hash TEXT") }
-                    try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))])
+                    try db.statement("UPDATE meta SET value = ? WHERE key = 'schema_version'").run([.text(String(Schema.version))]
+                    )
                 }
                 hasDatasetHash = true
             }
@@ -155,7 +157,10 @@ public final class Catalog {
                 for (i, p) in properties.enumerated() {
                     try db.statement(
                         "INSERT INTO properties(dataset_id, position, name, type, categorical, source) VALUES(?, ?, ?, ?, ?, ?)"
-                    ).run([.int(id), .int(Int64(i)), .text(p.name), .text(p.type.rawValue), .int(p.type.isCategorical ? 1 : 0), .text(p.source)])
+                    ).run([
+                        .int(id), .int(Int64(i)), .text(p.name), .text(p.type.rawValue), .int(p.type.isCategorical ? 1 : 0),
+                        .text(p.source),
+                    ])
                 }
                 // Categorical key encodings depend on the property list: drop keys (files get rescanned).
                 if existing.filter({ $0.type.isCategorical }) != properties.filter({ $0.type.isCategorical }) {
@@ -182,10 +187,11 @@ public final class Catalog {
         let s = try db.statement("SELECT id, name, root, format, text_field, tokens_field, \(hash) FROM datasets ORDER BY name")
         var rows: [(Int64, String, String, String, String?, String?, String?)] = []
         while try s.step() {
-            rows.append((
-                s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5),
-                s.isNull(6) ? nil : s.text(6)
-            ))
+            rows.append(
+                (
+                    s.int(0), s.text(1), s.text(2), s.text(3), s.isNull(4) ? nil : s.text(4), s.isNull(5) ? nil : s.text(5),
+                    s.isNull(6) ? nil : s.text(6)
+                ))
         }
         var out: [CatalogDataset] = []
         for r in rows {
@@ -242,7 +248,8 @@ public final class Catalog {
             for (row, local) in index.sampleKeys.enumerated() {
                 let l = Int(local)
                 guard l < localKeys.count else {
-                    throw CatalogError("bad-index", "sample key \(l) of \(file.relativePath) is outside its key table", category: .software)
+                    throw CatalogError(
+                        "bad-index", "sample key \(l) of \(file.relativePath) is outside its key table", category: .software)
                 }
                 if let g = mapping[l] {
                     global.sampleKeys[row] = g

@@ -1,8 +1,9 @@
+import MixteraCore
+import MixteraSpec
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import MixteraCore
-import MixteraSpec
 
 /// What `Catalog.merge` did.
 public struct CatalogMergeReport: Sendable {
@@ -43,7 +44,8 @@ extension Catalog {
             let b = ds.map(Self.declaration).sorted()
             if a != b {
                 let names = Set(reference.map(\.name)).symmetricDifference(ds.map(\.name))
-                let what = names.isEmpty
+                let what =
+                    names.isEmpty
                     ? "dataset declarations differ (root, format, text/tokens fields or properties)"
                     : "datasets differ (\(names.sorted().joined(separator: ", ")))"
                 throw CatalogError(
@@ -72,7 +74,8 @@ extension Catalog {
                     var partKeys: [[UInt32: [UInt8]]] = []
                     for (pi, c) in catalogs.enumerated() {
                         guard let pd = declared[pi].first(where: { $0.name == d.name }) else {
-                            throw CatalogError("parts-disagree", "dataset \(d.name) is missing", at: DataLocation(path: parts[pi]))
+                            throw CatalogError(
+                                "parts-disagree", "dataset \(d.name) is missing", at: DataLocation(path: parts[pi]))
                         }
                         for f in try c.files(datasetID: pd.id) { entries.append((Array(f.relativePath.utf8), pi, f)) }
                         var keys: [UInt32: [UInt8]] = [:]
@@ -112,7 +115,8 @@ extension Catalog {
                             }
                             guard let enc = partKeys[e.part][k] else {
                                 throw CatalogError(
-                                    "corrupt", "index of \(d.name)/\(e.file.relativePath) refers to a missing key; rescan the part",
+                                    "corrupt",
+                                    "index of \(d.name)/\(e.file.relativePath) refers to a missing key; rescan the part",
                                     at: DataLocation(path: parts[e.part]))
                             }
                             let l = UInt32(localKeys.count)
@@ -148,7 +152,8 @@ extension Catalog {
     }
 
     private static func declaration(_ d: CatalogDataset) -> String {
-        var s = "\(d.name)\u{0}\(d.root)\u{0}\(d.format)\u{0}\(d.textField ?? "\u{1}")\u{0}\(d.tokensField ?? "\u{1}")\u{0}\(d.propertiesHash ?? "\u{1}")"
+        var s =
+            "\(d.name)\u{0}\(d.root)\u{0}\(d.format)\u{0}\(d.textField ?? "\u{1}")\u{0}\(d.tokensField ?? "\u{1}")\u{0}\(d.propertiesHash ?? "\u{1}")"
         for p in d.properties { s += "\u{0}\(p.name):\(p.type.rawValue):\(p.source)" }
         return s
     }

@@ -134,7 +134,8 @@ final class Statement {
             case .text(let s): sqlite3_bind_text(handle, idx, s, -1, SQLITE_TRANSIENT)
             case .blob(let b):
                 b.withUnsafeBytes { p in
-                    _ = sqlite3_bind_blob64(handle, idx, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(p.count), SQLITE_TRANSIENT)
+                    _ = sqlite3_bind_blob64(
+                        handle, idx, p.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(p.count), SQLITE_TRANSIENT)
                 }
             }
         }

@@ -1,7 +1,8 @@
+import MixteraCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import MixteraCore
 
 /// Extracts the string at a JSON path from one record (the `text` field replay returns).
 public struct JSONTextExtractor {
@@ -168,7 +169,9 @@ public final class JSONLRecordReader {
     }
 
     /// Returns true when the line was a record (not blank).
-    @inline(__always) private func emit(_ raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)
+    @inline(__always) private func emit(
+        _ raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void
+    )
         throws(FormatError) -> Bool
     {
         var len = raw.count
@@ -216,7 +219,9 @@ public final class JSONLRecordReader {
             bufferStart += Int64(buffer.count)
             buffer.removeAll(keepingCapacity: true)
             if try !fill() {
-                throw FormatError(.truncated, "stream ended before the requested record; the file changed", at: DataLocation(path: path, byteOffset: offset))
+                throw FormatError(
+                    .truncated, "stream ended before the requested record; the file changed",
+                    at: DataLocation(path: path, byteOffset: offset))
             }
         }
         buffer.removeFirst(Int(offset - bufferStart))
@@ -249,7 +254,9 @@ public final class JSONLRecordReader {
                     buffer.removeAll()
                 }
                 if done < count {
-                    throw FormatError(.truncated, "stream ended before the requested records; the file changed", at: DataLocation(path: path, byteOffset: bufferStart))
+                    throw FormatError(
+                        .truncated, "stream ended before the requested records; the file changed",
+                        at: DataLocation(path: path, byteOffset: bufferStart))
                 }
             }
         }

@@ -1,4 +1,5 @@
 import CMixteraSIMD
+
 /// The byte-level JSON parser of the scan hot loop.
 ///
 /// It validates a whole line as JSON (RFC 8259 grammar: strings with valid escapes and no raw control
@@ -329,7 +330,8 @@ struct Parser {
         }
         if i < n {
             let c = b[i]
-            let ok = c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A || c == UInt8(ascii: ",")
+            let ok =
+                c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A || c == UInt8(ascii: ",")
                 || c == UInt8(ascii: "}") || c == UInt8(ascii: "]")
             if !ok { throw .init(offset: i, message: "invalid number") }
         }

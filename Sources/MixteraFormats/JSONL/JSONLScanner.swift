@@ -1,8 +1,9 @@
+import MixteraCore
+import MixteraSpec
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import MixteraCore
-import MixteraSpec
 
 /// Scans one JSONL shard (plain or compressed) into a `FileScanResult`.
 ///
@@ -98,7 +99,9 @@ public struct JSONLScanner {
             file = try ReadOnlyFile(path: path)
             size = Int(try file.stat().byteCount)
         } catch { throw FormatError(error) }
-        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0), p != MAP_FAILED else { return nil }
+        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0), p != MAP_FAILED else {
+            return nil
+        }
         defer { munmap(p, size) }
         madvise(p, size, MADV_SEQUENTIAL)
         let base = UnsafeMutableRawPointer(p)

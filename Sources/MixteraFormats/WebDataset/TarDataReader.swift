@@ -30,7 +30,8 @@ public final class TarDataReader: Sendable {
     public func read(dataByteOffset: Int64, byteCount: Int64, member: String? = nil) throws(FormatError) -> [UInt8] {
         let location = DataLocation(path: path, byteOffset: dataByteOffset, member: member)
         guard dataByteOffset >= 0, byteCount >= 0, byteCount <= Int64(Int32.max) else {
-            throw FormatError(.unsupported, "member of \(byteCount) bytes at offset \(dataByteOffset) is out of range", at: location)
+            throw FormatError(
+                .unsupported, "member of \(byteCount) bytes at offset \(dataByteOffset) is out of range", at: location)
         }
         let out: [UInt8]
         do { out = try file.readPrefix(Int(byteCount), at: dataByteOffset) } catch { throw FormatError(error) }

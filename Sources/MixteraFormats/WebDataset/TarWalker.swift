@@ -346,7 +346,9 @@ public final class TarWalker {
     private func skipPadding(to target: Int64, member: String?) throws(FormatError) {
         switch source {
         case .file(_, let size):
-            if target > size { throw truncated("archive ends inside the padding of an extension header", at: size, member: member) }
+            if target > size {
+                throw truncated("archive ends inside the padding of an extension header", at: size, member: member)
+            }
         case .stream(let stream):
             let want = target - stream.position
             if want > 0, try stream.skip(want) < want {

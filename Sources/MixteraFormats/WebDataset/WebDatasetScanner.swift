@@ -118,7 +118,8 @@ public struct WebDatasetScanner {
                 let damage: Set<FormatError.Kind> = [.truncated, .badArchive, .decompression]
                 guard dataset.onError == .skip, damage.contains(error.code) else { throw error }
                 var e = error
-                e.message += "; kept the \(state.acc.result.sampleCount) samples before the damage, dropped the rest of the archive"
+                e.message +=
+                    "; kept the \(state.acc.result.sampleCount) samples before the damage, dropped the rest of the archive"
                 state.acc.skip(e)
                 break
             }

@@ -1,7 +1,8 @@
+import MixteraCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import MixteraCore
 
 /// Reads a manifest directory: `header.json` plus `rank-NNNNN.bin` files.
 public final class ManifestDirectory {
@@ -15,13 +16,15 @@ public final class ManifestDirectory {
         let bytes: [UInt8]
         do {
             guard let st = try FileSystem.stat(path) else {
-                throw ManifestError("missing", "manifest directory does not exist", at: DataLocation(path: path), category: .noInput)
+                throw ManifestError(
+                    "missing", "manifest directory does not exist", at: DataLocation(path: path), category: .noInput)
             }
             guard st.isDirectory else {
                 throw ManifestError("not-a-manifest", "not a manifest directory", at: DataLocation(path: path))
             }
             guard try FileSystem.stat(headerPath) != nil else {
-                throw ManifestError("not-a-manifest", "no header.json: not a mixtera manifest", at: DataLocation(path: path), category: .noInput)
+                throw ManifestError(
+                    "not-a-manifest", "no header.json: not a mixtera manifest", at: DataLocation(path: path), category: .noInput)
             }
             bytes = try FileSystem.readAll(headerPath)
         } catch let e as ManifestError {

@@ -243,7 +243,9 @@ public struct ManifestHeader: Sendable, Equatable {
                 at: loc)
         }
         func need<T>(_ v: T?, _ field: String) throws(ManifestError) -> T {
-            guard let v else { throw ManifestError("bad-header", "header field \(field) is missing or has the wrong type", at: loc) }
+            guard let v else {
+                throw ManifestError("bad-header", "header field \(field) is missing or has the wrong type", at: loc)
+            }
             return v
         }
         let topo = try need(json["topology"], "topology")

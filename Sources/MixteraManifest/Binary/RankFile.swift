@@ -192,13 +192,20 @@ public final class RankFileReader {
                     "rank file format version \(major).\(minor) is not supported (this reader supports \(RankFileFormat.major).x)",
                     at: DataLocation(path: path, byteOffset: 8))
             }
-            guard XXH3.hash(Array(head[0..<56])) == UInt64(head[56..<64].enumerated().reduce(0) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) }) else {
-                throw ManifestError("checksum-mismatch", "rank file header checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: 56))
+            guard
+                XXH3.hash(Array(head[0..<56]))
+                    == UInt64(head[56..<64].enumerated().reduce(0) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
+            else {
+                throw ManifestError(
+                    "checksum-mismatch", "rank file header checksum mismatch; the file is corrupt",
+                    at: DataLocation(path: path, byteOffset: 56))
             }
             let flags = try r.readUInt32LE()
             sparseEntries = flags & RankFileFormat.sparseFlag != 0
             guard flags & ~RankFileFormat.sparseFlag == 0 else {
-                throw ManifestError("unsupported-flags", "rank file has unknown flags 0x\(String(flags, radix: 16))", at: DataLocation(path: path, byteOffset: 12))
+                throw ManifestError(
+                    "unsupported-flags", "rank file has unknown flags 0x\(String(flags, radix: 16))",
+                    at: DataLocation(path: path, byteOffset: 12))
             }
             rank = Int(try r.readUInt32LE())
             dataParallel = Int(try r.readUInt32LE())
@@ -210,7 +217,9 @@ public final class RankFileReader {
             headerHash = try r.readUInt64LE()
             let rawTableOffset = try r.readUInt64LE()
             guard rawSteps <= UInt64(size), rawTableOffset <= UInt64(size) else {
-                throw ManifestError("corrupt", "rank file header has an impossible step count or table offset", at: DataLocation(path: path, byteOffset: 24))
+                throw ManifestError(
+                    "corrupt", "rank file header has an impossible step count or table offset",
+                    at: DataLocation(path: path, byteOffset: 24))
             }
             stepCount = Int(rawSteps)
             let tableOffset = Int64(rawTableOffset)
@@ -218,7 +227,10 @@ public final class RankFileReader {
             let blockCount = (stepCount + stepsPerBlock - 1) / stepsPerBlock
             let tableBytes = blockCount * RankFileFormat.tableEntryBytes
             guard tableOffset >= 64, tableOffset + Int64(tableBytes) + 8 == size else {
-                throw ManifestError("truncated", "rank file is truncated or has trailing bytes (expected \(tableOffset + Int64(tableBytes) + 8) bytes, found \(size))", at: DataLocation(path: path, byteOffset: min(size, tableOffset)))
+                throw ManifestError(
+                    "truncated",
+                    "rank file is truncated or has trailing bytes (expected \(tableOffset + Int64(tableBytes) + 8) bytes, found \(size))",
+                    at: DataLocation(path: path, byteOffset: min(size, tableOffset)))
             }
             let table = try file.readExactly(tableBytes + 8, at: tableOffset)
             var tr = ByteReader(table)
@@ -229,13 +241,16 @@ public final class RankFileReader {
                 let h = try tr.readUInt64LE()
                 let off = Int64(min(rawOff, UInt64(Int64.max / 2)))
                 guard off >= 64, off + Int64(cs) <= tableOffset else {
-                    throw ManifestError("corrupt", "block table points outside the file", at: DataLocation(path: path, byteOffset: tableOffset))
+                    throw ManifestError(
+                        "corrupt", "block table points outside the file", at: DataLocation(path: path, byteOffset: tableOffset))
                 }
                 blocks.append((off, cs, rs, h))
             }
             let stored = try tr.readUInt64LE()
             guard XXH3.hash(Array(table[0..<tableBytes])) == stored else {
-                throw ManifestError("checksum-mismatch", "block table checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: tableOffset))
+                throw ManifestError(
+                    "checksum-mismatch", "block table checksum mismatch; the file is corrupt",
+                    at: DataLocation(path: path, byteOffset: tableOffset))
             }
         } catch let e as ManifestError {
             throw e
@@ -249,7 +264,9 @@ public final class RankFileReader {
     /// The entries of `step`, in slot order.
     public func entries(step: Int) throws(ManifestError) -> [ManifestEntry] {
         guard step >= 0 && step < stepCount else {
-            throw ManifestError("step-out-of-range", "step \(step) is out of range (the manifest has \(stepCount) steps)", at: DataLocation(path: path), category: .usage)
+            throw ManifestError(
+                "step-out-of-range", "step \(step) is out of range (the manifest has \(stepCount) steps)",
+                at: DataLocation(path: path), category: .usage)
         }
         let b = step / stepsPerBlock
         try loadBlock(b)
@@ -321,7 +338,9 @@ public final class RankFileReader {
             throw ManifestError("truncated", error.message, at: error.location)
         }
         guard XXH3.hash(compressed) == info.hash else {
-            throw ManifestError("checksum-mismatch", "block \(b) checksum mismatch; the file is corrupt", at: DataLocation(path: path, byteOffset: info.offset))
+            throw ManifestError(
+                "checksum-mismatch", "block \(b) checksum mismatch; the file is corrupt",
+                at: DataLocation(path: path, byteOffset: info.offset))
         }
         do { cachedRaw = try Zstd.decompress(compressed, maxSize: info.rawSize) } catch {
             throw corrupt(b)

@@ -188,8 +188,11 @@ public final class ParquetFile: Sendable {
     public func readColumnPages(_ column: ParquetColumnDescriptor, rows: Range<Int64>) throws(ParquetError)
         -> (firstRow: Int64, data: ParquetColumnData)
     {
-        guard let g = rowGroups.first(where: { $0.rowCount > 0 && rows.lowerBound >= $0.firstRowIndex
-            && rows.upperBound <= $0.firstRowIndex + $0.rowCount })
+        guard
+            let g = rowGroups.first(where: {
+                $0.rowCount > 0 && rows.lowerBound >= $0.firstRowIndex
+                    && rows.upperBound <= $0.firstRowIndex + $0.rowCount
+            })
         else {
             throw ParquetError(
                 .rowOutOfRange, "rows \(rows) are not within one row group", at: DataLocation(path: path), category: .usage)

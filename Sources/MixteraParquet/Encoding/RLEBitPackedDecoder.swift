@@ -33,7 +33,9 @@ struct RLEBitPackedDecoder {
             let header = try cursor.readVarint()
             if header & 1 == 0 {
                 let run = header >> 1
-                guard cursor.remaining >= byteWidth else { throw truncated("rle run value", need: byteWidth, have: cursor.remaining) }
+                guard cursor.remaining >= byteWidth else {
+                    throw truncated("rle run value", need: byteWidth, have: cursor.remaining)
+                }
                 var v: UInt64 = 0
                 for i in 0..<byteWidth { v |= UInt64(cursor.data[cursor.position + i]) << (8 * UInt64(i)) }
                 cursor.position += byteWidth

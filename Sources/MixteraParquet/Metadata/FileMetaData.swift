@@ -189,7 +189,8 @@ enum MetadataDecoder {
         let chunks = s.structList(1) ?? []
         guard chunks.count == schema.columns.count else {
             throw Failure(
-                message: "row group \(index) has \(chunks.count) column chunks but the schema has \(schema.columns.count) columns")
+                message: "row group \(index) has \(chunks.count) column chunks but the schema has \(schema.columns.count) columns"
+            )
         }
         var infos: [ParquetColumnChunkInfo] = []
         infos.reserveCapacity(chunks.count)

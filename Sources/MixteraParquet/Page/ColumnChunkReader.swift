@@ -79,20 +79,26 @@ struct ColumnChunkReader {
                 // The dictionary page (and anything else before the first data page).
                 let dict = try readBytes(startOffset, locations[0].offset - startOffset, what: "dictionary page")
                 var state = DecodeState()
-                try decodePages(dict, baseOffset: startOffset, firstPageIndex: 0, codec: codec, into: &out, state: &state, dictionaryOnly: true)
+                try decodePages(
+                    dict, baseOffset: startOffset, firstPageIndex: 0, codec: codec, into: &out, state: &state,
+                    dictionaryOnly: true)
                 let pageIndex = state.pageIndex
                 let begin = locations[first].offset
                 let end = locations[last].offset + Int64(locations[last].compressedByteCount)
                 let bytes = try readBytes(begin, end - begin, what: "data pages")
                 state.pageIndex = pageIndex + first
-                try decodePages(bytes, baseOffset: begin, firstPageIndex: state.pageIndex, codec: codec, into: &out, state: &state, dictionaryOnly: false)
+                try decodePages(
+                    bytes, baseOffset: begin, firstPageIndex: state.pageIndex, codec: codec, into: &out, state: &state,
+                    dictionaryOnly: false)
             } else {
                 let begin = locations[first].offset
                 let end = locations[last].offset + Int64(locations[last].compressedByteCount)
                 let bytes = try readBytes(begin, end - begin, what: "data pages")
                 var state = DecodeState()
                 state.pageIndex = first
-                try decodePages(bytes, baseOffset: begin, firstPageIndex: first, codec: codec, into: &out, state: &state, dictionaryOnly: false)
+                try decodePages(
+                    bytes, baseOffset: begin, firstPageIndex: first, codec: codec, into: &out, state: &state,
+                    dictionaryOnly: false)
             }
             out.firstRow = locations[first].firstRowIndex
             let endRow = last + 1 < locations.count ? locations[last + 1].firstRowIndex : rowGroup.rowCount
@@ -107,7 +113,9 @@ struct ColumnChunkReader {
         }
         let bytes = try readBytes(chunk.startOffset, chunk.totalCompressedByteCount, what: "column chunk")
         var state = DecodeState()
-        try decodePages(bytes, baseOffset: chunk.startOffset, firstPageIndex: 0, codec: codec, into: &out, state: &state, dictionaryOnly: false)
+        try decodePages(
+            bytes, baseOffset: chunk.startOffset, firstPageIndex: 0, codec: codec, into: &out, state: &state,
+            dictionaryOnly: false)
         guard Int64(out.levelCount) == chunk.valueCount else {
             throw error(
                 ParquetError(
@@ -195,7 +203,8 @@ struct ColumnChunkReader {
             do {
                 header = try PageHeader(try thrift.readStruct())
             } catch let e as ThriftError {
-                let kind: ParquetError.Code = e.message.contains("end of") || e.message.contains("exceeds") ? .truncatedPage : .corruptPage
+                let kind: ParquetError.Code =
+                    e.message.contains("end of") || e.message.contains("exceeds") ? .truncatedPage : .corruptPage
                 throw error(ParquetError(kind, "page header is corrupt: \(e.message)"), page: page, at: pageOffset)
             } catch let e as PageHeader.Failure {
                 throw error(ParquetError(.corruptPage, e.message), page: page, at: pageOffset)
@@ -225,22 +234,27 @@ struct ColumnChunkReader {
                     switch PageType(rawValue: header.type) {
                     case .dictionaryPage:
                         guard state.dictionary == nil else { throw corruptPage("column chunk has a second dictionary page") }
-                        let data = try PageDecompressor.decompress(body, codec: codec, uncompressedByteCount: header.uncompressedByteCount)
+                        let data = try PageDecompressor.decompress(
+                            body, codec: codec, uncompressedByteCount: header.uncompressedByteCount)
                         var dict = ValueBuffer(physicalType: out.values.physicalType, fixedWidth: out.values.fixedWidth)
                         guard header.encoding == 0 || header.encoding == 2 else {
-                            throw ParquetError(.unsupportedEncoding, "dictionary page encoding \(encodingName(header.encoding)) is not supported")
+                            throw ParquetError(
+                                .unsupportedEncoding, "dictionary page encoding \(encodingName(header.encoding)) is not supported"
+                            )
                         }
                         try withBytes(data) { (d: UnsafeRawBufferPointer) throws(ParquetError) in
                             // Every value takes at least one bit, so a count over 8x the bytes is corrupt.
                             guard header.valueCount <= d.count * 8 else {
-                                throw truncated("dictionary of \(header.valueCount) values", need: header.valueCount / 8, have: d.count)
+                                throw truncated(
+                                    "dictionary of \(header.valueCount) values", need: header.valueCount / 8, have: d.count)
                             }
                             try PlainDecoder.decode(d, from: 0, count: header.valueCount, into: &dict)
                         }
                         state.dictionary = dict
                     case .dataPage:
                         if dictionaryOnly { return }
-                        let data = try PageDecompressor.decompress(body, codec: codec, uncompressedByteCount: header.uncompressedByteCount)
+                        let data = try PageDecompressor.decompress(
+                            body, codec: codec, uncompressedByteCount: header.uncompressedByteCount)
                         try withBytes(data) { (d: UnsafeRawBufferPointer) throws(ParquetError) in
                             try decodeDataPageV1(d, header: header, dictionary: state.dictionary, into: &out)
                         }
@@ -326,7 +340,9 @@ struct ColumnChunkReader {
         let valuesSection = UnsafeRawBufferPointer(rebasing: body[(rl + dl)...])
         if header.isCompressed && codec != .uncompressed {
             let size = header.uncompressedByteCount - rl - dl
-            guard size >= 0 else { throw corruptPage("data page v2 uncompressed size \(header.uncompressedByteCount) is smaller than its levels") }
+            guard size >= 0 else {
+                throw corruptPage("data page v2 uncompressed size \(header.uncompressedByteCount) is smaller than its levels")
+            }
             let data = try PageDecompressor.decompress(valuesSection, codec: codec, uncompressedByteCount: size)
             try withBytes(data) { (d: UnsafeRawBufferPointer) throws(ParquetError) in
                 try decodeValues(d, count: nonNull, encoding: header.encoding, dictionary: dictionary, into: &out.values)
@@ -345,7 +361,8 @@ struct ColumnChunkReader {
         guard n <= Self.maxValuesPerPage, Int64(n) <= max(left, 0) || n == 0 else {
             throw ParquetError(
                 .valueCountMismatch,
-                "data page declares \(n) values but the column chunk has only \(max(left, 0)) left (page limit \(Self.maxValuesPerPage))")
+                "data page declares \(n) values but the column chunk has only \(max(left, 0)) left (page limit \(Self.maxValuesPerPage))"
+            )
         }
     }
 
@@ -358,7 +375,9 @@ struct ColumnChunkReader {
             nonNull = 0
             for i in defStart..<out.definitionLevels.count {
                 let l = out.definitionLevels[i]
-                if l == maxDef { nonNull += 1 } else if l > maxDef || l < 0 {
+                if l == maxDef {
+                    nonNull += 1
+                } else if l > maxDef || l < 0 {
                     throw corruptPage("definition level \(l) exceeds the column's maximum \(maxDef)")
                 }
             }
@@ -367,12 +386,15 @@ struct ColumnChunkReader {
             var rows = 0
             for i in repStart..<out.repetitionLevels.count {
                 let l = out.repetitionLevels[i]
-                if l == 0 { rows += 1 } else if l > maxRep || l < 0 {
+                if l == 0 {
+                    rows += 1
+                } else if l > maxRep || l < 0 {
                     throw corruptPage("repetition level \(l) exceeds the column's maximum \(maxRep)")
                 }
             }
             if out.levelCount == 0 && n > 0 && out.repetitionLevels[repStart] != 0 {
-                throw corruptPage("the first value of the column chunk has repetition level \(out.repetitionLevels[repStart]), not 0")
+                throw corruptPage(
+                    "the first value of the column chunk has repetition level \(out.repetitionLevels[repStart]), not 0")
             }
             out.rowCount += rows
         } else {

@@ -112,10 +112,12 @@ public final class Planner {
                     at: spec.mixture.location)
             }
             guard schema[i].type == .int || schema[i].type == .float else {
-                throw PlanError("type-mismatch", "sort_by property \"\(s.property)\" must be int or float", at: spec.mixture.location)
+                throw PlanError(
+                    "type-mismatch", "sort_by property \"\(s.property)\" must be int or float", at: spec.mixture.location)
             }
             if spec.order.shuffle != .none {
-                throw PlanError("invalid-order", "sort_by and shuffle are exclusive; set shuffle: none to sort", at: spec.mixture.location)
+                throw PlanError(
+                    "invalid-order", "sort_by and shuffle are exclusive; set shuffle: none to sort", at: spec.mixture.location)
             }
             sortProperty = i
         } else {
@@ -190,7 +192,8 @@ public final class Planner {
             return p.type == .string ? "\(p.name) == \(lit)" : "\(p.name) has \(lit)"
         case .bool:
             guard value == "true" || value == "false" else {
-                throw PlanError("type-mismatch", "by value \"\(value)\" of bool property \"\(p.name)\" must be true or false", at: loc)
+                throw PlanError(
+                    "type-mismatch", "by value \"\(value)\" of bool property \"\(p.name)\" must be true or false", at: loc)
             }
             return "\(p.name) == \(value)"
         case .int:
@@ -330,7 +333,8 @@ public final class Planner {
     {
         if let k = keyClass[dataset][key] { return k }
         guard let values = keyValues[dataset][key] else {
-            throw PlanError("corrupt-catalog", "sample key \(key) of dataset \"\(dsName)\" is not in the catalog; rescan", at: nil)
+            throw PlanError(
+                "corrupt-catalog", "sample key \(key) of dataset \"\(dsName)\" is not in the catalog; rescan", at: nil)
         }
         let categorical: (Int) -> PropertyValue = { g in
             if self.schema[g].name == "dataset" && map[g] == nil { return .string(dsName) }
@@ -414,7 +418,9 @@ public final class Planner {
         var warnings: [String] = []
         if naturalMode {
             // Order natural components by name for readability; weights ∝ selected counts (exact).
-            let order = components.indices.sorted { Array(components[$0].name.utf8).lexicographicallyPrecedes(components[$1].name.utf8) }
+            let order = components.indices.sorted {
+                Array(components[$0].name.utf8).lexicographicallyPrecedes(components[$1].name.utf8)
+            }
             components = order.map { components[$0] }
             selections = order.map { selections[$0] }
             if needsUnits { selectionUnits = order.map { selectionUnits[$0] } }
@@ -441,7 +447,8 @@ public final class Planner {
         }
         for (k, n) in overlapCounts.sorted(by: { $0.key < $1.key }) {
             warnings.append(
-                "components \"\(components[k >> 16].name)\" and \"\(components[k & 0xFFFF].name)\" overlap on \(n) samples; they go to \"\(components[k >> 16].name)\" (first in declared order)")
+                "components \"\(components[k >> 16].name)\" and \"\(components[k & 0xFFFF].name)\" overlap on \(n) samples; they go to \"\(components[k >> 16].name)\" (first in declared order)"
+            )
         }
         // Sort for curriculum.
         if let sv = sortValues, let s = spec.order.sortBy {
@@ -493,11 +500,15 @@ public final class Planner {
             }
             let missing = components.map(\.name).filter { !given.contains($0) }
             if !missing.isEmpty {
-                throw PlanError("missing-weight", "schedule entry at step \(e.step) has no weight for \(missing.joined(separator: ", "))", at: e.location)
+                throw PlanError(
+                    "missing-weight", "schedule entry at step \(e.step) has no weight for \(missing.joined(separator: ", "))",
+                    at: e.location)
             }
             let sum = e.weights.reduce(0) { $0 + $1.1 }
             if sum <= 0 || (!spec.mixture.normalize && abs(sum - 1) > 1e-6) {
-                throw PlanError("invalid-weights", "schedule weights at step \(e.step) sum to \(sum), not 1; fix them or set `normalize: true`", at: e.location)
+                throw PlanError(
+                    "invalid-weights",
+                    "schedule weights at step \(e.step) sum to \(sum), not 1; fix them or set `normalize: true`", at: e.location)
             }
             points.append(.init(step: e.step, weights: w, linear: e.interpolateLinear))
         }

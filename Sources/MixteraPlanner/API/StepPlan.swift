@@ -81,7 +81,9 @@ public struct StepPlan: Sendable {
         var w = warnings
         let counts0 = Apportion.largestRemainder(total: training.globalBatch, weights: weights.weights(at: startStep))
         for (i, c) in counts0.enumerated() where c == 0 && components[i].weight > 0 {
-            w.append("component \"\(components[i].name)\" rounds to 0 samples per step at step \(startStep) (weight \(components[i].weight), global batch \(training.globalBatch))")
+            w.append(
+                "component \"\(components[i].name)\" rounds to 0 samples per step at step \(startStep) (weight \(components[i].weight), global batch \(training.globalBatch))"
+            )
         }
         self.warnings = w
     }
@@ -133,7 +135,9 @@ public struct StepPlan: Sendable {
                 if summaries[i].exhaustedAtStep == nil && streams[i].epoch == 0 { summaries[i].exhaustedAtStep = step }
                 switch summaries[i].policy {
                 case .stop:
-                    return end("component \"\(summaries[i].name)\" cannot fill step \(step) (needs \(counts[i]), has \(avail)) and its policy is stop")
+                    return end(
+                        "component \"\(summaries[i].name)\" cannot fill step \(step) (needs \(counts[i]), has \(avail)) and its policy is stop"
+                    )
                 case .redistribute:
                     deficit += counts[i] - avail
                     counts[i] = avail

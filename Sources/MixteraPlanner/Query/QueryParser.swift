@@ -222,7 +222,8 @@ struct QueryParser {
         case .leftBracket:
             if let after {
                 throw fail(
-                    after == "\"has\"" ? "expected a string after \"has\" but found \"[\""
+                    after == "\"has\""
+                        ? "expected a string after \"has\" but found \"[\""
                         : "expected a string, number or boolean after \(after) but found \"[\"; use \"in\" for lists",
                     at: token)
             }

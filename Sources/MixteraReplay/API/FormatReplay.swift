@@ -37,7 +37,10 @@ struct ParquetReplayCache {
         var row = firstRow
         let end = firstRow + Int64(count)
         while row < end {
-            guard let g = file.rowGroups.first(where: { $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount })
+            guard
+                let g = file.rowGroups.first(where: {
+                    $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount
+                })
             else {
                 throw ReplayError("corrupt", "row \(row) is in no row group", at: DataLocation(path: path))
             }
@@ -45,7 +48,8 @@ struct ParquetReplayCache {
             // and kept), else exactly the rows this entry needs in this row group.
             let groupEnd = g.firstRowIndex + g.rowCount
             var window = row..<min(end, groupEnd)
-            if let textField, let column = try? file.column(textField), let starts = file.pageRowStarts(column, rowGroup: g.index) {
+            if let textField, let column = try? file.column(textField), let starts = file.pageRowStarts(column, rowGroup: g.index)
+            {
                 let k = (starts.lastIndex { $0 <= row }) ?? 0
                 window = starts[k]..<(k + 1 < starts.count ? starts[k + 1] : groupEnd)
             }

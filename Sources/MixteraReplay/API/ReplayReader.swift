@@ -80,7 +80,8 @@ public final class ReplayReader {
         do { st = try FileSystem.stat(path) } catch { throw ReplayError(error) }
         guard let st else {
             throw ReplayError(
-                "data-missing", "data file is missing (manifest expects \(f.path) of dataset \"\(header.datasets[f.dataset].name)\"); remap roots with --root OLD=NEW if it moved",
+                "data-missing",
+                "data file is missing (manifest expects \(f.path) of dataset \"\(header.datasets[f.dataset].name)\"); remap roots with --root OLD=NEW if it moved",
                 at: DataLocation(path: path), category: .noInput)
         }
         guard st.byteCount == f.byteCount else {
@@ -113,18 +114,26 @@ public final class ReplayReader {
             var slot = 0
             for e in entries {
                 guard e.component < header.components.count else {
-                    throw ReplayError("corrupt", "entry references component \(e.component) outside the component table", at: DataLocation(path: rankFile.path))
+                    throw ReplayError(
+                        "corrupt", "entry references component \(e.component) outside the component table",
+                        at: DataLocation(path: rankFile.path))
                 }
                 guard e.file >= 0 && e.file < header.files.count else {
-                    throw ReplayError("corrupt", "entry references file \(e.file) outside the file table", at: DataLocation(path: rankFile.path))
+                    throw ReplayError(
+                        "corrupt", "entry references file \(e.file) outside the file table", at: DataLocation(path: rankFile.path)
+                    )
                 }
                 try verifyFile(e.file, mode: verify)
                 let f = header.files[e.file]
                 guard e.rowEnd <= f.sampleCount else {
-                    throw ReplayError("corrupt", "entry rows \(e.row)..<\(e.rowEnd) exceed the \(f.sampleCount) samples of \(f.path)", at: DataLocation(path: rankFile.path))
+                    throw ReplayError(
+                        "corrupt", "entry rows \(e.row)..<\(e.rowEnd) exceed the \(f.sampleCount) samples of \(f.path)",
+                        at: DataLocation(path: rankFile.path))
                 }
                 guard !e.isSparse || f.format == "jsonl" else {
-                    throw ReplayError("corrupt", "sparse entry in \(f.format) file \(f.path); only JSONL entries may be sparse", at: DataLocation(path: rankFile.path))
+                    throw ReplayError(
+                        "corrupt", "sparse entry in \(f.format) file \(f.path); only JSONL entries may be sparse",
+                        at: DataLocation(path: rankFile.path))
                 }
                 switch f.format {
                 case "jsonl":
@@ -141,7 +150,8 @@ public final class ReplayReader {
                     try emit(samples, e, step: s, slot: &slot, body)
                 default:
                     throw ReplayError(
-                        "unsupported", "replay of \(f.format) files is not supported by this build", at: DataLocation(path: f.path))
+                        "unsupported", "replay of \(f.format) files is not supported by this build",
+                        at: DataLocation(path: f.path))
                 }
             }
         }

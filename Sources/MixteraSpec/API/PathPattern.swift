@@ -8,7 +8,9 @@ public enum PathPattern {
         var names: [String] = []
         var current: String?
         for ch in pattern {
-            if ch == "{" { current = "" } else if ch == "}" {
+            if ch == "{" {
+                current = ""
+            } else if ch == "}" {
                 if let c = current, !c.isEmpty { names.append(c) }
                 current = nil
             } else if current != nil {
@@ -20,7 +22,9 @@ public enum PathPattern {
 
     /// True when `path` matches the glob.
     public static func matches(_ pattern: String, _ path: String) -> Bool {
-        { var caps: [(String, String)] = []; return match(Array(pattern.utf8), 0, Array(path.utf8), 0, captures: &caps) }()
+        {
+            var caps: [(String, String)] = []; return match(Array(pattern.utf8), 0, Array(path.utf8), 0, captures: &caps)
+        }()
     }
 
     /// Returns the captured values when `path` matches a capture pattern. A pattern without a leading

@@ -40,4 +40,3 @@ public struct ZstdFrame: Sendable, Equatable, Codable {
         self.decompressedOffset = decompressedOffset
     }
 }
-

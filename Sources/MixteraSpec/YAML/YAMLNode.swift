@@ -54,7 +54,10 @@ struct YAMLNode {
     var isMapping: Bool { node.mapping != nil }
 
     var isNull: Bool {
-        if case .scalar(let s) = node, s.tag.rawValue == Tag.Name.null.rawValue || (s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string)) {
+        if case .scalar(let s) = node,
+            s.tag.rawValue == Tag.Name.null.rawValue
+                || (s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string))
+        {
             return true
         }
         return false

@@ -32,9 +32,11 @@ struct DiffCommand: ParsableCommand {
                 let out = Terminal.Output()
                 for line in d.lines() {
                     let painted =
-                        line.hasPrefix("  - ") ? Terminal.paint(line, "31")
-                        : line.hasPrefix("  + ") ? Terminal.paint(line, "32")
-                        : line == "manifests differ" ? Terminal.paint(line, "1") : line
+                        line.hasPrefix("  - ")
+                        ? Terminal.paint(line, "31")
+                        : line.hasPrefix("  + ")
+                            ? Terminal.paint(line, "32")
+                            : line == "manifests differ" ? Terminal.paint(line, "1") : line
                     out.write(painted + "\n")
                 }
                 out.flush()

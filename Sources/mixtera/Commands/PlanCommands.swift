@@ -40,7 +40,9 @@ func planJSON(_ r: PlanReport, manifest: String?, window: Int? = nil) -> JSON {
                 "per_step",
                 .array(
                     p.enumerated().map { i, c in
-                        var o: [(String, JSON)] = [("step", .int(Int64(r.firstStep + i))), ("counts", .array(c.map { .int(Int64($0)) }))]
+                        var o: [(String, JSON)] = [
+                            ("step", .int(Int64(r.firstStep + i))), ("counts", .array(c.map { .int(Int64($0)) })),
+                        ]
                         if let u = r.perStepUnits?[i] { o.append(("units", .array(u.map { .int($0) }))) }
                         if let t = r.perStepTargetUnits?[i] { o.append(("target_units", .array(t.map(round6)))) }
                         return .object(o)
@@ -55,7 +57,8 @@ func planJSON(_ r: PlanReport, manifest: String?, window: Int? = nil) -> JSON {
                             .object([
                                 ("from_step", .int(Int64(w.fromStep))), ("to_step", .int(Int64(w.toStep))),
                                 ("units", .array(w.units.map { .int($0) })), ("target_units", .array(w.targetUnits.map(round6))),
-                                ("realized_share", .array(w.realizedShare.map(round6))), ("target_share", .array(w.targetShare.map(round6))),
+                                ("realized_share", .array(w.realizedShare.map(round6))),
+                                ("target_share", .array(w.targetShare.map(round6))),
                                 ("max_deviation_units", round6(w.maxDeviationUnits)),
                             ])
                         })
@@ -83,7 +86,9 @@ func format2(_ v: Double) -> String {
 }
 
 func printPlan(_ r: PlanReport, windows: Int? = nil) {
-    print("plan: \(formatCount(Int64(r.steps))) steps × global batch \(r.globalBatch) over \(r.dataParallel) data-parallel ranks (\(r.globalBatch / r.dataParallel) per rank)")
+    print(
+        "plan: \(formatCount(Int64(r.steps))) steps × global batch \(r.globalBatch) over \(r.dataParallel) data-parallel ranks (\(r.globalBatch / r.dataParallel) per rank)"
+    )
     print("selected \(formatCount(Int64(r.selected))) of \(formatCount(Int64(r.scanned))) samples")
     let step0 = r.perStep?.first
     if r.unit == .samples {
@@ -94,7 +99,10 @@ func printPlan(_ r: PlanReport, windows: Int? = nil) {
                 c.exhaustedAtStep.map { String($0) } ?? "-",
             ]
         }
-        print(table(["component", "selected", "weight", "step 0", "planned", "epochs", "exhausted at"], rows, rightAligned: [1, 2, 3, 4, 5, 6]), terminator: "")
+        print(
+            table(
+                ["component", "selected", "weight", "step 0", "planned", "epochs", "exhausted at"], rows,
+                rightAligned: [1, 2, 3, 4, 5, 6]), terminator: "")
     } else {
         // Weights are shares of tokens (bytes): show the units planned and target vs realized shares.
         let shares = r.shares
@@ -102,13 +110,17 @@ func printPlan(_ r: PlanReport, windows: Int? = nil) {
             [
                 c.name, formatCount(Int64(c.selected)), String(format1(c.weight * 100)) + "%",
                 step0.map { String($0[i]) } ?? "-", formatCount(Int64(c.planned)), formatCount(c.plannedUnits),
-                percent2(shares[i].target), percent2(shares[i].realized), "\(c.epochs)", c.exhaustedAtStep.map { String($0) } ?? "-",
+                percent2(shares[i].target), percent2(shares[i].realized), "\(c.epochs)",
+                c.exhaustedAtStep.map { String($0) } ?? "-",
             ]
         }
         print("weights are shares of \(r.unit.rawValue)")
         print(
             table(
-                ["component", "selected", "weight", "step 0", "planned", r.unit.rawValue, "target", "realized", "epochs", "exhausted at"], rows,
+                [
+                    "component", "selected", "weight", "step 0", "planned", r.unit.rawValue, "target", "realized", "epochs",
+                    "exhausted at",
+                ], rows,
                 rightAligned: [1, 2, 3, 4, 5, 6, 7, 8, 9]), terminator: "")
     }
     if let size = windows, let ws = r.shareWindows(size: size) {
@@ -117,7 +129,9 @@ func printPlan(_ r: PlanReport, windows: Int? = nil) {
             ["\(w.fromStep)-\(w.toStep)", formatCount(w.units.reduce(0, +))]
                 + w.realizedShare.indices.map { percent2(w.realizedShare[$0]) + " / " + percent2(w.targetShare[$0]) }
         }
-        print(table(["steps", r.unit.rawValue] + r.components.map(\.name), rows, rightAligned: Set(1...(r.components.count + 1))), terminator: "")
+        print(
+            table(["steps", r.unit.rawValue] + r.components.map(\.name), rows, rightAligned: Set(1...(r.components.count + 1))),
+            terminator: "")
     }
     if let e = r.endReason { print("end: \(e) (\(formatCount(Int64(r.leftover))) samples left over)") }
     for w in r.warnings { print("warning: \(w)") }
@@ -221,7 +235,9 @@ struct BuildManifestCommand: ParsableCommand {
                 let planned = Int64(report.steps) * Int64(report.globalBatch)
                 let perSample = planned > 0 ? Double(report.manifestBytes) / Double(planned) : 0
                 let perSampleText = String((perSample * 1000).rounded() / 1000)
-                print("wrote \(out) (\(formatBytes(report.manifestBytes)), \(perSampleText) bytes per planned sample) in \(format1(report.seconds)) s")
+                print(
+                    "wrote \(out) (\(formatBytes(report.manifestBytes)), \(perSampleText) bytes per planned sample) in \(format1(report.seconds)) s"
+                )
             }
         }
     }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Mixtera
 import MixteraCore
-import MixteraReplay
 import MixteraManifest
+import MixteraReplay
 
 func parseRoots(_ roots: [String]) throws -> [(old: String, new: String)] {
     try roots.map { r in
@@ -127,10 +127,11 @@ struct VerifyCommand: ParsableCommand {
         try ExitStatus.run(json: output.json) {
             let r = try Lineage.verify(manifestPath: manifest, deep: deep, roots: roots)
             if output.json {
-                print(JSON.object([
-                    ("ok", .bool(r.problems.isEmpty)), ("ranks", .int(Int64(r.ranks))), ("files", .int(Int64(r.files))),
-                    ("steps", .int(Int64(r.steps))), ("problems", .array(r.problems.map { .string($0) })),
-                ]).serialized(pretty: true))
+                print(
+                    JSON.object([
+                        ("ok", .bool(r.problems.isEmpty)), ("ranks", .int(Int64(r.ranks))), ("files", .int(Int64(r.files))),
+                        ("steps", .int(Int64(r.steps))), ("problems", .array(r.problems.map { .string($0) })),
+                    ]).serialized(pretty: true))
             } else {
                 for p in r.problems { Terminal.error(p) }
                 if r.problems.isEmpty && !output.quiet {
@@ -171,7 +172,9 @@ struct CatalogMergeCommand: ParsableCommand {
                 let ds = r["datasets"]?.arrayValue ?? []
                 let files = ds.reduce(Int64(0)) { $0 + ($1["files"]?.intValue ?? 0) }
                 let samples = ds.reduce(Int64(0)) { $0 + ($1["samples"]?.intValue ?? 0) }
-                print("merged \(parts.count) parts: \(ds.count) dataset\(ds.count == 1 ? "" : "s"), \(formatCount(files)) files, \(formatCount(samples)) samples into \(out)")
+                print(
+                    "merged \(parts.count) parts: \(ds.count) dataset\(ds.count == 1 ? "" : "s"), \(formatCount(files)) files, \(formatCount(samples)) samples into \(out)"
+                )
             }
         }
     }
@@ -192,14 +195,22 @@ struct CatalogStatsCommand: ParsableCommand {
                 return
             }
             for d in j["datasets"]?.arrayValue ?? [] {
-                print(Terminal.bold("dataset \(d["name"]!.stringValue!)") + ": \(formatCount(d["files"]!.intValue!)) files, \(formatCount(d["samples"]!.intValue!)) samples, \(formatBytes(d["bytes"]!.intValue!))")
+                print(
+                    Terminal.bold("dataset \(d["name"]!.stringValue!)")
+                        + ": \(formatCount(d["files"]!.intValue!)) files, \(formatCount(d["samples"]!.intValue!)) samples, \(formatBytes(d["bytes"]!.intValue!))"
+                )
                 for p in d["properties"]?.arrayValue ?? [] {
                     let name = p["name"]!.stringValue!
                     if let values = p["values"]?.arrayValue {
-                        let top = values.prefix(8).map { v in "\(v["value"]!.serialized())=\(formatCount(v["count"]!.intValue!))" }
-                        print("  \(name) (\(p["type"]!.stringValue!), \(values.count) distinct): \(top.joined(separator: " "))\(values.count > 8 ? " …" : "")")
+                        let top = values.prefix(8).map { v in "\(v["value"]!.serialized())=\(formatCount(v["count"]!.intValue!))"
+                        }
+                        print(
+                            "  \(name) (\(p["type"]!.stringValue!), \(values.count) distinct): \(top.joined(separator: " "))\(values.count > 8 ? " …" : "")"
+                        )
                     } else {
-                        print("  \(name) (\(p["type"]!.stringValue!)): min \(p["min"]!.serialized()) max \(p["max"]!.serialized()) mean \(p["mean"]!.serialized())")
+                        print(
+                            "  \(name) (\(p["type"]!.stringValue!)): min \(p["min"]!.serialized()) max \(p["max"]!.serialized()) mean \(p["mean"]!.serialized())"
+                        )
                     }
                 }
             }

@@ -50,7 +50,8 @@ struct ReweightCommand: ParsableCommand {
             parsed.append((String(parts[0]), v))
         }
         try ExitStatus.run(json: output.json) {
-            let r = try Reweight.run(manifestPath: manifest, feedbackPath: feedback, atStep: atStep, method: m, parameters: parsed)
+            let r = try Reweight.run(
+                manifestPath: manifest, feedbackPath: feedback, atStep: atStep, method: m, parameters: parsed)
             let bytes = Array(r.specText.utf8)
             try FileSystem.writeAtomically(bytes, to: out)
             if output.json {
@@ -75,12 +76,18 @@ struct ReweightCommand: ParsableCommand {
             } else if !output.quiet {
                 let keys = r.details.first?.map(\.0) ?? []
                 let rows = r.components.indices.map { k in
-                    [r.components[k], Reweight.sixDecimals(Reweight.roundToMillionths(r.previous)[k]), Reweight.sixDecimals(r.weights[k])]
+                    [
+                        r.components[k], Reweight.sixDecimals(Reweight.roundToMillionths(r.previous)[k]),
+                        Reweight.sixDecimals(r.weights[k]),
+                    ]
                         + r.details[k].map { short($0.1) }
                 }
                 print("\(r.method.rawValue) at step \(r.atStep) from \(r.feedbackRecords) feedback records")
-                print(table(["component", "previous", "new"] + keys, rows, rightAligned: Set(1..<(3 + keys.count))), terminator: "")
-                print("wrote \(out); continue with: mixtera build-manifest --catalog CATALOG --spec \(out) --out NEW --continue-from \(manifest) --at-step \(r.atStep)")
+                print(
+                    table(["component", "previous", "new"] + keys, rows, rightAligned: Set(1..<(3 + keys.count))), terminator: "")
+                print(
+                    "wrote \(out); continue with: mixtera build-manifest --catalog CATALOG --spec \(out) --out NEW --continue-from \(manifest) --at-step \(r.atStep)"
+                )
             }
         }
     }

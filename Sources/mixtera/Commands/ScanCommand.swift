@@ -54,16 +54,24 @@ struct ScanCommand: ParsableCommand {
                     ),
                     (
                         "problems",
-                        .array(report.problems.map { p in .object([("kind", .string(p.kind)), ("message", .string(p.description))]) })
+                        .array(
+                            report.problems.map { p in .object([("kind", .string(p.kind)), ("message", .string(p.description))]) }
+                        )
                     ),
                     ("seconds", .double(report.seconds)),
                 ])
                 print(j.serialized(pretty: true))
             } else if !output.quiet {
                 let rows = report.datasets.map { d in
-                    [d.name, "\(d.files)", "\(d.scanned)", "\(d.unchanged)", "\(d.removed)", formatCount(d.samples), formatCount(d.skippedRecords)]
+                    [
+                        d.name, "\(d.files)", "\(d.scanned)", "\(d.unchanged)", "\(d.removed)", formatCount(d.samples),
+                        formatCount(d.skippedRecords),
+                    ]
                 }
-                print(table(["dataset", "files", "scanned", "unchanged", "removed", "samples", "skipped"], rows, rightAligned: [1, 2, 3, 4, 5, 6]), terminator: "")
+                print(
+                    table(
+                        ["dataset", "files", "scanned", "unchanged", "removed", "samples", "skipped"], rows,
+                        rightAligned: [1, 2, 3, 4, 5, 6]), terminator: "")
                 let bytes = report.datasets.reduce(Int64(0)) { $0 + $1.bytesScanned }
                 let mbps = report.seconds > 0 ? Double(bytes) / 1e6 / report.seconds : 0
                 print("scanned \(formatBytes(bytes)) in \(format1(report.seconds)) s (\(format1(mbps)) MB/s) into \(catalog)")

@@ -76,8 +76,10 @@ struct Synthetic {
 }
 
 @Suite struct PlannerTests {
-    static func yaml(_ mixture: String, steps: String = "until_exhausted", g: Int = 64, d: Int = 4, order: String = "{shuffle: samples}",
-                     policy: String = "stop", schedule: String = "") -> String {
+    static func yaml(
+        _ mixture: String, steps: String = "until_exhausted", g: Int = 64, d: Int = 4, order: String = "{shuffle: samples}",
+        policy: String = "stop", schedule: String = ""
+    ) -> String {
         """
         query: 'quality >= 0.1'
         mixture: \(mixture)
@@ -233,7 +235,10 @@ struct Synthetic {
         #expect(throws: PlanError.self) {
             try s.plan(Self.yaml("{components: [{name: a, where: 'true', weight: 0.7}, {name: b, where: 'true', weight: 0.7}]}"))
         }
-        _ = try s.plan(Self.yaml("{normalize: true, components: [{name: a, where: 'source == \"web\"', weight: 7}, {name: b, where: 'true', weight: 3}]}"))
+        _ = try s.plan(
+            Self.yaml(
+                "{normalize: true, components: [{name: a, where: 'source == \"web\"', weight: 7}, {name: b, where: 'true', weight: 3}]}"
+            ))
     }
 }
 

@@ -118,7 +118,9 @@ struct SkewedCorpus {
             let orders = ["{shuffle: none}", "{shuffle: files}", "{shuffle: blocks, block_size: 5}", "{shuffle: samples}"]
             let g = [8, 32, 64, 100][i % 4]
             try checkTracking(
-                corpus, PlannerTests.yaml(Self.components, steps: "60", g: g, d: g % 4 == 0 ? 4 : 1, order: orders[i % 4], policy: "repeat"),
+                corpus,
+                PlannerTests.yaml(
+                    Self.components, steps: "60", g: g, d: g % 4 == 0 ? 4 : 1, order: orders[i % 4], policy: "repeat"),
                 steps: 60, seed: seed)
         }
     }
@@ -134,7 +136,8 @@ struct SkewedCorpus {
             let seed = TestSupport.seed &+ 100 &+ UInt64(i)
             let corpus = SkewedCorpus(files: 5, samplesPerFile: 300, seed: seed)
             try checkTracking(
-                corpus, PlannerTests.yaml(Self.components, steps: "50", g: 48, d: 4, policy: "repeat", schedule: schedule), steps: 50,
+                corpus, PlannerTests.yaml(Self.components, steps: "50", g: 48, d: 4, policy: "repeat", schedule: schedule),
+                steps: 50,
                 seed: seed)
         }
     }
@@ -146,7 +149,9 @@ struct SkewedCorpus {
               - {at: 10, weights: {web: 0.0, code: 0.5, books: 0.5}}
             """
         let corpus = SkewedCorpus(files: 4, samplesPerFile: 300, seed: 17)
-        var plan = try corpus.planner(PlannerTests.yaml(Self.components, steps: "20", g: 16, d: 4, policy: "repeat", schedule: schedule)).finish()
+        var plan = try corpus.planner(
+            PlannerTests.yaml(Self.components, steps: "20", g: 16, d: 4, policy: "repeat", schedule: schedule)
+        ).finish()
         var steps = 0
         while let step = plan.next() {
             #expect(step.counts.reduce(0, +) == 16)
@@ -200,7 +205,8 @@ struct SkewedCorpus {
 
     @Test func continuationSkipsConsumedSamplesAndKeepsTheBounds() throws {
         let corpus = SkewedCorpus(files: 4, samplesPerFile: 300, seed: 7)
-        let yaml = PlannerTests.yaml(Self.components, steps: "30", g: 32, d: 4, order: "{shuffle: blocks, block_size: 4}", policy: "repeat")
+        let yaml = PlannerTests.yaml(
+            Self.components, steps: "30", g: 32, d: 4, order: "{shuffle: blocks, block_size: 4}", policy: "repeat")
         let consumed: @Sendable (SampleRef) -> Bool = { r in r % 3 == 0 }
         var plan = try corpus.planner(yaml).finish(startStep: 10, consumed: consumed)
         let u = corpus.maxTokens
@@ -224,7 +230,8 @@ struct SkewedCorpus {
         let corpus = SkewedCorpus(files: 3, samplesPerFile: 200, seed: 8)
         let samples = Self.components.replacingOccurrences(of: "unit: tokens", with: "unit: samples")
         var a = try corpus.planner(PlannerTests.yaml(samples, steps: "10", g: 20, d: 4, policy: "repeat")).finish()
-        var b = try corpus.planner(PlannerTests.yaml(samples, steps: "10", g: 20, d: 4, policy: "repeat"), withTokens: false).finish()
+        var b = try corpus.planner(PlannerTests.yaml(samples, steps: "10", g: 20, d: 4, policy: "repeat"), withTokens: false)
+            .finish()
         while let x = a.next() {
             let y = b.next()!
             #expect(x.samples == y.samples)

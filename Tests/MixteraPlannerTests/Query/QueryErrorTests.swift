@@ -94,7 +94,9 @@ struct QueryErrorCase: Sendable, CustomTestStringConvertible {
             #"expected an operator (==, !=, <, <=, >, >=, in, not in, has, is) after property "True" but found end of expression"#,
             4),
         // A syntax error later in the text wins over a name error earlier.
-        Case("nope == 1 and year ==", "syntax", #"expected a string, number or boolean after "==" but found end of expression"#, 21),
+        Case(
+            "nope == 1 and year ==", "syntax", #"expected a string, number or boolean after "==" but found end of expression"#, 21
+        ),
     ]
 
     static let nameCases: [Case] = [
@@ -205,10 +207,11 @@ struct QueryErrorCase: Sendable, CustomTestStringConvertible {
         #expect(error?.message == #"unknown property "x"; no properties are declared"#)
     }
 
-    @Test(arguments: [
-        ("langauge", "language"), ("languag", "language"), ("lang", "langs"), ("x", nil), ("yr", nil), ("yeer", "year"),
-        ("tokns", "tokens"), ("SOURCE", "source"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("langauge", "language"), ("languag", "language"), ("lang", "langs"), ("x", nil), ("yr", nil), ("yeer", "year"),
+            ("tokns", "tokens"), ("SOURCE", "source"),
+        ] as [(String, String?)])
     func suggestions(_ name: String, _ expected: String?) {
         let sorted = QueryFixtures.properties.map(\.name).sorted()
         #expect(QueryChecker.closestName(to: name, in: sorted) == expected)

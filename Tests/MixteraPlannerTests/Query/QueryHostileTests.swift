@@ -29,21 +29,32 @@ import Testing
     static let tooDeep = "expression nested deeper than \(limit) levels"
 
     static let cases: [Case] = [
-        Case(String(repeating: "(", count: limit + 1) + "true" + String(repeating: ")", count: limit + 1), "syntax", tooDeep, limit),
+        Case(
+            String(repeating: "(", count: limit + 1) + "true" + String(repeating: ")", count: limit + 1), "syntax", tooDeep, limit
+        ),
         Case(String(repeating: "(", count: 100_000) + "true" + String(repeating: ")", count: 100_000), "syntax", tooDeep, limit),
         Case(String(repeating: "(", count: 1_000_000), "syntax", tooDeep, limit),
         Case(String(repeating: "not ", count: limit + 1) + "flag == true", "syntax", tooDeep, 4 * limit),
         Case(String(repeating: "not ", count: 200_000) + "flag == true", "syntax", tooDeep, 4 * limit),
-        Case(String(repeating: "not (", count: 200) + "flag == true" + String(repeating: ")", count: 200), "syntax", tooDeep, 640),
-        Case("year == " + String(repeating: "9", count: 100_000), "syntax", "integer literal \(String(repeating: "9", count: 100_000)) is out of range for int64", 8),
+        Case(
+            String(repeating: "not (", count: 200) + "flag == true" + String(repeating: ")", count: 200), "syntax", tooDeep, 640),
+        Case(
+            "year == " + String(repeating: "9", count: 100_000), "syntax",
+            "integer literal \(String(repeating: "9", count: 100_000)) is out of range for int64", 8),
         Case("year == -9223372036854775809", "syntax", "integer literal -9223372036854775809 is out of range for int64", 8),
         Case("quality > 1e400", "syntax", "float literal 1e400 is out of range", 10),
-        Case("quality > " + String(repeating: "1", count: 400) + ".5", "syntax", "float literal \(String(repeating: "1", count: 400)).5 is out of range", 10),
+        Case(
+            "quality > " + String(repeating: "1", count: 400) + ".5", "syntax",
+            "float literal \(String(repeating: "1", count: 400)).5 is out of range", 10),
         Case("language == \"" + String(repeating: "x", count: 100_000), "syntax", "unterminated string literal", 12),
-        Case("language in [" + String(repeating: "\"a\", ", count: 50_000), "syntax", "expected a string, number or boolean in list but found end of expression", 250_013),
+        Case(
+            "language in [" + String(repeating: "\"a\", ", count: 50_000), "syntax",
+            "expected a string, number or boolean in list but found end of expression", 250_013),
         // Found by FuzzQuery (fixtures/bad/fuzz/query/escape-newline.txt): the message echoed a raw newline.
         Case("language == \"\\\n\"", "syntax", "invalid escape sequence \"\\\" followed by U+000A in string literal", 13),
-        Case("language == \"\u{0}\" and", "syntax", "expected a property name, \"(\", \"not\", \"true\" or \"false\" but found end of expression", 19),
+        Case(
+            "language == \"\u{0}\" and", "syntax",
+            "expected a property name, \"(\", \"not\", \"true\" or \"false\" but found end of expression", 19),
     ]
 
     @Test(arguments: cases)
