@@ -331,15 +331,17 @@ public enum Build {
             var i = refs.startIndex
             while i < refs.endIndex {
                 let f = space.file(refs[i])
-                let r = space.row(refs[i])
+                let base = space.bases[f]
+                let fileEnd = space.bases[f + 1]  // refs of file f are base ..< fileEnd
+                let r = Int64(refs[i] - base)
                 // Sparse entries (JSONL files whose records all made it into the catalog): rows up to
                 // `maxSparseSkip` records apart share one entry, replay reads and drops the records between.
                 let canSkip = sparse && offsets[f].allowsSparse
                 skips.removeAll(keepingCapacity: true)
                 var j = i + 1
-                while j < refs.endIndex && space.file(refs[j]) == f {
+                while j < refs.endIndex && refs[j] < fileEnd {
                     let gap = Int64(refs[j] &- refs[j - 1]) - 1
-                    if gap == 0 && offsets[f].follows(Int(space.row(refs[j]))) {
+                    if gap == 0 && offsets[f].follows(Int(refs[j] - base)) {
                         skips.append(0)
                     } else if canSkip && gap > 0 && gap <= maxSparseSkip {
                         skips.append(UInt32(gap))
