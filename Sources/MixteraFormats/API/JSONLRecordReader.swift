@@ -30,6 +30,31 @@ public struct JSONTextExtractor {
         let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
         return s.escaped ? JSONString.unescape(body) : Array(body)
     }
+
+    /// Appends the field as a JSON string (the canonical encoding of `JSON.writeString`) to `out`: the
+    /// bytes `extract` returns, quoted and escaped, without building them as a separate array.
+    public mutating func appendJSONString(
+        _ line: UnsafeRawBufferPointer, to out: inout [UInt8], location: @autoclosure () -> DataLocation
+    ) throws(FormatError) {
+        do { try extractor.parse(line) } catch {
+            throw FormatError(.invalidJSON, "invalid JSON: \(error.message)", at: location())
+        }
+        let s = extractor.single[0]
+        guard s.kind == .string else {
+            throw FormatError(.missingField, "text field \"\(path)\" is missing or not a string", at: location())
+        }
+        let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
+        if s.escaped {
+            decoded.removeAll(keepingCapacity: true)
+            JSONString.unescape(body, into: &decoded)
+            decoded.withUnsafeBytes { JSON.writeString($0, into: &out) }
+        } else {
+            JSON.writeString(body, into: &out)
+        }
+    }
+
+    /// Reused for decoding escaped fields.
+    private var decoded: [UInt8] = []
 }
 
 /// Reads JSONL records (lines that are not blank) starting at a byte offset — of the file for plain

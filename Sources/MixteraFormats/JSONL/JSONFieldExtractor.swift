@@ -1,4 +1,7 @@
 import CMixteraSIMD
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The byte-level JSON parser of the scan hot loop.
 ///
@@ -353,6 +356,13 @@ enum JSONString {
     static func unescape(_ s: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(s.count)
+        unescape(s, into: &out)
+        return out
+    }
+
+    /// Appends the decoded bytes of a validated JSON string body to `out`; the runs between escapes are
+    /// copied with one append each.
+    static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         var i = 0
         let n = s.count
         func hex4(_ at: Int) -> UInt32 {
@@ -361,10 +371,10 @@ enum JSONString {
             return v
         }
         while i < n {
-            let c = s[i]
-            if c != UInt8(ascii: "\\") {
-                out.append(c)
-                i += 1
+            if s[i] != UInt8(ascii: "\\") {
+                let next = memchr(s.baseAddress! + i, 0x5C, n - i).map { s.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? n
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: s[i..<next]))
+                i = next
                 continue
             }
             let e = s[i + 1]
@@ -397,7 +407,6 @@ enum JSONString {
             default: out.append(e)
             }
         }
-        return out
     }
 
     /// UTF-8 byte length of the decoded string, without building it.

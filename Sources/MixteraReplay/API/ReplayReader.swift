@@ -33,9 +33,19 @@ public final class ReplayReader {
     let rankFile: RankFileReader
     let roots: [(old: String, new: String)]
     let verify: VerifyMode
-    private var readers: [Int: JSONLRecordReader] = [:]
-    private var verified: Set<Int> = []
-    private var extractors: [Int: JSONTextExtractor] = [:]
+    /// Open JSONL readers by file index (at most `maxOpenReaders` at a time).
+    private var readers: [JSONLRecordReader?]
+    private var openReaders: [Int] = []
+    private static let maxOpenReaders = 64
+    private var verified: [Bool]
+    /// Text extractors by dataset index (created on first use), boxed so the per-sample call mutates in place.
+    private var extractors: [ExtractorBox?]
+    private final class ExtractorBox {
+        var extractor: JSONTextExtractor
+        init(_ e: JSONTextExtractor) { extractor = e }
+    }
+    /// The per-sample JSON buffer, reused when the caller keeps no reference to a sample's `json`.
+    private var scratch: [UInt8] = []
     private var parquet = ParquetReplayCache()
     private var tars = TarReplayCache()
 
@@ -53,7 +63,28 @@ public final class ReplayReader {
         self.verify = verify
         header = manifest.header
         fileDataset = manifest.header.files.map(\.dataset)
+        fileFormat = manifest.header.files.map { FileFormat($0.format) }
+        fileSampleCount = manifest.header.files.map(\.sampleCount)
+        readers = Array(repeating: nil, count: manifest.header.files.count)
+        verified = Array(repeating: false, count: manifest.header.files.count)
+        extractors = Array(repeating: nil, count: manifest.header.datasets.count)
+        (lineBytes, lineFragments) = Self.buildLineFragments(manifest.header)
     }
+
+    /// A data file's format, decoded once from the header's string.
+    private enum FileFormat {
+        case jsonl, parquet, webdataset, other
+        init(_ s: String) {
+            switch s {
+            case "jsonl": self = .jsonl
+            case "parquet": self = .parquet
+            case "webdataset": self = .webdataset
+            default: self = .other
+            }
+        }
+    }
+    private let fileFormat: [FileFormat]
+    private let fileSampleCount: [Int64]
 
     /// The manifest header (a stored copy: the hot loops read it per sample).
     public let header: ManifestHeader
@@ -73,7 +104,7 @@ public final class ReplayReader {
 
     /// Checks one data file against the manifest's size, mtime and fingerprint.
     public func verifyFile(_ i: Int, mode: VerifyMode) throws(ReplayError) {
-        if mode == .none || verified.contains(i) { return }
+        if mode == .none || verified[i] { return }
         let f = header.files[i]
         let path = absolutePath(file: i)
         let st: FileStat?
@@ -98,7 +129,7 @@ public final class ReplayReader {
                     at: DataLocation(path: path))
             }
         }
-        verified.insert(i)
+        verified[i] = true
     }
 
     /// The steps worker `worker` of `workers` replays within `steps`: those with `s mod workers == worker`.
@@ -124,31 +155,36 @@ public final class ReplayReader {
                     )
                 }
                 try verifyFile(e.file, mode: verify)
-                let f = header.files[e.file]
-                guard e.rowEnd <= f.sampleCount else {
+                let format = fileFormat[e.file]
+                guard e.rowEnd <= fileSampleCount[e.file] else {
+                    let f = header.files[e.file]
                     throw ReplayError(
                         "corrupt", "entry rows \(e.row)..<\(e.rowEnd) exceed the \(f.sampleCount) samples of \(f.path)",
                         at: DataLocation(path: rankFile.path))
                 }
-                guard !e.isSparse || f.format == "jsonl" else {
+                guard !e.isSparse || format == .jsonl else {
+                    let f = header.files[e.file]
                     throw ReplayError(
                         "corrupt", "sparse entry in \(f.format) file \(f.path); only JSONL entries may be sparse",
                         at: DataLocation(path: rankFile.path))
                 }
-                switch f.format {
-                case "jsonl":
+                switch format {
+                case .jsonl:
                     try readJSONL(e, step: s, slot: &slot, body)
-                case "parquet":
+                case .parquet:
+                    let f = header.files[e.file]
                     let samples = try parquet.samples(
                         file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
                         firstRow: e.locator, count: e.count)
                     try emit(samples, e, step: s, slot: &slot, body)
-                case "webdataset":
+                case .webdataset:
+                    let f = header.files[e.file]
                     let samples = try tars.samples(
                         file: e.file, path: absolutePath(file: e.file), compressed: f.compression != "none",
                         textField: header.datasets[f.dataset].textField, firstHeaderOffset: e.locator, count: e.count)
                     try emit(samples, e, step: s, slot: &slot, body)
-                default:
+                case .other:
+                    let f = header.files[e.file]
                     throw ReplayError(
                         "unsupported", "replay of \(f.format) files is not supported by this build",
                         at: DataLocation(path: f.path))
@@ -170,37 +206,52 @@ public final class ReplayReader {
         }
     }
 
+    /// The open reader of JSONL file `i`, opening it (and closing the oldest beyond `maxOpenReaders`).
+    private func jsonlReader(_ i: Int) throws(ReplayError) -> JSONLRecordReader {
+        if let r = readers[i] { return r }
+        let f = header.files[i]
+        let compression = StreamCompression(rawValue: f.compression) ?? .none
+        let reader: JSONLRecordReader
+        do {
+            reader = try JSONLRecordReader(
+                path: absolutePath(file: i), compression: compression,
+                frames: f.frames.map { ($0.compressedOffset, $0.decompressedOffset) })
+        } catch { throw ReplayError(error) }
+        if openReaders.count >= Self.maxOpenReaders {
+            readers[openReaders.removeFirst()] = nil
+        }
+        openReaders.append(i)
+        readers[i] = reader
+        return reader
+    }
+
     private func readJSONL(_ e: ManifestEntry, step: Int, slot: inout Int, _ body: (ReplaySample) throws(ReplayError) -> Void)
         throws(ReplayError)
     {
-        let f = header.files[e.file]
-        let reader: JSONLRecordReader
-        if let r = readers[e.file] {
-            reader = r
-        } else {
-            let compression = StreamCompression(rawValue: f.compression) ?? .none
-            do {
-                reader = try JSONLRecordReader(
-                    path: absolutePath(file: e.file), compression: compression,
-                    frames: f.frames.map { ($0.compressedOffset, $0.decompressedOffset) })
-            } catch { throw ReplayError(error) }
-            if readers.count > 64 { readers.removeAll() }
-            readers[e.file] = reader
+        let reader = try jsonlReader(e.file)
+        let dataset = fileDataset[e.file]
+        var box: ExtractorBox? = nil
+        if let textField = header.datasets[dataset].textField {
+            if let b = extractors[dataset] {
+                box = b
+            } else {
+                do { box = ExtractorBox(try JSONTextExtractor(path: textField)) } catch { throw ReplayError(error) }
+                extractors[dataset] = box
+            }
         }
-        let textField = header.datasets[f.dataset].textField
-        if let textField, extractors[f.dataset] == nil {
-            do { extractors[f.dataset] = try JSONTextExtractor(path: textField) } catch { throw ReplayError(error) }
-        }
+        var json = scratch
+        scratch = []
+        defer { scratch = json }
         var row = e.row
         let rankNo = rank
-        let path = absolutePath(file: e.file)
         var failure: ReplayError?
         // A sparse entry is read as one run of `span` records; the records between its rows are dropped.
         let skips = e.skips
         var skipIndex = 0
         var toSkip = 0
+        let locator = e.locator
         do throws(FormatError) {
-            try reader.read(offset: e.locator, count: Int(e.span)) { (line) throws(FormatError) in
+            try reader.read(offset: locator, count: Int(e.span)) { (line) throws(FormatError) in
                 if toSkip > 0 {
                     toSkip -= 1
                     row += 1
@@ -210,14 +261,12 @@ public final class ReplayReader {
                     toSkip = Int(skips[skipIndex])
                     skipIndex += 1
                 }
-                var json: [UInt8]
-                if textField != nil {
-                    let text = try extractors[f.dataset]!.extract(line, location: DataLocation(path: path, byteOffset: e.locator))
-                    json = []
-                    json.reserveCapacity(text.count + 16)
-                    JSON.writeString(text, into: &json)
+                json.removeAll(keepingCapacity: true)
+                if let box {
+                    try box.extractor.appendJSONString(
+                        line, to: &json, location: DataLocation(path: reader.path, byteOffset: locator))
                 } else {
-                    json = Array(line)
+                    json.append(contentsOf: line)
                 }
                 let sample = ReplaySample(
                     step: step, rank: rankNo, slot: slot, component: e.component, file: e.file, row: row, json: json)
@@ -243,27 +292,44 @@ public final class ReplayReader {
         JSON.writeInt(Int64(s.rank), into: &out)
         out.append(contentsOf: #","slot":"#.utf8)
         JSON.writeInt(Int64(s.slot), into: &out)
-        out.append(contentsOf: #","component":"#.utf8)
-        out.append(contentsOf: encodedComponentNames[s.component])
-        out.append(contentsOf: #","dataset":"#.utf8)
-        out.append(contentsOf: encodedDatasetNames[fileDataset[s.file]])
-        out.append(contentsOf: #","file":"#.utf8)
-        out.append(contentsOf: encodedFilePaths[s.file])
-        out.append(contentsOf: #","row":"#.utf8)
+        lineFragments.withUnsafeBufferPointer { fragments in
+            let c = fragments[s.component]
+            let f = fragments[header.components.count + s.file]
+            lineBytes.withUnsafeBytes { bytes in
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[c]))
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[f]))
+            }
+        }
         JSON.writeInt(s.row, into: &out)
         out.append(contentsOf: #","sample":"#.utf8)
-        out.append(contentsOf: s.json)
+        s.json.withUnsafeBytes { out.append(contentsOf: $0) }
         out.append(contentsOf: "}\n".utf8)
     }
 
-    /// JSON-encoded names, computed once (the replay line is built per sample).
-    private lazy var encodedComponentNames: [[UInt8]] = header.components.map { Self.encoded($0.name) }
-    private lazy var encodedDatasetNames: [[UInt8]] = header.datasets.map { Self.encoded($0.name) }
-    private lazy var encodedFilePaths: [[UInt8]] = header.files.map { Self.encoded($0.path) }
+    /// Pre-encoded pieces of the replay line, built once: per component `,"component":"web"`, then per
+    /// file `,"dataset":"web","file":"a.jsonl","row":`, as ranges of `lineBytes`.
+    private let lineBytes: [UInt8]
+    private let lineFragments: [Range<Int>]
 
-    private static func encoded(_ s: String) -> [UInt8] {
-        var out: [UInt8] = []
-        JSON.writeString(s.utf8, into: &out)
-        return out
+    private static func buildLineFragments(_ header: ManifestHeader) -> (bytes: [UInt8], ranges: [Range<Int>]) {
+        var bytes: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for c in header.components {
+            let start = bytes.count
+            bytes.append(contentsOf: #","component":"#.utf8)
+            JSON.writeString(c.name.utf8, into: &bytes)
+            ranges.append(start..<bytes.count)
+        }
+        for f in header.files {
+            let start = bytes.count
+            bytes.append(contentsOf: #","dataset":"#.utf8)
+            JSON.writeString(header.datasets[f.dataset].name.utf8, into: &bytes)
+            bytes.append(contentsOf: #","file":"#.utf8)
+            JSON.writeString(f.path.utf8, into: &bytes)
+            bytes.append(contentsOf: #","row":"#.utf8)
+            ranges.append(start..<bytes.count)
+        }
+        return (bytes, ranges)
     }
+
 }

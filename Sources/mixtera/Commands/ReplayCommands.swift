@@ -65,12 +65,8 @@ struct ReplayCommand: ParsableCommand {
             let range = try parseSteps(steps, total: reader.header.steps)
             let list = ReplayReader.steps(range, worker: worker ?? 0, workers: workers ?? 1)
             let out = Terminal.Output()
-            var line: [UInt8] = []
-            line.reserveCapacity(4096)
             try reader.forEachSample(steps: list) { s in
-                line.removeAll(keepingCapacity: true)
-                reader.jsonLine(s, into: &line)
-                out.write(line)
+                out.append { reader.jsonLine(s, into: &$0) }
             }
             out.flush()
         }

@@ -97,6 +97,11 @@ enum Terminal {
             if buffer.count >= 1 << 20 { flush() }
         }
         func write(_ s: String) { write(Array(s.utf8)) }
+        /// Lets `body` append to the output buffer directly (no intermediate line array).
+        func append(_ body: (inout [UInt8]) -> Void) {
+            body(&buffer)
+            if buffer.count >= 1 << 20 { flush() }
+        }
         func flush() {
             var off = 0
             while off < buffer.count {
