@@ -32,7 +32,7 @@ let package = Package(
         // A few bytes-level kernels in C (SSE2 where available, scalar elsewhere).
         .target(name: "CMixteraSIMD", path: "Sources/CMixteraSIMD"),
         // Layer 0: bytes, varints, PRNG, locations, hashing. No Foundation.
-        .target(name: "MixteraCore", dependencies: ["CXXHash", "CZstd"], swiftSettings: swiftSettings),
+        .target(name: "MixteraCore", dependencies: ["CXXHash", "CZstd", "CMixteraSIMD"], swiftSettings: swiftSettings),
         // Layer 1: spec models (dataset + build YAML), format readers, catalog, manifest.
         .target(
             name: "MixteraSpec",

@@ -44,3 +44,8 @@ void mixtera_tune_allocator(void) {
 #else
 void mixtera_tune_allocator(void) {}
 #endif
+
+void mixtera_prefetch(const void *p, size_t n) {
+    const char *c = (const char *)p;
+    for (size_t i = 0; i < n; i += 64) __builtin_prefetch(c + i, 0, 3);
+}

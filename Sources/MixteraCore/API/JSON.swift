@@ -1,3 +1,4 @@
+import CMixteraSIMD
 /// A JSON value with ordered object keys, and a deterministic serializer and strict parser.
 ///
 /// Used for manifest headers, `--json` output and replay lines: output never depends on dictionary
@@ -146,49 +147,45 @@ public enum JSON: Sendable, Equatable {
 
     public static func writeString(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var runStart = 0
-        var i = 0
-        let n = bytes.count
-        let base = bytes.baseAddress
-        while i < n {
-            // Skip 8 bytes at a time while none needs an escape (no quote, backslash or control byte).
-            while i + 8 <= n {
-                let w = (base! + i).loadUnaligned(as: UInt64.self)
-                let lo: UInt64 = 0x0101_0101_0101_0101
-                let q = w ^ (lo &* 0x22)
-                let b = w ^ (lo &* 0x5C)
-                let special = (((q &- lo) & ~q) | ((b &- lo) & ~b) | ((w &- lo &* 0x20) & ~w)) & (lo &* 0x80)
-                if special != 0 { break }
-                i += 8
-            }
-            if i >= n { break }
-            let c = bytes[i]
-            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
-                i += 1
-                continue
-            }
-            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            appendEscape(c, into: &out)
-            i += 1
-            runStart = i
-        }
-        if runStart < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
+        writeStringBody(bytes, into: &out)
         out.append(UInt8(ascii: "\""))
     }
 
+    /// `writeString` without the quotes.
+    public static func writeStringBody(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let n = bytes.count
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        // Copy the runs that need no escape (no quote, backslash or control byte), found 16 bytes at a time.
+        var i = 0
+        while i < n {
+            let run = mixtera_find_string_special(base + i, n - i)
+            if run > 0 { out.append(contentsOf: UnsafeRawBufferPointer(start: base + i, count: run)) }
+            i += run
+            if i < n {
+                appendEscape(bytes[i], into: &out)
+                i += 1
+            }
+        }
+    }
+
     private static func appendEscape(_ c: UInt8, into out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
+        out.append(0x5C)
         switch c {
-        case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
-        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-        case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-        case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+        case UInt8(ascii: "\""): out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5C)
+        case 0x0A: out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "t"))
+        case 0x08: out.append(UInt8(ascii: "b"))
+        case 0x0C: out.append(UInt8(ascii: "f"))
         default:
+            let hex: StaticString = "0123456789abcdef"
             let h = hex.utf8Start
-            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, h[Int(c >> 4)], h[Int(c & 15)]])
+            out.append(UInt8(ascii: "u"))
+            out.append(0x30)
+            out.append(0x30)
+            out.append(h[Int(c >> 4)])
+            out.append(h[Int(c & 15)])
         }
     }
 

@@ -1,3 +1,4 @@
+import CMixteraSIMD
 import MixteraCore
 
 #if canImport(Glibc)
@@ -44,17 +45,15 @@ public struct JSONTextExtractor {
             throw FormatError(.missingField, "text field \"\(path)\" is missing or not a string", at: location())
         }
         let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
+        out.append(UInt8(ascii: "\""))
         if s.escaped {
-            decoded.removeAll(keepingCapacity: true)
-            JSONString.unescape(body, into: &decoded)
-            decoded.withUnsafeBytes { JSON.writeString($0, into: &out) }
+            JSONString.appendCanonical(body, into: &out)
         } else {
-            JSON.writeString(body, into: &out)
+            // Validated and without escapes: no quote, backslash or control byte, so already canonical.
+            out.append(contentsOf: body)
         }
+        out.append(UInt8(ascii: "\""))
     }
-
-    /// Reused for decoding escaped fields.
-    private var decoded: [UInt8] = []
 }
 
 /// Reads JSONL records (lines that are not blank) starting at a byte offset — of the file for plain
@@ -91,6 +90,14 @@ public final class JSONLRecordReader {
     }
 
     private var mapped: UnsafeRawBufferPointer?
+
+    /// Asks the CPU to start loading `length` bytes at `offset` of a mapped plain file (a no-op for
+    /// pages not mapped yet, and for compressed or unmapped files): replay calls it for the next entry
+    /// while it parses the current one.
+    public func prefetch(offset: Int64, length: Int) {
+        guard let m = mapped, offset >= 0, Int(offset) < m.count else { return }
+        mixtera_prefetch(m.baseAddress! + Int(offset), min(length, m.count - Int(offset)))
+    }
 
     /// Calls `body` with each of `count` records starting at `offset` (the offset of the first record's line).
     public func read(offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void)

@@ -1,4 +1,5 @@
 import CMixteraSIMD
+import MixteraCore
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -405,6 +406,63 @@ enum JSONString {
                 }
                 appendUTF8(&out, cp)
             default: out.append(e)
+            }
+        }
+    }
+
+    /// Appends the canonical JSON string for a validated JSON string body (between the quotes) — the
+    /// bytes of `JSON.writeString(unescape(s))`, without the quotes — in one pass: the runs between
+    /// escapes are copied as they are (validation guarantees they hold no quote, backslash or control
+    /// byte), short escapes are kept, `\/` becomes `/`, and `\uXXXX` becomes UTF-8 unless it decodes to a
+    /// byte that `JSON.writeString` escapes.
+    public static func appendCanonical(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var i = 0
+        let n = s.count
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for j in 0..<4 { v = v << 4 | (hexValue(s[at + j]) ?? 0) }
+            return v
+        }
+        while i < n {
+            if s[i] != UInt8(ascii: "\\") {
+                let next = memchr(s.baseAddress! + i, 0x5C, n - i).map { s.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? n
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: s[i..<next]))
+                i = next
+                continue
+            }
+            let e = s[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "u"):
+                var cp = hex4(i)
+                i += 4
+                if cp >= 0xD800 && cp < 0xDC00 {
+                    if i + 6 <= n && s[i] == UInt8(ascii: "\\") && s[i + 1] == UInt8(ascii: "u") {
+                        let lo = hex4(i + 2)
+                        if lo >= 0xDC00 && lo < 0xE000 {
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                            i += 6
+                        } else {
+                            cp = 0xFFFD
+                        }
+                    } else {
+                        cp = 0xFFFD
+                    }
+                } else if cp >= 0xDC00 && cp < 0xE000 {
+                    cp = 0xFFFD
+                }
+                if cp < 0x20 || cp == 0x22 || cp == 0x5C {
+                    let byte = UInt8(cp)
+                    withUnsafeBytes(of: byte) { JSON.writeStringBody($0, into: &out) }
+                } else {
+                    appendUTF8(&out, cp)
+                }
+            case UInt8(ascii: "/"):
+                out.append(e)
+            default:
+                // \" \\ \b \f \n \r \t are already the canonical escapes of the bytes they stand for.
+                out.append(0x5C)
+                out.append(e)
             }
         }
     }

@@ -143,7 +143,14 @@ public final class ReplayReader {
             let entries: [ManifestEntry]
             do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
             var slot = 0
-            for e in entries {
+            for (k, e) in entries.enumerated() {
+                // Start loading the next JSONL entry's first bytes while this one is read.
+                if k + 1 < entries.count {
+                    let next = entries[k + 1]
+                    if next.file >= 0 && next.file < readers.count, let r = readers[next.file] {
+                        r.prefetch(offset: next.locator, length: 1024)
+                    }
+                }
                 guard e.component < header.components.count else {
                     throw ReplayError(
                         "corrupt", "entry references component \(e.component) outside the component table",
