@@ -65,6 +65,7 @@ public final class ReplayReader {
         fileDataset = manifest.header.files.map(\.dataset)
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
+        totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
         readers = Array(repeating: nil, count: manifest.header.files.count)
         verified = Array(repeating: false, count: manifest.header.files.count)
         extractors = Array(repeating: nil, count: manifest.header.datasets.count)
@@ -84,6 +85,9 @@ public final class ReplayReader {
         }
     }
     private let fileFormat: [FileFormat]
+    /// Samples in all files, and samples the current `forEachSample` call replays (for the populate rule).
+    private let totalSamples: Int64
+    private var replaySamples = 0
     private let fileSampleCount: [Int64]
 
     /// The manifest header (a stored copy: the hot loops read it per sample).
@@ -139,6 +143,7 @@ public final class ReplayReader {
 
     /// Calls `body` for every sample of the given steps, in manifest order.
     public func forEachSample(steps: [Int], _ body: (ReplaySample) throws(ReplayError) -> Void) throws(ReplayError) {
+        replaySamples = steps.count * header.samplesPerRank
         for s in steps {
             let entries: [ManifestEntry]
             do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
@@ -220,9 +225,14 @@ public final class ReplayReader {
         let compression = StreamCompression(rawValue: f.compression) ?? .none
         let reader: JSONLRecordReader
         do {
+            // Map a file's pages up front when this replay is expected to touch most of them anyway: each
+            // first touch of a page maps a 64 KiB window around it, so a file gets populated when its
+            // expected share of the replayed samples times 64 KiB reaches its size.
+            let expected = Double(replaySamples) * Double(f.sampleCount) / Double(max(1, totalSamples))
             reader = try JSONLRecordReader(
                 path: absolutePath(file: i), compression: compression,
-                frames: f.frames.map { ($0.compressedOffset, $0.decompressedOffset) })
+                frames: f.frames.map { ($0.compressedOffset, $0.decompressedOffset) },
+                populate: expected * 65536 >= Double(f.byteCount))
         } catch { throw ReplayError(error) }
         if openReaders.count >= Self.maxOpenReaders {
             readers[openReaders.removeFirst()] = nil
