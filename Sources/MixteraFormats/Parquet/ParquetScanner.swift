@@ -66,7 +66,8 @@ public struct ParquetScanner {
     /// Scans the file at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
         let file: ParquetFile
-        do { file = try ParquetFile(path: path) } catch { throw Self.formatError(error) }
+        // Mapped and populated: the fingerprint hashes every byte anyway, and page reads then copy nothing.
+        do { file = try ParquetFile(path: path, mode: .mapPopulated) } catch { throw Self.formatError(error) }
         let fileLocation = DataLocation(path: displayPath)
         let available = file.schema.columns.prefix(50).map(\.dottedPath).joined(separator: ", ")
 
@@ -122,7 +123,13 @@ public struct ParquetScanner {
                 if !projected.isEmpty { columns = try file.readValues(projected, rows: rows) }
             } catch { throw Self.formatError(error) }
             var textCounts: [Int?]?
-            if let textColumn {
+            var textLengths: [Int32] = []
+            if let textColumn, ParquetFile.isFlatByteArray(textColumn) {
+                // Lengths straight from the pages' length prefixes or dictionary indices.
+                do { textLengths = try file.byteArrayRowLengths(textColumn, rowGroup: g.index) } catch {
+                    throw Self.formatError(error)
+                }
+            } else if let textColumn {
                 do {
                     textCounts = try file.readColumn(textColumn, rowGroup: g.index).byteCountsPerRow()
                 } catch { throw Self.formatError(error) }
@@ -151,7 +158,15 @@ public struct ParquetScanner {
                     for (i, s) in catSources.enumerated() { catValues[i] = try value(s, schema.categorical[i]) }
                     for (i, s) in numSources.enumerated() { numValues[i] = try value(s, schema.numeric[i]) }
                     var text: Int64 = 0
-                    if let textCounts {
+                    if !textLengths.isEmpty {
+                        let n = textLengths[r]
+                        guard n >= 0 else {
+                            throw FormatError(
+                                .typeMismatch, "text column \"\(dataset.text!)\" is null at row \(row)",
+                                at: DataLocation(path: displayPath, rowGroup: g.index, columnName: dataset.text))
+                        }
+                        text = Int64(n)
+                    } else if let textCounts {
                         guard let n = textCounts[r] else {
                             throw FormatError(
                                 .typeMismatch, "text column \"\(dataset.text!)\" is null at row \(row)",
@@ -187,7 +202,9 @@ public struct ParquetScanner {
                 }
             }
         }
-        return acc.finish()
+        var result = acc.finish()
+        do { result.fingerprint = try file.fingerprint() } catch { throw Self.formatError(error) }
+        return result
     }
 
     /// The format-neutral form of a Parquet value.
