@@ -229,6 +229,17 @@ public final class ParquetFile: Sendable {
         return lengths
     }
 
+    /// Every data page of the flat BYTE_ARRAY `column` in `rowGroup`, decoded to spans, in row order, with the
+    /// chunk's dictionary (empty when none). Dictionary-encoded pages carry per-row dictionary indices, so callers
+    /// can convert each distinct value once.
+    public func byteArrayPages(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError)
+        -> (dictionary: ParquetByteArrayDictionary, pages: [ParquetByteArrayPage])
+    {
+        try requireFlatByteArray(column)
+        precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
+        return try chunkReader(column, rowGroup: rowGroup).byteArrayPages()
+    }
+
     /// The decoded dictionary page of the flat BYTE_ARRAY `column` in `rowGroup` (empty when there is none), for
     /// ``byteArrayPage(_:rowGroup:page:dictionary:)``. Nil when the chunk's pages are unknown (see `pageRowStarts`).
     public func byteArrayDictionary(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError)

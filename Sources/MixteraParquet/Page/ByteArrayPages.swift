@@ -12,6 +12,14 @@ public struct ParquetByteArrayDictionary: Sendable {
     public var count: Int { starts.count }
     /// Memory held, for cache budgets.
     public var byteCount: Int { bytes.count + 8 * starts.count }
+
+    /// Calls `body` with the bytes of value `i` (`0 ..< count`).
+    public func withValue<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        bytes.withUnsafeBytes { all in
+            let s = Int(starts[i])
+            return body(UnsafeRawBufferPointer(rebasing: all[s..<s + Int(lengths[i])]))
+        }
+    }
 }
 
 /// The rows of one data page of a flat BYTE_ARRAY column as spans into one byte buffer: the decompressed page
@@ -26,10 +34,19 @@ public struct ParquetByteArrayPage: Sendable {
     public let starts: [Int32]
     /// Per row: the value's byte length (0 when null).
     public let lengths: [Int32]
+    /// Per row of a dictionary-encoded page: the dictionary index, or -1 when null; empty for other encodings.
+    public let dictionaryIndices: [Int32]
 
     public var rowCount: Int { starts.count }
     /// Memory held, for cache budgets (a shared dictionary buffer is counted in full).
-    public var byteCount: Int { bytes.count + 8 * starts.count }
+    public var byteCount: Int { bytes.count + 8 * starts.count + 4 * dictionaryIndices.count }
+
+    /// Calls `body` with the bytes of row `r` (`0 ..< rowCount`); nil when the row is null.
+    public func withValue<R>(_ r: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        let s = Int(starts[r])
+        if s < 0 { return nil }
+        return bytes.withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[s..<s + Int(lengths[r])])) }
+    }
 }
 
 /// Buffers reused from page to page.
@@ -38,6 +55,9 @@ struct ByteArrayPageScratch {
     var decompressed: [UInt8] = []
     var levels: [Int16] = []
     var indices: [UInt32] = []
+    /// When set, dictionary-encoded pages also record each row's dictionary index here (-1 when null).
+    var recordIndices = false
+    var rowIndices: [Int32] = []
 }
 
 /// Where the spans of a decoded page point.
@@ -306,11 +326,13 @@ extension ColumnChunkReader {
                     try rle.decode(nonNull, into: &scratch.indices)
                 }
                 let dictCount = UInt32(truncatingIfNeeded: dictionary.count)
+                let record = scratch.recordIndices
                 var k = 0
                 for r in 0..<n {
                     if !levels.isEmpty && levels[r] != maxDef {
                         starts.append(-1)
                         lengths.append(0)
+                        if record { scratch.rowIndices.append(-1) }
                         continue
                     }
                     let i = scratch.indices[k]
@@ -320,6 +342,7 @@ extension ColumnChunkReader {
                     }
                     starts.append(dictionary.starts[Int(i)])
                     lengths.append(dictionary.lengths[Int(i)])
+                    if record { scratch.rowIndices.append(Int32(i)) }
                 }
                 return .dictionary
             default:
@@ -356,15 +379,36 @@ extension ColumnChunkReader {
     /// Per row of the chunk, the byte length of its value, or -1 when null, appended to `lengths`. Pages are
     /// decompressed into `scratch` and walked; no value is copied.
     func byteArrayLengths(into lengths: inout [Int32], scratch: inout ByteArrayPageScratch) throws(ParquetError) {
+        var none: [ParquetByteArrayPage]? = nil
+        try walkByteArrayChunk(lengths: &lengths, scratch: &scratch, pages: &none)
+    }
+
+    /// The chunk's data pages, decoded to spans, in row order, with its dictionary.
+    func byteArrayPages() throws(ParquetError) -> (ParquetByteArrayDictionary, [ParquetByteArrayPage]) {
+        var lengths: [Int32] = []
+        var scratch = ByteArrayPageScratch()
+        var pages: [ParquetByteArrayPage]? = []
+        let dictionary = try walkByteArrayChunk(lengths: &lengths, scratch: &scratch, pages: &pages)
+        return (dictionary, pages ?? [])
+    }
+
+    /// Walks every page of the chunk, appending each row's length (-1 when null) to `lengths` and, when `pages`
+    /// is non-nil, each data page decoded to spans. Returns the chunk's dictionary.
+    @discardableResult
+    func walkByteArrayChunk(
+        lengths: inout [Int32], scratch: inout ByteArrayPageScratch, pages: inout [ParquetByteArrayPage]?
+    ) throws(ParquetError) -> ParquetByteArrayDictionary {
         let codec = try codec()
         var starts: [Int32] = []
         let first = lengths.count
+        let keep = pages != nil
+        scratch.recordIndices = keep
+        var dictionary = ParquetByteArrayDictionary.empty
         try withRange(chunk.startOffset, chunk.totalCompressedByteCount, what: "column chunk") {
             (all: UnsafeRawBufferPointer) throws(ParquetError) in
             var pos = 0
             var page = 0
             var rows = 0
-            var dictionary = ParquetByteArrayDictionary.empty
             var sawDictionary = false
             while pos < all.count && Int64(rows) < rowGroup.rowCount {
                 let pageOffset = chunk.startOffset + Int64(pos)
@@ -397,9 +441,23 @@ extension ColumnChunkReader {
                             )
                         }
                         starts.removeAll(keepingCapacity: true)
-                        let (_, n) = try decodeByteArrayDataPage(
-                            body, header: header, codec: codec, dictionary: dictionary, keep: false, scratch: &scratch,
+                        let pageFirst = lengths.count
+                        scratch.rowIndices.removeAll(keepingCapacity: true)
+                        let (base, n) = try decodeByteArrayDataPage(
+                            body, header: header, codec: codec, dictionary: dictionary, keep: keep, scratch: &scratch,
                             starts: &starts, lengths: &lengths)
+                        if keep {
+                            let bytes: [UInt8]
+                            switch base {
+                            case .decompressed(let count): bytes = Array(scratch.decompressed[0..<count])
+                            case .dictionary: bytes = dictionary.bytes
+                            case .owned(let b): bytes = b
+                            }
+                            pages?.append(
+                                ParquetByteArrayPage(
+                                    firstRow: rowGroup.firstRowIndex + Int64(rows), bytes: bytes, starts: starts,
+                                    lengths: Array(lengths[pageFirst...]), dictionaryIndices: scratch.rowIndices))
+                        }
                         rows += n
                     case .indexPage, nil:
                         break
@@ -417,6 +475,7 @@ extension ColumnChunkReader {
                     .valueCountMismatch, "pages hold \(lengths.count - first) rows but the row group has \(rowGroup.rowCount)"),
                 at: chunk.startOffset)
         }
+        return dictionary
     }
 
     /// The chunk's dictionary page, decoded (empty when the chunk has none).
@@ -468,6 +527,7 @@ extension ColumnChunkReader {
                     throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
                 }
                 var scratch = ByteArrayPageScratch()
+                scratch.recordIndices = true
                 var starts: [Int32] = []
                 var lengths: [Int32] = []
                 let (base, n) = try decodeByteArrayDataPage(
@@ -486,7 +546,8 @@ extension ColumnChunkReader {
                 case .owned(let b): bytes = b
                 }
                 return ParquetByteArrayPage(
-                    firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, bytes: bytes, starts: starts, lengths: lengths)
+                    firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, bytes: bytes, starts: starts, lengths: lengths,
+                    dictionaryIndices: scratch.rowIndices)
             } catch {
                 throw self.error(error, page: pageNumber, at: loc.offset)
             }
