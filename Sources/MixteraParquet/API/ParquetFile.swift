@@ -28,12 +28,14 @@ public final class ParquetFile: Sendable {
     let footerOffset: Int64
     /// The whole file mapped read-only, when opened with a mapped `ReadMode` (page reads then copy nothing).
     let mapping: FileMapping?
+    let mode: ReadMode
 
     /// How page bytes are read.
     public enum ReadMode: Sendable {
         /// `pread` into fresh buffers.
         case pread
-        /// A read-only mapping of the whole file (falls back to `pread` when mapping fails).
+        /// A read-only mapping of the whole file (falls back to `pread` when mapping fails); the pages a read
+        /// touched are dropped from the process's resident set after it (they stay in the page cache).
         case map
         /// A mapping whose pages are faulted in up front (for reading most of the file, e.g. a scan).
         case mapPopulated
@@ -126,6 +128,7 @@ public final class ParquetFile: Sendable {
         self.createdBy = meta.createdBy
         self.formatVersion = meta.version
         self.keyValueMetadata = meta.keyValueMetadata.map { ParquetKeyValue(key: $0.key, value: $0.value) }
+        self.mode = mode
         self.mapping = mode == .pread ? nil : FileMapping(fd: f.fd, byteCount: Int(size), populate: mode == .mapPopulated)
     }
 
@@ -172,6 +175,7 @@ public final class ParquetFile: Sendable {
             file: file, path: path, dataEnd: footerOffset, descriptor: column,
             chunk: rowGroups[rowGroup].columns[column.index], rowGroup: rowGroups[rowGroup])
         reader.mapping = mapping?.bytes
+        reader.releaseMappedPages = mode == .map
         reader.derivedLocations = { [self] in pageLocations(column, rowGroup: rowGroup) }
         return reader
     }
@@ -442,4 +446,15 @@ final class FileMapping: @unchecked Sendable {
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+
+    /// Drops the whole pages inside `range` of `mapping` from the resident set (`MADV_DONTNEED`; a later read
+    /// faults them in again from the page cache).
+    static func release(_ mapping: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard let base = mapping.baseAddress else { return }
+        let page = 4096
+        let lo = (range.lowerBound + page - 1) / page * page
+        let hi = range.upperBound / page * page
+        guard hi > lo else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED)
+    }
 }

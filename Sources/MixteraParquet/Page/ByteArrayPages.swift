@@ -77,7 +77,9 @@ extension ColumnChunkReader {
             guard offset >= 4, count >= 0, offset <= dataEnd, count <= dataEnd - offset, dataEnd <= mapping.count else {
                 return try withBytes(try readBytes(offset, count, what: what), body)  // raises the located error
             }
-            return try body(UnsafeRawBufferPointer(rebasing: mapping[Int(offset)..<Int(offset + count)]))
+            let result = try body(UnsafeRawBufferPointer(rebasing: mapping[Int(offset)..<Int(offset + count)]))
+            if releaseMappedPages { FileMapping.release(mapping, Int(offset)..<Int(offset + count)) }
+            return result
         }
         return try withBytes(try readBytes(offset, count, what: what), body)
     }

@@ -31,6 +31,8 @@ struct ColumnChunkReader {
     let rowGroup: ParquetRowGroupInfo
     /// The whole file mapped into memory, when the `ParquetFile` was opened mapped (reads then copy nothing).
     var mapping: UnsafeRawBufferPointer? = nil
+    /// Drop mapped pages from the process after each read (random access: keeps the resident set small).
+    var releaseMappedPages = false
     /// Page locations derived from page headers (for chunks without an offset index), when known.
     var derivedLocations: (() -> [PageLocation]?)? = nil
 
