@@ -32,7 +32,7 @@ public struct ParquetByteArrayPage: Sendable {
     public let bytes: [UInt8]
     /// Per row: where its value starts in `bytes`, or -1 when the row is null.
     public let starts: [Int32]
-    /// Per row: the value's byte length (0 when null).
+    /// Per row: the value's byte length, or -1 when the row is null.
     public let lengths: [Int32]
     /// Per row of a dictionary-encoded page: the dictionary index, or -1 when null; empty for other encodings.
     public let dictionaryIndices: [Int32]
@@ -58,6 +58,9 @@ struct ByteArrayPageScratch {
     /// When set, dictionary-encoded pages also record each row's dictionary index here (-1 when null).
     var recordIndices = false
     var rowIndices: [Int32] = []
+    /// Element arrays of the sparse snappy reader, and the level bytes it materialises.
+    var sparse = SnappyElementBuffers()
+    var levelBytes: [UInt8] = []
 }
 
 /// Where the spans of a decoded page point.
@@ -159,7 +162,7 @@ extension ColumnChunkReader {
         for r in 0..<n {
             if hasLevels && levels[r] != maxDef {
                 starts.append(-1)
-                lengths.append(0)
+                lengths.append(-1)
                 continue
             }
             guard d.count - pos >= 4 else { throw truncated("PLAIN byte array \(r) length", need: 4, have: d.count - pos) }
@@ -174,12 +177,34 @@ extension ColumnChunkReader {
     }
 
     /// Decodes a dictionary page body into a dictionary.
-    func decodeByteArrayDictionary(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression)
-        throws(ParquetError) -> ParquetByteArrayDictionary
-    {
+    /// With `lengthsOnly` (and snappy), only the lengths are read, through the sparse reader: `bytes` stays empty.
+    func decodeByteArrayDictionary(
+        _ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression, lengthsOnly: Bool = false
+    ) throws(ParquetError) -> ParquetByteArrayDictionary {
         guard header.encoding == 0 || header.encoding == 2 else {
             throw ParquetError(
                 .unsupportedEncoding, "dictionary page encoding \(encodingName(header.encoding)) is not supported")
+        }
+        if lengthsOnly && codec == .snappy {
+            var rd = try SnappySparseReader(body, expectedLength: header.uncompressedByteCount, buffers: SnappyElementBuffers())
+            guard header.valueCount <= rd.outLength / 4 + 1 else {
+                throw truncated("dictionary of \(header.valueCount) values", need: header.valueCount * 4, have: rd.outLength)
+            }
+            var lengths: [Int32] = []
+            lengths.reserveCapacity(header.valueCount)
+            var pos = 0
+            for i in 0..<header.valueCount {
+                let len = Int(try rd.uint32(at: pos))
+                pos += 4
+                guard rd.outLength - pos >= len else {
+                    throw truncated("PLAIN byte array \(i)", need: len, have: rd.outLength - pos)
+                }
+                lengths.append(Int32(truncatingIfNeeded: len))
+                pos += len
+            }
+            try rd.finish()
+            return ParquetByteArrayDictionary(
+                bytes: [], starts: [Int32](repeating: 0, count: lengths.count), lengths: lengths)
         }
         var scratch = ByteArrayPageScratch()
         let n: Int
@@ -223,6 +248,12 @@ extension ColumnChunkReader {
         }
         let maxDef = Int16(descriptor.maxDefinitionLevel)
         scratch.levels.removeAll(keepingCapacity: true)
+        if !keep && codec == .snappy && ParquetEncoding(rawValue: header.encoding) == .plain
+            && PageType(rawValue: header.type) == .dataPage && (maxDef == 0 || header.definitionLevelEncoding == 3)
+        {
+            try sparsePlainLengths(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths)
+            return (.decompressed(count: 0), n)
+        }
         starts.reserveCapacity(starts.count + n)
         lengths.reserveCapacity(lengths.count + n)
         // The values section: (bytes, offset of the values within them, whether they sit in the scratch buffer).
@@ -333,7 +364,7 @@ extension ColumnChunkReader {
                 for r in 0..<n {
                     if !levels.isEmpty && levels[r] != maxDef {
                         starts.append(-1)
-                        lengths.append(0)
+                        lengths.append(-1)
                         if record { scratch.rowIndices.append(-1) }
                         continue
                     }
@@ -357,7 +388,7 @@ extension ColumnChunkReader {
                 for r in 0..<n {
                     if !levels.isEmpty && levels[r] != maxDef {
                         starts.append(-1)
-                        lengths.append(0)
+                        lengths.append(-1)
                         continue
                     }
                     starts.append(Int32(buffer.offsets[k]))
@@ -376,6 +407,48 @@ extension ColumnChunkReader {
             base = try decode(page)
         }
         return (base, n)
+    }
+
+    /// The lengths of a snappy-compressed PLAIN data page (v1) through the sparse reader: only the level bytes and
+    /// the 4-byte length prefixes are resolved; the values are skipped without being decompressed.
+    func sparsePlainLengths(
+        _ body: UnsafeRawBufferPointer, header: PageHeader, maxDef: Int16, scratch: inout ByteArrayPageScratch,
+        lengths: inout [Int32]
+    ) throws(ParquetError) {
+        let n = header.valueCount
+        var rd = try SnappySparseReader(body, expectedLength: header.uncompressedByteCount, buffers: scratch.sparse)
+        let out = rd.outLength
+        var pos = 0
+        if maxDef > 0 {
+            let levelLength = Int(try rd.uint32(at: 0))
+            guard levelLength <= out - 4 else { throw truncated("definition levels", need: levelLength, have: out - 4) }
+            scratch.levelBytes.removeAll(keepingCapacity: true)
+            for i in 0..<(4 + levelLength) { scratch.levelBytes.append(try rd.byte(at: i)) }
+            let levelBytes = scratch.levelBytes
+            var levels = scratch.levels
+            pos = try withBytes(levelBytes) { (d: UnsafeRawBufferPointer) throws(ParquetError) -> Int in
+                try readLevelsV1(
+                    d, from: 0, count: n, maxLevel: Int(maxDef), encoding: 3, into: &levels, what: "definition")
+            }
+            for l in levels where l > maxDef || l < 0 {
+                throw corruptPage("definition level \(l) exceeds the column's maximum \(maxDef)")
+            }
+            scratch.levels = levels
+        }
+        lengths.reserveCapacity(lengths.count + n)
+        let hasLevels = maxDef > 0
+        for r in 0..<n {
+            if hasLevels && scratch.levels[r] != maxDef {
+                lengths.append(-1)
+                continue
+            }
+            let len = Int(try rd.uint32(at: pos))
+            pos += 4
+            guard out - pos >= len else { throw truncated("PLAIN byte array \(r)", need: len, have: out - pos) }
+            lengths.append(Int32(truncatingIfNeeded: len))
+            pos += len
+        }
+        try rd.finish()
     }
 
     /// Per row of the chunk, the byte length of its value, or -1 when null, appended to `lengths`. Pages are
@@ -434,7 +507,7 @@ extension ColumnChunkReader {
                     case .dictionaryPage:
                         guard !sawDictionary else { throw corruptPage("column chunk has a second dictionary page") }
                         sawDictionary = true
-                        dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec)
+                        dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec, lengthsOnly: !keep)
                     case .dataPage, .dataPageV2:
                         guard Int64(header.valueCount) <= rowGroup.rowCount - Int64(rows) else {
                             throw ParquetError(
