@@ -32,7 +32,9 @@ struct SnappySparseReader {
         var length = 0
         var shift = 0
         while true {
-            guard pos < input.count, shift <= 28 else { throw ParquetError(.decompression, "snappy page has a bad length header") }
+            guard pos < input.count, shift <= 28 else {
+                throw ParquetError(.decompression, "snappy page has a bad length header")
+            }
             let b = input[pos]
             pos += 1
             length |= Int(b & 0x7F) << shift
@@ -41,7 +43,8 @@ struct SnappySparseReader {
         }
         guard length == expectedLength else {
             throw ParquetError(
-                .decompression, "snappy page does not decompress: snappy length \(length) differs from the header's \(expectedLength)")
+                .decompression,
+                "snappy page does not decompress: snappy length \(length) differs from the header's \(expectedLength)")
         }
         guard length <= Int(Int32.max), input.count <= Int(Int32.max) else {
             throw ParquetError(.decompression, "snappy page of \(length) bytes is too large")

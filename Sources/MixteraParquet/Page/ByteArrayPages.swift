@@ -263,7 +263,8 @@ extension ColumnChunkReader {
         var page = body
         if PageType(rawValue: header.type) == .dataPage {
             if codec != .uncompressed {
-                let m = try Self.decompress(body, codec: codec, uncompressedByteCount: header.uncompressedByteCount, into: &scratch)
+                let m = try Self.decompress(
+                    body, codec: codec, uncompressedByteCount: header.uncompressedByteCount, into: &scratch)
                 inScratch = true
                 valuesCount = m
             } else {
@@ -346,7 +347,8 @@ extension ColumnChunkReader {
             switch ParquetEncoding(rawValue: header.encoding) {
             case .plain:
                 _ = try Self.walkPlain(
-                    UnsafeRawBufferPointer(rebasing: d[0..<valuesCount]), from: valuesStart, rows: n, levels: levels, maxDef: maxDef, starts: &starts, lengths: &lengths)
+                    UnsafeRawBufferPointer(rebasing: d[0..<valuesCount]), from: valuesStart, rows: n, levels: levels,
+                    maxDef: maxDef, starts: &starts, lengths: &lengths)
                 return .decompressed(count: valuesCount)
             case .plainDictionary, .rleDictionary:
                 guard dictionary.count > 0 || nonNull == 0 else {
@@ -563,7 +565,8 @@ extension ColumnChunkReader {
             let (header, headerLength) = try pageHeader(all, at: 0, page: 0, pageOffset: start)
             guard PageType(rawValue: header.type) == .dictionaryPage else { return .empty }
             guard header.compressedByteCount <= all.count - headerLength else {
-                throw error(ParquetError(.truncatedPage, "dictionary page body extends past the first data page"), page: 0, at: start)
+                throw error(
+                    ParquetError(.truncatedPage, "dictionary page body extends past the first data page"), page: 0, at: start)
             }
             let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
             do throws(ParquetError) {

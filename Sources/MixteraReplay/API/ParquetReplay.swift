@@ -81,7 +81,8 @@ struct ParquetReplayCache {
                 let mid = (lo + hi) / 2
                 if starts[mid] <= row { lo = mid } else { hi = mid }
             }
-            let page = try self.page(file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
+            let page = try self.page(
+                file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
             let pageEnd = page.firstRow + Int64(page.rowCount)
             let stop = min(end, pageEnd)
             for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
