@@ -202,5 +202,31 @@ YAML
   if [ "$fmt" = parquet ]; then PEER=3500; else PEER=330; fi
   row "replay $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "≥ 100×" "-"
 done
+
+# Parquet: scan time against the text column's size. The 4x copy repeats every text 4 times (same columns, row
+# groups, codec and pyarrow writer defaults); each spec is scanned with and without `text:` (best of 3).
+PQ4=$B/corpus-parquet-text4x-$N
+if [ ! -f "$PQ4/.done" ]; then
+  echo "writing the Parquet copy with 4x texts …" >&2
+  rm -rf "$PQ4"
+  python3 "$ROOT/scripts/bench/parquet_text4x.py" "$FMT/parquet" "$PQ4" >&2
+  touch "$PQ4/.done"
+fi
+best3() { local a b c; a=$(time_cmd "$@"); b=$(time_cmd "$@"); c=$(time_cmd "$@"); python3 -c "print(min($a, $b, $c))"; }
+pq_scan() { # root text(yes|no) tag
+  { echo "datasets:"; echo "  - name: corpus"; echo "    root: $1"; echo "    format: parquet"
+    [ "$2" = yes ] && echo "    text: text"
+    echo "    properties:"; echo "      language: {path: language, type: string}"; echo "      source:   {path: source, type: string}"
+  } > "$B/datasets-pq-$3.yaml"
+  rm -f "$B/cat-pq-$3.sqlite"*
+  best3 sh -c "rm -f '$B/cat-pq-$3.sqlite'*; '$BIN' scan --spec '$B/datasets-pq-$3.yaml' --catalog '$B/cat-pq-$3.sqlite' --quiet"
+}
+cat "$PQ4"/*.parquet > /dev/null
+PQ4_BYTES=$(cat "$PQ4"/*.parquet | wc -c)
+for text in yes no; do
+  T1=$(pq_scan "$FMT/parquet" "$text" "1x-$text")
+  T4=$(pq_scan "$PQ4" "$text" "4x-$text")
+  row "scan Parquet, texts 4× longer ($((PQ4_BYTES / 1000000)) MB of files vs $((PQ_BYTES / 1000000)) MB), text lengths: $text (s 4×; s 1×)" "$T4" "$T1" "$(ratio "$T4" "$T1")"
+done
 echo | tee -a "$RESULTS"
 echo "results: $RESULTS" >&2

@@ -66,7 +66,8 @@ public struct ParquetScanner {
     /// Scans the file at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
         let file: ParquetFile
-        do { file = try ParquetFile(path: path) } catch { throw Self.formatError(error) }
+        // Mapped and populated: the fingerprint hashes every byte anyway, and page reads then copy nothing.
+        do { file = try ParquetFile(path: path, mode: .mapPopulated) } catch { throw Self.formatError(error) }
         let fileLocation = DataLocation(path: displayPath)
         let available = file.schema.columns.prefix(50).map(\.dottedPath).joined(separator: ", ")
 
@@ -112,17 +113,52 @@ public struct ParquetScanner {
             textColumn = column
         }
 
+        // Flat STRING/ENUM/JSON byte-array columns are read page by page as spans: each distinct dictionary value is
+        // turned into a string and converted once per row group, not once per row.
+        let stringColumns: [ParquetColumnDescriptor?] = projected.map { path in
+            guard let n = file.schema.node(dottedPath: path), let c = file.schema.nodes[n].columnIndex else { return nil }
+            let column = file.schema.columns[c]
+            guard ParquetFile.isFlatByteArray(column) else { return nil }
+            switch column.logicalType {
+            case .string?, .enumeration?, .json?: return column
+            default: return nil
+            }
+        }
+        let generalPaths = zip(projected, stringColumns).filter { $0.1 == nil }.map(\.0)
+        // Per categorical / numeric slot: converted values by dictionary index (for string columns).
+        var catCache = [[PropertyValue?]](repeating: [], count: schema.categorical.count)
+        var numCache = [[PropertyValue?]](repeating: [], count: schema.numeric.count)
+
         var acc = ScanAccumulator(schema: schema, locatorKind: .parquetRows, hasTokens: dataset.tokens != nil)
         var catValues = [PropertyValue](repeating: .null, count: schema.categorical.count)
         var numValues = [PropertyValue](repeating: .null, count: schema.numeric.count)
         for g in file.rowGroups where g.rowCount > 0 {
             let rows = g.firstRowIndex..<(g.firstRowIndex + g.rowCount)
-            var columns: [[ParquetValue]] = []
+            var columns = [ColumnRows](repeating: .values([]), count: projected.count)
             do {
-                if !projected.isEmpty { columns = try file.readValues(projected, rows: rows) }
+                if !generalPaths.isEmpty {
+                    let general = try file.readValues(generalPaths, rows: rows)
+                    var k = 0
+                    for i in projected.indices where stringColumns[i] == nil {
+                        columns[i] = .values(general[k])
+                        k += 1
+                    }
+                }
+                for (i, c) in stringColumns.enumerated() {
+                    guard let c else { continue }
+                    columns[i] = .strings(try StringRows(file.byteArrayPages(c, rowGroup: g.index)))
+                }
             } catch { throw Self.formatError(error) }
+            for (slot, s) in catSources.enumerated() { catCache[slot] = Self.emptyCache(s, columns) }
+            for (slot, s) in numSources.enumerated() { numCache[slot] = Self.emptyCache(s, columns) }
             var textCounts: [Int?]?
-            if let textColumn {
+            var textLengths: [Int32] = []
+            if let textColumn, ParquetFile.isFlatByteArray(textColumn) {
+                // Lengths straight from the pages' length prefixes or dictionary indices.
+                do { textLengths = try file.byteArrayRowLengths(textColumn, rowGroup: g.index) } catch {
+                    throw Self.formatError(error)
+                }
+            } else if let textColumn {
                 do {
                     textCounts = try file.readColumn(textColumn, rowGroup: g.index).byteCountsPerRow()
                 } catch { throw Self.formatError(error) }
@@ -135,12 +171,21 @@ public struct ParquetScanner {
             for r in 0..<Int(g.rowCount) {
                 let row = g.firstRowIndex + Int64(r)
                 do throws(FormatError) {
-                    func value(_ s: Source, _ p: PropertyDecl) throws(FormatError) -> PropertyValue {
+                    func value(_ s: Source, _ p: PropertyDecl, _ cache: inout [PropertyValue?]) throws(FormatError)
+                        -> PropertyValue
+                    {
                         switch s {
                         case .constant(let v): return v
                         case .column(let i):
                             do {
-                                return try PropertyConversion.convert(Self.raw(columns[i][r]), p)
+                                if case .strings(let rows) = columns[i] {
+                                    let k = rows.keys[r]
+                                    if k >= 0, let hit = cache[Int(k)] { return hit }
+                                    let v = try PropertyConversion.convert(rows.raw(r), p)
+                                    if k >= 0 { cache[Int(k)] = v }
+                                    return v
+                                }
+                                return try PropertyConversion.convert(columns[i].raw(r), p)
                             } catch {
                                 throw FormatError(
                                     error.kind, "\(error.message) in column \"\(projected[i])\" at row \(row)",
@@ -148,10 +193,18 @@ public struct ParquetScanner {
                             }
                         }
                     }
-                    for (i, s) in catSources.enumerated() { catValues[i] = try value(s, schema.categorical[i]) }
-                    for (i, s) in numSources.enumerated() { numValues[i] = try value(s, schema.numeric[i]) }
+                    for (i, s) in catSources.enumerated() { catValues[i] = try value(s, schema.categorical[i], &catCache[i]) }
+                    for (i, s) in numSources.enumerated() { numValues[i] = try value(s, schema.numeric[i], &numCache[i]) }
                     var text: Int64 = 0
-                    if let textCounts {
+                    if !textLengths.isEmpty {
+                        let n = textLengths[r]
+                        guard n >= 0 else {
+                            throw FormatError(
+                                .typeMismatch, "text column \"\(dataset.text!)\" is null at row \(row)",
+                                at: DataLocation(path: displayPath, rowGroup: g.index, columnName: dataset.text))
+                        }
+                        text = Int64(n)
+                    } else if let textCounts {
                         guard let n = textCounts[r] else {
                             throw FormatError(
                                 .typeMismatch, "text column \"\(dataset.text!)\" is null at row \(row)",
@@ -165,7 +218,7 @@ public struct ParquetScanner {
                         switch tokensSource {
                         case .constant: break
                         case .column(let i):
-                            do { v = try PropertyConversion.intValue(Self.raw(columns[i][r]), name: t) } catch {
+                            do { v = try PropertyConversion.intValue(columns[i].raw(r), name: t) } catch {
                                 throw FormatError(
                                     error.kind, "\(error.message) in column \"\(t)\" at row \(row)",
                                     at: DataLocation(path: displayPath, rowGroup: g.index, columnName: t))
@@ -187,7 +240,68 @@ public struct ParquetScanner {
                 }
             }
         }
-        return acc.finish()
+        var result = acc.finish()
+        do { result.fingerprint = try file.fingerprint() } catch { throw Self.formatError(error) }
+        return result
+    }
+
+    /// A conversion cache for a slot reading a string column: one entry per dictionary value.
+    private static func emptyCache(_ s: Source, _ columns: [ColumnRows]) -> [PropertyValue?] {
+        if case .column(let i) = s, case .strings(let rows) = columns[i] {
+            return [PropertyValue?](repeating: nil, count: rows.dictionary.count)
+        }
+        return []
+    }
+
+    /// One projected column's rows in a row group.
+    enum ColumnRows {
+        /// Assembled values (any column).
+        case values([ParquetValue])
+        /// A flat string column by dictionary index.
+        case strings(StringRows)
+
+        func raw(_ r: Int) -> RawValue {
+            switch self {
+            case .values(let v): return ParquetScanner.raw(v[r])
+            case .strings(let s): return s.raw(r)
+            }
+        }
+    }
+
+    /// A flat string column's rows: per row a dictionary index (≥ 0), -1 for null, or -2 - k for the k-th value
+    /// of a page without dictionary encoding.
+    struct StringRows {
+        var keys: [Int32] = []
+        var dictionary: [String] = []
+        var plain: [String] = []
+
+        init(_ chunk: (dictionary: ParquetByteArrayDictionary, pages: [ParquetByteArrayPage])) {
+            dictionary.reserveCapacity(chunk.dictionary.count)
+            for i in 0..<chunk.dictionary.count {
+                dictionary.append(chunk.dictionary.withValue(i) { String(decoding: $0, as: UTF8.self) })
+            }
+            for page in chunk.pages {
+                if !page.dictionaryIndices.isEmpty {
+                    keys.append(contentsOf: page.dictionaryIndices)
+                    continue
+                }
+                for r in 0..<page.rowCount {
+                    if let s = page.withValue(r, { String(decoding: $0, as: UTF8.self) }) {
+                        keys.append(-2 - Int32(plain.count))
+                        plain.append(s)
+                    } else {
+                        keys.append(-1)
+                    }
+                }
+            }
+        }
+
+        func raw(_ r: Int) -> RawValue {
+            let k = keys[r]
+            if k >= 0 { return .string(dictionary[Int(k)]) }
+            if k == -1 { return .null }
+            return .string(plain[Int(-2 - k)])
+        }
     }
 
     /// The format-neutral form of a Parquet value.

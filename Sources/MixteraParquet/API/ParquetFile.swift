@@ -1,6 +1,10 @@
 import MixteraCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An open Parquet file with its parsed footer.
 ///
 /// ```
@@ -22,6 +26,20 @@ public final class ParquetFile: Sendable {
     let file: ReadOnlyFile
     /// Byte offset where the footer starts (pages must end before it).
     let footerOffset: Int64
+    /// The whole file mapped read-only, when opened with a mapped `ReadMode` (page reads then copy nothing).
+    let mapping: FileMapping?
+    let mode: ReadMode
+
+    /// How page bytes are read.
+    public enum ReadMode: Sendable {
+        /// `pread` into fresh buffers.
+        case pread
+        /// A read-only mapping of the whole file (falls back to `pread` when mapping fails); the pages a read
+        /// touched are dropped from the process's resident set after it (they stay in the page cache).
+        case map
+        /// A mapping whose pages are faulted in up front (for reading most of the file, e.g. a scan).
+        case mapPopulated
+    }
 
     /// Largest footer we accept.
     public static let maxFooterByteCount = 256 << 20
@@ -29,7 +47,7 @@ public final class ParquetFile: Sendable {
     /// Opens `path` and parses its footer.
     ///
     /// - Throws: `ParquetError` with code `io`, `bad-magic`, `encrypted` or `corrupt-footer`.
-    public init(path: String) throws(ParquetError) {
+    public init(path: String, mode: ReadMode = .pread) throws(ParquetError) {
         self.path = path
         let f: ReadOnlyFile
         let size: Int64
@@ -110,6 +128,14 @@ public final class ParquetFile: Sendable {
         self.createdBy = meta.createdBy
         self.formatVersion = meta.version
         self.keyValueMetadata = meta.keyValueMetadata.map { ParquetKeyValue(key: $0.key, value: $0.value) }
+        self.mode = mode
+        self.mapping = mode == .pread ? nil : FileMapping(fd: f.fd, byteCount: Int(size), populate: mode == .mapPopulated)
+    }
+
+    /// XXH3-64 of the file's bytes (the catalog's file fingerprint): hashed over the mapping when there is one.
+    public func fingerprint() throws(ParquetError) -> UInt64 {
+        if let mapping { return XXH3.hash(mapping.bytes) }
+        do { return try FileSystem.fingerprint(path: path) } catch { throw ParquetError(error) }
     }
 
     private static func show(_ b: [UInt8]) -> String {
@@ -148,29 +174,99 @@ public final class ParquetFile: Sendable {
         var reader = ColumnChunkReader(
             file: file, path: path, dataEnd: footerOffset, descriptor: column,
             chunk: rowGroups[rowGroup].columns[column.index], rowGroup: rowGroups[rowGroup])
-        let key = rowGroup << 20 | column.index
-        let plain = reader
-        reader.derivedLocations = { [self] in
-            if let hit = pageLocationCache.withLock({ $0[key] }) { return hit.isEmpty ? nil : hit }
-            let locations = plain.pageLocationsFromHeaders()
-            pageLocationCache.withLock { $0[key] = locations ?? [] }
-            return locations
-        }
+        reader.mapping = mapping?.bytes
+        reader.releaseMappedPages = mode == .map
+        reader.derivedLocations = { [self] in pageLocations(column, rowGroup: rowGroup) }
         return reader
+    }
+
+    /// The data pages of `column` in `rowGroup`: from the offset index, or derived from the page headers for flat
+    /// columns; nil when unknown. Cached per (row group, column).
+    func pageLocations(_ column: ParquetColumnDescriptor, rowGroup: Int) -> [PageLocation]? {
+        let key = rowGroup << 20 | column.index
+        if let hit = pageLocationCache.withLock({ $0[key] }) { return hit.isEmpty ? nil : hit }
+        var reader = ColumnChunkReader(
+            file: file, path: path, dataEnd: footerOffset, descriptor: column,
+            chunk: rowGroups[rowGroup].columns[column.index], rowGroup: rowGroups[rowGroup])
+        reader.mapping = mapping?.bytes
+        var locations = (try? reader.offsetIndex()) ?? reader.pageLocationsFromHeaders()
+        if let l = locations, l.isEmpty || l[0].firstRowIndex != 0 { locations = nil }
+        pageLocationCache.withLock { $0[key] = locations ?? [] }
+        return locations
     }
 
     /// File row indices at which the pages of `column` start within `rowGroup` (from the offset index, or
     /// derived from page headers for flat columns); nil when unknown. Lets callers read and cache whole pages.
     public func pageRowStarts(_ column: ParquetColumnDescriptor, rowGroup: Int) -> [Int64]? {
-        let reader = chunkReader(column, rowGroup: rowGroup)
-        guard let locations = (try? reader.offsetIndex()) ?? reader.derivedLocations?(), !locations.isEmpty else {
-            return nil
-        }
+        guard let locations = pageLocations(column, rowGroup: rowGroup) else { return nil }
         return locations.map { rowGroups[rowGroup].firstRowIndex + $0.firstRowIndex }
     }
 
-    /// Page locations derived from page headers, per (row group, column); filled on first partial read.
+    /// Page locations (offset index or derived from page headers), per (row group, column).
     let pageLocationCache = Mutex<[Int: [PageLocation]]>([:])
+
+    // MARK: Flat byte-array columns, page by page
+
+    /// Whether `column` is a flat (non-repeated) BYTE_ARRAY column, as the page-level byte-array reads need.
+    public static func isFlatByteArray(_ column: ParquetColumnDescriptor) -> Bool {
+        column.maxRepetitionLevel == 0 && column.physicalType == .byteArray
+    }
+
+    private func requireFlatByteArray(_ column: ParquetColumnDescriptor) throws(ParquetError) {
+        guard Self.isFlatByteArray(column) else {
+            throw ParquetError(
+                .unsupportedType, "column \"\(column.dottedPath)\" is not a flat BYTE_ARRAY column",
+                at: DataLocation(path: path, columnName: column.dottedPath), category: .usage)
+        }
+    }
+
+    /// Per row of `rowGroup`, the byte length of the value of the flat BYTE_ARRAY `column` (a text column's UTF-8
+    /// length), or -1 when the row is null. Pages are decompressed into one reused buffer and their length
+    /// prefixes (PLAIN) or dictionary indices walked; no value is copied.
+    public func byteArrayRowLengths(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError) -> [Int32] {
+        try requireFlatByteArray(column)
+        precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
+        var lengths: [Int32] = []
+        lengths.reserveCapacity(Int(rowGroups[rowGroup].rowCount))
+        var scratch = ByteArrayPageScratch()
+        try chunkReader(column, rowGroup: rowGroup).byteArrayLengths(into: &lengths, scratch: &scratch)
+        return lengths
+    }
+
+    /// Every data page of the flat BYTE_ARRAY `column` in `rowGroup`, decoded to spans, in row order, with the
+    /// chunk's dictionary (empty when none). Dictionary-encoded pages carry per-row dictionary indices, so callers
+    /// can convert each distinct value once.
+    public func byteArrayPages(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError)
+        -> (dictionary: ParquetByteArrayDictionary, pages: [ParquetByteArrayPage])
+    {
+        try requireFlatByteArray(column)
+        precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
+        return try chunkReader(column, rowGroup: rowGroup).byteArrayPages()
+    }
+
+    /// The decoded dictionary page of the flat BYTE_ARRAY `column` in `rowGroup` (empty when there is none), for
+    /// ``byteArrayPage(_:rowGroup:page:dictionary:)``. Nil when the chunk's pages are unknown (see `pageRowStarts`).
+    public func byteArrayDictionary(_ column: ParquetColumnDescriptor, rowGroup: Int) throws(ParquetError)
+        -> ParquetByteArrayDictionary?
+    {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup) else { return nil }
+        return try chunkReader(column, rowGroup: rowGroup).byteArrayDictionary(locations: locations)
+    }
+
+    /// Data page `page` (an index into ``pageRowStarts(_:rowGroup:)``) of the flat BYTE_ARRAY `column` in
+    /// `rowGroup`, decoded to spans; `dictionary` is the chunk's (from ``byteArrayDictionary(_:rowGroup:)``).
+    public func byteArrayPage(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, dictionary: ParquetByteArrayDictionary
+    ) throws(ParquetError) -> ParquetByteArrayPage {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            throw ParquetError(
+                .rowOutOfRange, "page \(page) does not exist in row group \(rowGroup) of column \"\(column.dottedPath)\"",
+                at: DataLocation(path: path, rowGroup: rowGroup, columnName: column.dottedPath), category: .usage)
+        }
+        return try chunkReader(column, rowGroup: rowGroup).byteArrayPage(page, locations: locations, dictionary: dictionary)
+    }
 
     /// Decodes one leaf column of one row group: levels plus typed non-null values.
     ///
@@ -335,4 +431,30 @@ public final class ParquetFile: Sendable {
 public struct ParquetKeyValue: Sendable, Hashable {
     public var key: String
     public var value: String?
+}
+
+/// A read-only mapping of a whole file, unmapped when the last reference goes.
+final class FileMapping: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+
+    init?(fd: Int32, byteCount: Int, populate: Bool) {
+        guard byteCount > 0,
+            let p = mmap(nil, byteCount, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0),
+            p != MAP_FAILED
+        else { return nil }
+        bytes = UnsafeRawBufferPointer(start: p, count: byteCount)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+
+    /// Drops the whole pages inside `range` of `mapping` from the resident set (`MADV_DONTNEED`; a later read
+    /// faults them in again from the page cache).
+    static func release(_ mapping: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard let base = mapping.baseAddress else { return }
+        let page = 4096
+        let lo = (range.lowerBound + page - 1) / page * page
+        let hi = range.upperBound / page * page
+        guard hi > lo else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + lo), hi - lo, MADV_DONTNEED)
+    }
 }

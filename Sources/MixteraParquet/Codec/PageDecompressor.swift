@@ -24,19 +24,41 @@ enum PageDecompressor {
             return Array(input)
         }
         if uncompressedByteCount == 0 { return [] }
-        var out = [UInt8](repeating: 0, count: uncompressedByteCount)
+        var out = [UInt8](unsafeUninitializedCapacity: uncompressedByteCount) { _, n in n = uncompressedByteCount }
+        let result = out.withUnsafeMutableBytes { dst -> Result<Int, ParquetError> in
+            do throws(ParquetError) {
+                return .success(try decompress(input, codec: codec, into: dst))
+            } catch {
+                return .failure(error)
+            }
+        }
+        _ = try result.get()
+        return out
+    }
+
+    /// Decompresses `input` into exactly `dst.count` bytes (the page's declared uncompressed size); returns it.
+    static func decompress(
+        _ input: UnsafeRawBufferPointer, codec: ParquetCompression, into dst: UnsafeMutableRawBufferPointer
+    ) throws(ParquetError) -> Int {
+        let uncompressedByteCount = dst.count
+        if codec == .uncompressed {
+            guard input.count == uncompressedByteCount else {
+                throw corruptPage("uncompressed page has \(input.count) bytes but its header says \(uncompressedByteCount)")
+            }
+            if let s = input.baseAddress, let d = dst.baseAddress { d.copyMemory(from: s, byteCount: input.count) }
+            return input.count
+        }
+        if uncompressedByteCount == 0 { return 0 }
         var produced = -1
         var detail = ""
-        out.withUnsafeMutableBytes { dst in
-            switch codec {
-            case .snappy: (produced, detail) = snappy(input, dst)
-            case .gzip: (produced, detail) = gzip(input, dst)
-            case .zstd: (produced, detail) = zstd(input, dst)
-            case .lz4Raw: (produced, detail) = lz4Raw(input, dst)
-            case .lz4: (produced, detail) = lz4Hadoop(input, dst)
-            case .brotli: (produced, detail) = brotli(input, dst)
-            case .uncompressed, .lzo: break
-            }
+        switch codec {
+        case .snappy: (produced, detail) = snappy(input, dst)
+        case .gzip: (produced, detail) = gzip(input, dst)
+        case .zstd: (produced, detail) = zstd(input, dst)
+        case .lz4Raw: (produced, detail) = lz4Raw(input, dst)
+        case .lz4: (produced, detail) = lz4Hadoop(input, dst)
+        case .brotli: (produced, detail) = brotli(input, dst)
+        case .uncompressed, .lzo: break
         }
         if codec == .lzo {
             throw ParquetError(.unsupportedCodec, "compression codec LZO is not supported; rewrite the file with zstd or snappy")
@@ -45,7 +67,7 @@ enum PageDecompressor {
             let why = detail.isEmpty ? "produced \(max(produced, 0)) of \(uncompressedByteCount) bytes" : detail
             throw ParquetError(.decompression, "\(codec) page does not decompress: \(why)")
         }
-        return out
+        return produced
     }
 
     private static func snappy(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer) -> (Int, String) {

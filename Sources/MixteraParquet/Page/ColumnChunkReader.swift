@@ -29,16 +29,20 @@ struct ColumnChunkReader {
     let descriptor: ParquetColumnDescriptor
     let chunk: ParquetColumnChunkInfo
     let rowGroup: ParquetRowGroupInfo
+    /// The whole file mapped into memory, when the `ParquetFile` was opened mapped (reads then copy nothing).
+    var mapping: UnsafeRawBufferPointer? = nil
+    /// Drop mapped pages from the process after each read (random access: keeps the resident set small).
+    var releaseMappedPages = false
     /// Page locations derived from page headers (for chunks without an offset index), when known.
     var derivedLocations: (() -> [PageLocation]?)? = nil
 
-    private var columnName: String { descriptor.dottedPath }
+    var columnName: String { descriptor.dottedPath }
 
-    private func error(_ e: ParquetError, page: Int? = nil, at offset: Int64? = nil) -> ParquetError {
+    func error(_ e: ParquetError, page: Int? = nil, at offset: Int64? = nil) -> ParquetError {
         e.located(path: path, byteOffset: offset, rowGroup: rowGroup.index, column: columnName, page: page)
     }
 
-    private func readBytes(_ offset: Int64, _ count: Int64, what: String) throws(ParquetError) -> [UInt8] {
+    func readBytes(_ offset: Int64, _ count: Int64, what: String) throws(ParquetError) -> [UInt8] {
         guard offset >= 4, count >= 0, offset <= dataEnd, count <= dataEnd - offset else {
             throw error(
                 ParquetError(
@@ -278,7 +282,7 @@ struct ColumnChunkReader {
         Int64(out.levelCount) >= chunk.valueCount && out.levelCount > 0
     }
 
-    private static func bitWidth(_ maxLevel: Int) -> Int {
+    static func bitWidth(_ maxLevel: Int) -> Int {
         var w = 0
         while (1 << w) <= maxLevel { w += 1 }
         return w
@@ -356,7 +360,7 @@ struct ColumnChunkReader {
     static let maxValuesPerPage = 1 << 26
 
     /// A page may not declare more values than the chunk has left (per its metadata), nor over the per-page cap.
-    private func checkPageValueCount(_ n: Int, decodedSoFar: Int) throws(ParquetError) {
+    func checkPageValueCount(_ n: Int, decodedSoFar: Int) throws(ParquetError) {
         let left = chunk.valueCount - Int64(decodedSoFar)
         guard n <= Self.maxValuesPerPage, Int64(n) <= max(left, 0) || n == 0 else {
             throw ParquetError(
@@ -404,7 +408,7 @@ struct ColumnChunkReader {
         return nonNull
     }
 
-    private func readLevelsV1(
+    func readLevelsV1(
         _ d: UnsafeRawBufferPointer, from start: Int, count: Int, maxLevel: Int, encoding: Int32, into levels: inout [Int16],
         what: String
     ) throws(ParquetError) -> Int {
@@ -424,7 +428,7 @@ struct ColumnChunkReader {
         }
     }
 
-    private func decodeValues(
+    func decodeValues(
         _ d: UnsafeRawBufferPointer, count: Int, encoding: Int32, dictionary: ValueBuffer?, into values: inout ValueBuffer
     ) throws(ParquetError) {
         switch ParquetEncoding(rawValue: encoding) {

@@ -6,12 +6,23 @@ import MixteraParquet
 /// sample; the entry covers rows `locator ..< locator + count`. The sample is the text column as a JSON string
 /// when the dataset declares `text`, else the whole row as a JSON object (docs/parquet-support.md mapping).
 ///
-/// Opened files are kept (at most 16) and, per file, the last decoded window: the text column's page that
-/// holds the entry (page boundaries come from the offset index or, without one, from the page headers), so
-/// consecutive entries in one page decode it once and a random entry decodes one page, not a row group.
+/// Opened files are kept (at most 16). For a flat BYTE_ARRAY text column, decoded pages (and each chunk's
+/// dictionary) are kept in a least-recently-used cache of at most `budget` bytes, whatever the manifest's size: an
+/// entry decodes (decompresses) only the text pages it touches that are not cached, and JSON-encodes only its own
+/// rows. Page boundaries come from the offset index or, without one, from the page headers. Other columns (and
+/// files whose pages cannot be located) decode exactly the entry's rows through the general reader.
 struct ParquetReplayCache {
+    /// Default memory budget of the decoded-page cache.
+    static let defaultBudget = 256 << 20
+
     private var files: [Int: ParquetFile] = [:]
-    private var decoded: [Int: (window: Range<Int64>, samples: [[UInt8]])] = [:]
+    private var pages: PageCache
+    /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
+    private var pageStarts: [PageKey: [Int64]?] = [:]
+
+    init(budget: Int = ParquetReplayCache.defaultBudget) {
+        pages = PageCache(budget: budget)
+    }
 
     mutating func samples(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int)
         throws(ReplayError) -> [[UInt8]]
@@ -20,10 +31,10 @@ struct ParquetReplayCache {
         if let f = files[i] {
             file = f
         } else {
-            do { file = try ParquetFile(path: path) } catch { throw ReplayError(error) }
+            do { file = try ParquetFile(path: path, mode: .map) } catch { throw ReplayError(error) }
             if files.count >= 16 {
                 files.removeAll()
-                decoded.removeAll()
+                pageStarts.removeAll()
             }
             files[i] = file
         }
@@ -34,6 +45,8 @@ struct ParquetReplayCache {
         }
         var out: [[UInt8]] = []
         out.reserveCapacity(count)
+        var column: ParquetColumnDescriptor?
+        if let textField, let c = try? file.column(textField), ParquetFile.isFlatByteArray(c) { column = c }
         var row = firstRow
         let end = firstRow + Int64(count)
         while row < end {
@@ -44,28 +57,78 @@ struct ParquetReplayCache {
             else {
                 throw ReplayError("corrupt", "row \(row) is in no row group", at: DataLocation(path: path))
             }
-            // The window to decode: the text column's page holding `row` when pages are known (decoded once
-            // and kept), else exactly the rows this entry needs in this row group.
             let groupEnd = g.firstRowIndex + g.rowCount
-            var window = row..<min(end, groupEnd)
-            if let textField, let column = try? file.column(textField), let starts = file.pageRowStarts(column, rowGroup: g.index)
-            {
-                let k = (starts.lastIndex { $0 <= row }) ?? 0
-                window = starts[k]..<(k + 1 < starts.count ? starts[k + 1] : groupEnd)
+            let groupKey = PageKey(file: i, rowGroup: g.index, page: -1)
+            var starts: [Int64]? = nil
+            if let column {
+                if let known = pageStarts[groupKey] {
+                    starts = known
+                } else {
+                    starts = file.pageRowStarts(column, rowGroup: g.index)
+                    pageStarts[groupKey] = starts
+                }
             }
-            let rows: [[UInt8]]
-            if let d = decoded[i], d.window.contains(row) {
-                rows = d.samples
-                window = d.window
-            } else {
-                rows = try Self.decode(file, window, textField: textField)
-                decoded[i] = (window, rows)
+            guard let column, let starts, !starts.isEmpty else {
+                let hi = min(end, groupEnd)
+                out.append(contentsOf: try Self.decode(file, row..<hi, textField: textField))
+                row = hi
+                continue
             }
-            let hi = min(end, window.upperBound)
-            out.append(contentsOf: rows[Int(row - window.lowerBound)..<Int(hi - window.lowerBound)])
-            row = hi
+            // The page holding `row`: the last start at or before it.
+            var lo = 0
+            var hi = starts.count
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2
+                if starts[mid] <= row { lo = mid } else { hi = mid }
+            }
+            let page = try self.page(
+                file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
+            let pageEnd = page.firstRow + Int64(page.rowCount)
+            let stop = min(end, pageEnd)
+            for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
+                out.append(Self.json(page, row: r))
+            }
+            row = stop
         }
         return out
+    }
+
+    /// Page `k` of the text column in `rowGroup`, from the cache or decoded (with the chunk's dictionary).
+    private mutating func page(
+        _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
+    ) throws(ReplayError) -> ParquetByteArrayPage {
+        if case .page(let p)? = pages.get(key) { return p }
+        let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
+        var dictionary: ParquetByteArrayDictionary
+        if case .dictionary(let d)? = pages.get(dictKey) {
+            dictionary = d
+        } else {
+            do { dictionary = try file.byteArrayDictionary(column, rowGroup: rowGroup) ?? .empty } catch {
+                throw ReplayError(error)
+            }
+            pages.put(dictKey, .dictionary(dictionary), bytes: dictionary.byteCount)
+        }
+        let p: ParquetByteArrayPage
+        do { p = try file.byteArrayPage(column, rowGroup: rowGroup, page: k, dictionary: dictionary) } catch {
+            throw ReplayError(error)
+        }
+        // A dictionary-encoded page shares the dictionary's bytes: count only its own arrays.
+        pages.put(key, .page(p), bytes: p.dictionaryIndices.isEmpty ? p.byteCount : p.byteCount - p.bytes.count)
+        return p
+    }
+
+    /// Row `r` of a decoded page as a JSON string (`null` when the value is null).
+    static func json(_ page: ParquetByteArrayPage, row r: Int) -> [UInt8] {
+        page.withValue(r) { text in
+            var json: [UInt8] = []
+            json.reserveCapacity(text.count + 2)
+            if Self.isValidUTF8(text) {
+                JSON.writeString(text, into: &json)
+            } else {
+                JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
+            }
+            return json
+        } ?? Array("null".utf8)
     }
 
     /// ASCII fast path, else a full UTF-8 check.
@@ -147,5 +210,53 @@ struct ParquetReplayCache {
                 return out
             }
         } catch { throw ReplayError(error) }
+    }
+}
+
+/// A decoded text page (`page` ≥ 0) or a chunk's dictionary (`page` == -1) of one file's row group.
+struct PageKey: Hashable {
+    var file: Int
+    var rowGroup: Int
+    var page: Int
+}
+
+/// Decoded pages and dictionaries, least recently used evicted once their bytes pass the budget.
+struct PageCache {
+    enum Entry {
+        case page(ParquetByteArrayPage)
+        case dictionary(ParquetByteArrayDictionary)
+    }
+
+    let budget: Int
+    private(set) var bytes = 0
+    private var entries: [PageKey: (entry: Entry, bytes: Int, used: UInt64)] = [:]
+    private var clock: UInt64 = 0
+
+    init(budget: Int) { self.budget = budget }
+
+    mutating func get(_ key: PageKey) -> Entry? {
+        guard var e = entries[key] else { return nil }
+        clock += 1
+        e.used = clock
+        entries[key] = e
+        return e.entry
+    }
+
+    mutating func put(_ key: PageKey, _ entry: Entry, bytes n: Int) {
+        clock += 1
+        if let old = entries[key] { bytes -= old.bytes }
+        entries[key] = (entry, n, clock)
+        bytes += n
+        // Evict the least recently used (never the entry just added): a linear pass, as entries are ~1 MB pages.
+        while bytes > budget && entries.count > 1 {
+            var victim: PageKey?
+            var oldest = UInt64.max
+            for (k, e) in entries where e.used < oldest && k != key {
+                oldest = e.used
+                victim = k
+            }
+            guard let victim, let e = entries.removeValue(forKey: victim) else { break }
+            bytes -= e.bytes
+        }
     }
 }

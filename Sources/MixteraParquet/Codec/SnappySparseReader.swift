@@ -1,0 +1,206 @@
+/// Random access to the decompressed bytes of a raw snappy block without decompressing it.
+///
+/// ```
+/// block   := uncompressed length (varint) element*
+/// element := literal (tag & 3 == 0: length, then the bytes) | copy (tag & 3 == 1, 2, 3: length and distance back)
+/// ```
+/// Elements are indexed by output position on demand (only their tags are read; literal bytes are skipped), and a
+/// byte is read by following copies back to the literal that holds it. The cost grows with the number of elements
+/// walked, not with the bytes they stand for, so reading the 4-byte length prefixes of PLAIN byte arrays does not
+/// touch the values. The structure is checked as strictly as by a full decompression (distances within the output,
+/// lengths within the block, exact total length once `finish()` has run).
+struct SnappySparseReader {
+    let input: UnsafeRawBufferPointer
+    let outLength: Int
+    private var inPos: Int
+    /// Output bytes covered by the indexed elements.
+    private(set) var indexedEnd = 0
+    /// Per indexed element: its first output position, and its source: ≥ 0 the literal's input offset, < 0 minus
+    /// the copy distance (`count` elements; capacity for every element the block can hold).
+    /// Owns the storage `outStarts` and `sources` point into.
+    private let storage: SnappyElementBuffers
+    private let outStarts: UnsafeMutablePointer<Int32>
+    private let sources: UnsafeMutablePointer<Int32>
+    private var count = 0
+    /// Copy hops taken, against a budget (a hostile chain of short copies must not cost quadratic time).
+    private var hops = 0
+
+    /// - Parameter buffers: element storage to reuse (grown to the block's worst case).
+    init(_ input: UnsafeRawBufferPointer, expectedLength: Int, buffers: SnappyElementBuffers) throws(ParquetError) {
+        self.input = input
+        var pos = 0
+        var length = 0
+        var shift = 0
+        while true {
+            guard pos < input.count, shift <= 28 else {
+                throw ParquetError(.decompression, "snappy page has a bad length header")
+            }
+            let b = input[pos]
+            pos += 1
+            length |= Int(b & 0x7F) << shift
+            if b & 0x80 == 0 { break }
+            shift += 7
+        }
+        guard length == expectedLength else {
+            throw ParquetError(
+                .decompression,
+                "snappy page does not decompress: snappy length \(length) differs from the header's \(expectedLength)")
+        }
+        guard length <= Int(Int32.max), input.count <= Int(Int32.max) else {
+            throw ParquetError(.decompression, "snappy page of \(length) bytes is too large")
+        }
+        outLength = length
+        inPos = pos
+        // Every element takes at least two input bytes, except a one-byte literal tag with one byte.
+        buffers.reserve(input.count / 2 + 1)
+        storage = buffers
+        outStarts = buffers.outStarts
+        sources = buffers.sources
+    }
+
+    @inline(never)
+    private func corrupt(_ why: String) -> ParquetError {
+        ParquetError(.decompression, "snappy page does not decompress: \(why)")
+    }
+
+    /// Indexes elements until output position `pos` is covered.
+    mutating func index(through pos: Int) throws(ParquetError) {
+        guard pos < outLength else { throw corrupt("position \(pos) is past the block's \(outLength) bytes") }
+        while indexedEnd <= pos { try indexOne() }
+    }
+
+    /// Indexes the rest of the block and checks that it produces exactly `outLength` bytes.
+    mutating func finish() throws(ParquetError) {
+        while inPos < input.count { try indexOne() }
+        guard indexedEnd == outLength else { throw corrupt("produced \(indexedEnd) of \(outLength) bytes") }
+    }
+
+    @inline(__always)
+    private mutating func indexOne() throws(ParquetError) {
+        guard inPos < input.count else { throw corrupt("produced \(indexedEnd) of \(outLength) bytes") }
+        let tag = input[inPos]
+        inPos += 1
+        var length: Int
+        switch tag & 3 {
+        case 0:
+            length = Int(tag >> 2) + 1
+            if length > 60 {
+                let extra = length - 60
+                guard input.count - inPos >= extra else { throw corrupt("literal length is truncated") }
+                var v = 0
+                for i in 0..<extra { v |= Int(input[inPos + i]) << (8 * i) }
+                inPos += extra
+                length = v + 1
+            }
+            guard input.count - inPos >= length, outLength - indexedEnd >= length else {
+                throw corrupt("literal of \(length) bytes overruns the block")
+            }
+            outStarts[count] = Int32(truncatingIfNeeded: indexedEnd)
+            sources[count] = Int32(truncatingIfNeeded: inPos)
+            count += 1
+            inPos += length
+        default:
+            var distance: Int
+            switch tag & 3 {
+            case 1:
+                guard inPos < input.count else { throw corrupt("copy is truncated") }
+                length = 4 + Int((tag >> 2) & 7)
+                distance = Int(tag >> 5) << 8 | Int(input[inPos])
+                inPos += 1
+            case 2:
+                guard input.count - inPos >= 2 else { throw corrupt("copy is truncated") }
+                length = Int(tag >> 2) + 1
+                distance = Int(input[inPos]) | Int(input[inPos + 1]) << 8
+                inPos += 2
+            default:
+                guard input.count - inPos >= 4 else { throw corrupt("copy is truncated") }
+                length = Int(tag >> 2) + 1
+                distance = Int(input.loadUnaligned(fromByteOffset: inPos, as: UInt32.self).littleEndian)
+                inPos += 4
+            }
+            guard distance > 0, distance <= indexedEnd, outLength - indexedEnd >= length else {
+                throw corrupt("copy of \(length) bytes from \(distance) back at byte \(indexedEnd) is out of range")
+            }
+            outStarts[count] = Int32(truncatingIfNeeded: indexedEnd)
+            sources[count] = Int32(truncatingIfNeeded: -distance)
+            count += 1
+        }
+        indexedEnd += length
+    }
+
+    /// The indexed element holding output position `p` (`p < indexedEnd`): a short walk back from the newest
+    /// element (the usual case: the position just indexed), else a binary search.
+    @inline(__always)
+    private func element(containing p: Int) -> Int {
+        var k = count - 1
+        var steps = 0
+        while Int(outStarts[k]) > p && steps < 4 {
+            k -= 1
+            steps += 1
+        }
+        if Int(outStarts[k]) <= p { return k }
+        var lo = 0
+        var hi = k + 1
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if Int(outStarts[mid]) <= p { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The byte at output position `pos` (indexed first when needed).
+    mutating func byte(at pos: Int) throws(ParquetError) -> UInt8 {
+        if pos >= indexedEnd { try index(through: pos) }
+        var p = pos
+        while true {
+            let k = element(containing: p)
+            let s = Int(sources[k])
+            if s >= 0 { return input[s + p - Int(outStarts[k])] }
+            p += s
+            hops += 1
+            guard hops <= 1 << 24 else { throw corrupt("copy chains are too long to follow") }
+        }
+    }
+
+    /// The little-endian UInt32 at output position `pos`.
+    mutating func uint32(at pos: Int) throws(ParquetError) -> UInt32 {
+        guard outLength - pos >= 4 else { throw truncated("PLAIN byte array length", need: 4, have: outLength - pos) }
+        try index(through: pos + 3)
+        let k = element(containing: pos)
+        let s = Int(sources[k])
+        let next = k + 1 < count ? Int(outStarts[k + 1]) : indexedEnd
+        if s >= 0 && next - pos >= 4 {
+            return UInt32(littleEndian: input.loadUnaligned(fromByteOffset: s + pos - Int(outStarts[k]), as: UInt32.self))
+        }
+        var v: UInt32 = 0
+        for i in 0..<4 { v |= UInt32(try byte(at: pos + i)) << (8 * UInt32(i)) }
+        return v
+    }
+}
+
+/// Element storage for `SnappySparseReader`, reused from page to page.
+final class SnappyElementBuffers {
+    private(set) var outStarts: UnsafeMutablePointer<Int32>
+    private(set) var sources: UnsafeMutablePointer<Int32>
+    private var capacity: Int
+
+    init() {
+        capacity = 1024
+        outStarts = .allocate(capacity: capacity)
+        sources = .allocate(capacity: capacity)
+    }
+
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        outStarts.deallocate()
+        sources.deallocate()
+        capacity = max(n, capacity * 2)
+        outStarts = .allocate(capacity: capacity)
+        sources = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        outStarts.deallocate()
+        sources.deallocate()
+    }
+}
