@@ -49,3 +49,50 @@ void mixtera_prefetch(const void *p, size_t n) {
     const char *c = (const char *)p;
     for (size_t i = 0; i < n; i += 64) __builtin_prefetch(c + i, 0, 3);
 }
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+struct mixtera_populate {
+    pthread_t thread;
+    void *p;
+    size_t n;
+};
+
+static void *mixtera_populate_main(void *arg) {
+    struct mixtera_populate *job = (struct mixtera_populate *)arg;
+    (void)madvise(job->p, job->n, MADV_POPULATE_READ);
+    return NULL;
+}
+
+void *mixtera_populate_async(const void *p, size_t n) {
+    struct mixtera_populate *job = malloc(sizeof *job);
+    if (job == NULL) return NULL;
+    job->p = (void *)p;
+    job->n = n;
+    if (pthread_create(&job->thread, NULL, mixtera_populate_main, job) != 0) {
+        free(job);
+        return NULL;
+    }
+    return job;
+}
+
+void mixtera_populate_join(void *handle) {
+    if (handle == NULL) return;
+    struct mixtera_populate *job = (struct mixtera_populate *)handle;
+    pthread_join(job->thread, NULL);
+    free(job);
+}
+#else
+void *mixtera_populate_async(const void *p, size_t n) {
+    (void)p;
+    (void)n;
+    return NULL;
+}
+void mixtera_populate_join(void *handle) { (void)handle; }
+#endif

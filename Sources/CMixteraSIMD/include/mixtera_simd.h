@@ -16,4 +16,12 @@ void mixtera_tune_allocator(void);
 
 /// Hints the CPU to load p[0..<n] into cache (one prefetch per 64-byte line; never faults).
 void mixtera_prefetch(const void *p, size_t n);
+
+/// Starts a background thread that maps the pages of the file mapping p[0..<n] (MADV_POPULATE_READ,
+/// Linux ≥ 5.14; a no-op elsewhere or when the call fails). Returns a handle for
+/// mixtera_populate_join, or NULL when no thread was started. The mapping must stay mapped until joined.
+void *mixtera_populate_async(const void *p, size_t n);
+
+/// Waits for the thread of mixtera_populate_async and frees the handle (NULL is ignored).
+void mixtera_populate_join(void *handle);
 #endif

@@ -70,8 +70,9 @@ public final class JSONLRecordReader {
     private var bufferStart: Int64 = 0  // stream offset of buffer[0] (compressed) or file offset (plain)
 
     /// - Parameter frames: zstd (compressed offset, decompressed offset) frame starts, if known.
-    /// - Parameter populate: map the whole plain file's pages up front (`MADV_POPULATE_READ`) instead of
-    ///   faulting them in on first touch; worth it when the reads will touch most of the file.
+    /// - Parameter populate: map the whole plain file's pages ahead of the reads (`MADV_POPULATE_READ`, on
+    ///   a background thread) instead of faulting them in on first touch; worth it when the reads will
+    ///   touch most of the file.
     public init(path: String, compression: StreamCompression, frames: [(Int64, Int64)] = [], populate: Bool = false)
         throws(FormatError)
     {
@@ -87,7 +88,7 @@ public final class JSONLRecordReader {
             {
                 madvise(p, Int(size), MADV_RANDOM)
                 // Linux ≥ 5.14; on older kernels the call fails and pages fault in as they are touched.
-                if populate { _ = madvise(p, Int(size), 22 /* MADV_POPULATE_READ */) }
+                if populate { populating = mixtera_populate_async(p, Int(size)) }
                 mapped = UnsafeRawBufferPointer(start: p, count: Int(size))
             }
         } else {
@@ -121,8 +122,12 @@ public final class JSONLRecordReader {
     /// Reusable read buffer for plain files (grows for long lines; never shrinks).
     private var plainBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
 
+    /// The background populate thread's handle, joined before the mapping goes away.
+    private var populating: UnsafeMutableRawPointer?
+
     deinit {
         plainBuffer.deallocate()
+        mixtera_populate_join(populating)
         if let m = mapped { munmap(UnsafeMutableRawPointer(mutating: m.baseAddress), m.count) }
     }
 
