@@ -21,15 +21,8 @@ public struct JSONTextExtractor {
     public mutating func extract(_ line: UnsafeRawBufferPointer, location: @autoclosure () -> DataLocation) throws(FormatError)
         -> [UInt8]
     {
-        do { try extractor.parse(line) } catch {
-            throw FormatError(.invalidJSON, "invalid JSON: \(error.message)", at: location())
-        }
-        let s = extractor.single[0]
-        guard s.kind == .string else {
-            throw FormatError(.missingField, "text field \"\(path)\" is missing or not a string", at: location())
-        }
-        let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
-        return s.escaped ? JSONString.unescape(body) : Array(body)
+        let (body, escaped) = try field(line, location: location())
+        return escaped ? JSONString.unescape(body) : Array(body)
     }
 
     /// Appends the field as a JSON string (the canonical encoding of `JSON.writeString`) to `out`: the
@@ -37,6 +30,21 @@ public struct JSONTextExtractor {
     public mutating func appendJSONString(
         _ line: UnsafeRawBufferPointer, to out: inout [UInt8], location: @autoclosure () -> DataLocation
     ) throws(FormatError) {
+        let (body, escaped) = try field(line, location: location())
+        out.append(UInt8(ascii: "\""))
+        if escaped {
+            JSONString.appendCanonical(body, into: &out)
+        } else {
+            // Validated and without escapes: no quote, backslash or control byte, so already canonical.
+            out.append(contentsOf: body)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The field's raw string body (between the quotes) and whether it has escapes.
+    private mutating func field(_ line: UnsafeRawBufferPointer, location: @autoclosure () -> DataLocation)
+        throws(FormatError) -> (UnsafeRawBufferPointer, Bool)
+    {
         do { try extractor.parse(line) } catch {
             throw FormatError(.invalidJSON, "invalid JSON: \(error.message)", at: location())
         }
@@ -44,15 +52,7 @@ public struct JSONTextExtractor {
         guard s.kind == .string else {
             throw FormatError(.missingField, "text field \"\(path)\" is missing or not a string", at: location())
         }
-        let body = UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start))
-        out.append(UInt8(ascii: "\""))
-        if s.escaped {
-            JSONString.appendCanonical(body, into: &out)
-        } else {
-            // Validated and without escapes: no quote, backslash or control byte, so already canonical.
-            out.append(contentsOf: body)
-        }
-        out.append(UInt8(ascii: "\""))
+        return (UnsafeRawBufferPointer(start: line.baseAddress! + Int(s.start), count: Int(s.end - s.start)), s.escaped)
     }
 }
 

@@ -364,50 +364,7 @@ enum JSONString {
     /// Appends the decoded bytes of a validated JSON string body to `out`; the runs between escapes are
     /// copied with one append each.
     static func unescape(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var i = 0
-        let n = s.count
-        func hex4(_ at: Int) -> UInt32 {
-            var v: UInt32 = 0
-            for j in 0..<4 { v = v << 4 | (hexValue(s[at + j]) ?? 0) }
-            return v
-        }
-        while i < n {
-            if s[i] != UInt8(ascii: "\\") {
-                let next = memchr(s.baseAddress! + i, 0x5C, n - i).map { s.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? n
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: s[i..<next]))
-                i = next
-                continue
-            }
-            let e = s[i + 1]
-            i += 2
-            switch e {
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var cp = hex4(i)
-                i += 4
-                if cp >= 0xD800 && cp < 0xDC00 {
-                    if i + 6 <= n && s[i] == UInt8(ascii: "\\") && s[i + 1] == UInt8(ascii: "u") {
-                        let lo = hex4(i + 2)
-                        if lo >= 0xDC00 && lo < 0xE000 {
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                            i += 6
-                        } else {
-                            cp = 0xFFFD
-                        }
-                    } else {
-                        cp = 0xFFFD
-                    }
-                } else if cp >= 0xDC00 && cp < 0xE000 {
-                    cp = 0xFFFD
-                }
-                appendUTF8(&out, cp)
-            default: out.append(e)
-            }
-        }
+        walk(s, into: &out, canonical: false)
     }
 
     /// Appends the canonical JSON string for a validated JSON string body (between the quotes) — the
@@ -416,13 +373,13 @@ enum JSONString {
     /// byte), short escapes are kept, `\/` becomes `/`, and `\uXXXX` becomes UTF-8 unless it decodes to a
     /// byte that `JSON.writeString` escapes.
     public static func appendCanonical(_ s: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        walk(s, into: &out, canonical: true)
+    }
+
+    /// The escape walk shared by `unescape` (decoded bytes) and `appendCanonical` (canonical JSON).
+    @inline(__always) private static func walk(_ s: UnsafeRawBufferPointer, into out: inout [UInt8], canonical: Bool) {
         var i = 0
         let n = s.count
-        func hex4(_ at: Int) -> UInt32 {
-            var v: UInt32 = 0
-            for j in 0..<4 { v = v << 4 | (hexValue(s[at + j]) ?? 0) }
-            return v
-        }
         while i < n {
             if s[i] != UInt8(ascii: "\\") {
                 let next = memchr(s.baseAddress! + i, 0x5C, n - i).map { s.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? n
@@ -434,37 +391,44 @@ enum JSONString {
             i += 2
             switch e {
             case UInt8(ascii: "u"):
-                var cp = hex4(i)
-                i += 4
-                if cp >= 0xD800 && cp < 0xDC00 {
-                    if i + 6 <= n && s[i] == UInt8(ascii: "\\") && s[i + 1] == UInt8(ascii: "u") {
-                        let lo = hex4(i + 2)
-                        if lo >= 0xDC00 && lo < 0xE000 {
-                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
-                            i += 6
-                        } else {
-                            cp = 0xFFFD
-                        }
-                    } else {
-                        cp = 0xFFFD
-                    }
-                } else if cp >= 0xDC00 && cp < 0xE000 {
-                    cp = 0xFFFD
-                }
-                if cp < 0x20 || cp == 0x22 || cp == 0x5C {
-                    let byte = UInt8(cp)
-                    withUnsafeBytes(of: byte) { JSON.writeStringBody($0, into: &out) }
+                let cp = codePoint(s, at: &i)
+                if canonical && (cp < 0x20 || cp == 0x22 || cp == 0x5C) {
+                    withUnsafeBytes(of: UInt8(cp)) { JSON.writeStringBody($0, into: &out) }
                 } else {
                     appendUTF8(&out, cp)
                 }
-            case UInt8(ascii: "/"):
-                out.append(e)
-            default:
+            case UInt8(ascii: "/"): out.append(e)
+            case _ where canonical:
                 // \" \\ \b \f \n \r \t are already the canonical escapes of the bytes they stand for.
                 out.append(0x5C)
                 out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            default: out.append(e)
             }
         }
+    }
+
+    /// The code point of the `\uXXXX` escape whose hex digits start at `i` (a surrogate pair when a low
+    /// surrogate escape follows a high one; a lone surrogate becomes U+FFFD); advances `i` past it.
+    private static func codePoint(_ s: UnsafeRawBufferPointer, at i: inout Int) -> UInt32 {
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for j in 0..<4 { v = v << 4 | (hexValue(s[at + j]) ?? 0) }
+            return v
+        }
+        let cp = hex4(i)
+        i += 4
+        if cp >= 0xDC00 && cp < 0xE000 { return 0xFFFD }
+        guard cp >= 0xD800 && cp < 0xDC00 else { return cp }
+        guard i + 6 <= s.count && s[i] == UInt8(ascii: "\\") && s[i + 1] == UInt8(ascii: "u") else { return 0xFFFD }
+        let lo = hex4(i + 2)
+        guard lo >= 0xDC00 && lo < 0xE000 else { return 0xFFFD }
+        i += 6
+        return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
     }
 
     /// UTF-8 byte length of the decoded string, without building it.
