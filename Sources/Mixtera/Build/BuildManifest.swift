@@ -109,7 +109,9 @@ public enum Build {
         var locators = LocatorTable()
         var liveFiles: [[CatalogFile]] = []
         for ds in datasets { liveFiles.append(try catalog.files(datasetID: ds.id).filter { $0.state == .ok }) }
-        if out != nil { locators.reserve(liveFiles.reduce(0) { $0 + $1.reduce(0) { $0 + max(0, Int($1.sampleCount)) } }) }
+        let sampleCount = liveFiles.reduce(0) { $0 + $1.reduce(0) { $0 + max(0, Int($1.sampleCount)) } }
+        planner.reserve(samples: sampleCount)
+        if out != nil { locators.reserve(sampleCount) }
         for (di, ds) in datasets.enumerated() {
             for f in liveFiles[di] {
                 tick("reading the catalog: \(ds.name): \(files.count) files")
@@ -135,6 +137,10 @@ public enum Build {
                 if out != nil { locators.append(index, hasSkippedRecords: f.skippedCount > 0) }
             }
         }
+        let catalogFingerprint = out != nil ? try catalog.contentFingerprint() : ""
+        liveFiles = []
+        // Planning needs none of SQLite's page cache.
+        catalog.releaseMemory()
         let b = spec.training.globalBatch / d
         let writeRanks: ClosedRange<Int>? = out == nil ? nil : (options.ranks ?? 0...(d - 1))
         // Continuation: the old manifest's steps < S are kept; their samples are excluded from every
@@ -193,6 +199,21 @@ public enum Build {
         if case .fixed(let n) = spec.training.steps { totalSteps = n }
         var scratch = EntryScratch()
         let bases = sampleSpace.bases
+        // Steps are encoded a rank file block at a time, rank after rank: only one rank's raw block is
+        // being built at a time, and the block's planned steps (4 bytes per sample) wait for it.
+        let stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: b)
+        var pending: [[[(component: Int, refs: ArraySlice<SampleRef>)]]] = []
+        func encodePending() {
+            guard let wr = writeRanks, manifestWriter != nil else { return }
+            for rank in wr {
+                for split in pending {
+                    appendEntries(
+                        split[rank], locators: locators, bases: bases, componentOffset: componentOffset,
+                        sparse: sparseEntries, scratch: &scratch, to: &writers[rank - wr.lowerBound])
+                }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
         while let step = plan.next() {
             if stepsDone & 255 == 0 {
                 tick("planning: step \(stepsDone)" + (totalSteps.map { " of \($0) (\(stepsDone * 100 / max(1, $0))%)" } ?? ""))
@@ -208,16 +229,14 @@ public enum Build {
             } else {
                 log.append(MixtureLogEntry(fromStep: step.index, toStep: step.index, counts: counts))
             }
-            if let wr = writeRanks, manifestWriter != nil {
-                let split = RankSplit.split(step, dataParallel: d)
-                for rank in wr {
-                    appendEntries(
-                        split[rank], locators: locators, bases: bases, componentOffset: componentOffset,
-                        sparse: sparseEntries, scratch: &scratch, to: &writers[rank - wr.lowerBound])
-                }
-            }
             stepsDone += 1
+            if manifestWriter != nil {
+                pending.append(RankSplit.split(step, dataParallel: d))
+                // Blocks start at multiples of stepsPerBlock (kept continuation steps included).
+                if stepsDone % stepsPerBlock == 0 { encodePending() }
+            }
         }
+        encodePending()
         var report = PlanReport(
             steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
             warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
@@ -236,7 +255,7 @@ public enum Build {
             do {
                 let header = ManifestHeader(
                     toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
-                    catalogFingerprint: try catalog.contentFingerprint(), globalBatch: spec.training.globalBatch,
+                    catalogFingerprint: catalogFingerprint, globalBatch: spec.training.globalBatch,
                     dataParallel: d, steps: stepsDone,
                     datasets: datasets.map {
                         ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField)

@@ -314,6 +314,10 @@ public final class Catalog {
         return try FileIndexCodec.decode(blob, path: file.relativePath)
     }
 
+    /// Frees the connection's cached pages (after bulk reads, before memory-heavy work).
+    /// The corresponding C function is `sqlite3_db_release_memory`.
+    public func releaseMemory() { sqlite3_db_release_memory(db.handle) }
+
     /// The catalog's key combinations of a dataset: id → values in categorical-property order.
     public func keys(datasetID: Int64) throws(CatalogError) -> [(id: UInt32, values: [PropertyValue])] {
         let s = try db.statement("SELECT id, encoded FROM keys WHERE dataset_id = ? ORDER BY id")

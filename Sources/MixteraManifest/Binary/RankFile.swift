@@ -55,22 +55,35 @@ struct EntryDeltaState {
 /// A growable byte buffer for the encoder's hot loop: capacity is ensured once per entry, then bytes are
 /// stored through a pointer (no per-byte `append` bookkeeping).
 struct EncodeBuffer {
-    private(set) var storage: [UInt8]
+    private(set) var storage: [UInt8] = []
     private(set) var count = 0
+    /// The size of the first allocation (then ×1.5 per growth); storage is allocated on first use.
+    var initialCapacity: Int
 
-    init(capacity: Int) { storage = [UInt8](repeating: 0, count: max(capacity, 64)) }
+    init(capacity: Int) { initialCapacity = max(capacity, 64) }
 
     @inline(__always) mutating func ensure(_ extra: Int) {
         if count + extra > storage.count { grow(count + extra) }
     }
 
     private mutating func grow(_ needed: Int) {
-        var n = storage.count
-        while n < needed { n *= 2 }
-        storage.append(contentsOf: repeatElement(0, count: n - storage.count))
+        var n = max(storage.count, initialCapacity)
+        while n < needed { n += n / 2 }
+        // A new exact-size array (appending would let Array pick its own, larger, capacity).
+        var bigger = [UInt8](repeating: 0, count: n)
+        let used = count
+        if used > 0 {
+            storage.withUnsafeBufferPointer { src in
+                bigger.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: src.baseAddress!, count: used) }
+            }
+        }
+        storage = bigger
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// Advances the write position by `n` bytes (ensured by the caller), left as they are.
+    mutating func skip(_ n: Int) { count += n }
 
     /// Stores bytes through `body`, which gets the buffer and the write position and returns the new position.
     /// The caller must have called `ensure` for everything `body` writes.
@@ -82,12 +95,24 @@ struct EncodeBuffer {
     mutating func append(_ other: EncodeBuffer) {
         ensure(other.count)
         let n = other.count
+        guard n > 0 else { return }
         other.storage.withUnsafeBufferPointer { src in
             write { p, o in
                 (p + o).update(from: src.baseAddress!, count: n)
                 return o + n
             }
         }
+    }
+
+    /// Hands over the bytes written (the storage itself, no copy) and leaves the buffer empty; its next
+    /// allocation is sized like this one.
+    mutating func take() -> [UInt8] {
+        var out = storage
+        storage = []
+        out.removeSubrange(count...)
+        initialCapacity = max(64, count + count / 8)
+        count = 0
+        return out
     }
 
     var bytes: ArraySlice<UInt8> { storage[0..<count] }
@@ -115,7 +140,7 @@ public final class BlockPipeline: @unchecked Sendable {
     private let queue = DispatchQueue(label: "mixtera.rank-blocks")
     private let slots: DispatchSemaphore
 
-    public init(depth: Int = 4) { slots = DispatchSemaphore(value: max(1, depth)) }
+    public init(depth: Int = 2) { slots = DispatchSemaphore(value: max(1, depth)) }
 
     func submit(_ work: @escaping @Sendable () -> Void) {
         slots.wait()
@@ -198,11 +223,14 @@ public struct RankFileWriter {
     public let dataParallel: Int
     public let samplesPerStep: Int
     let stepsPerBlock: Int
-    private var body = ByteWriter(capacity: 1 << 16)
+    /// In-memory mode: the file so far (fixed header placeholder, blocks).
+    private var body = ByteWriter()
     private var table = ByteWriter()
-    /// The current block's steps, encoded back to back, and where each one ends.
+    /// The current raw block: room for the step offsets (`offsetBytes`), then its steps encoded back to
+    /// back; `stepEnds` are where each step ends, relative to the end of the offsets.
     private var blockBytes = EncodeBuffer(capacity: 1 << 16)
     private var stepEnds: [UInt32] = []
+    private var offsetBytes: Int { 4 * (stepsPerBlock + 1) }
     /// The current step's entries (its entry count is written before them when the step ends).
     private var stepBytes = EncodeBuffer(capacity: 1 << 10)
     private var stepEntries = 0
@@ -228,7 +256,10 @@ public struct RankFileWriter {
         self.sink = sink
         self.pipeline = sink == nil ? nil : pipeline
         stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: samplesPerStep)
-        if sink == nil { body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes)) }
+        if sink == nil {
+            body = ByteWriter(capacity: 1 << 16)
+            body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes))
+        }
     }
 
     /// Appends the entries of the next step (their counts must sum to `samplesPerStep`).
@@ -276,6 +307,10 @@ public struct RankFileWriter {
     /// Ends the current step (the entries appended since the last one).
     public mutating func endStep() {
         assert(stepSamples == samplesPerStep, "step does not hold b samples")
+        if blockBytes.count == 0 {
+            blockBytes.ensure(offsetBytes)
+            blockBytes.skip(offsetBytes)
+        }
         blockBytes.ensure(10 + stepBytes.count)
         let n = stepEntries
         blockBytes.write { p, start in
@@ -284,7 +319,7 @@ public struct RankFileWriter {
             return o
         }
         blockBytes.append(stepBytes)
-        stepEnds.append(UInt32(blockBytes.count))
+        stepEnds.append(UInt32(blockBytes.count - offsetBytes))
         stepBytes.removeAll()
         stepEntries = 0
         stepSamples = 0
@@ -293,24 +328,37 @@ public struct RankFileWriter {
         if stepEnds.count == stepsPerBlock { flushBlock() }
     }
 
+    /// The raw block: `u32 stepOffsets[k + 1]` (k = steps in the block), then the steps.
     private mutating func flushBlock() {
         guard !stepEnds.isEmpty else { return }
-        var raw = ByteWriter(capacity: 4 * (stepEnds.count + 1) + blockBytes.count)
-        raw.writeUInt32LE(0)
-        for e in stepEnds { raw.writeUInt32LE(e) }
-        raw.write(blockBytes.bytes)
-        blockBytes.removeAll()
+        let k = stepEnds.count
+        let used = 4 * (k + 1)
+        let reserved = offsetBytes
+        let shift = reserved - used
+        let ends = stepEnds
+        blockBytes.write { p, end in
+            // A last, shorter block needs fewer offsets: move its steps down.
+            if shift > 0 { memmove(p + used, p + reserved, end - reserved) }
+            var o = 0
+            func u32(_ v: UInt32) {
+                for i in 0..<4 { p[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+                o += 4
+            }
+            u32(0)
+            for e in ends { u32(e) }
+            return end - shift
+        }
+        let raw = blockBytes.take()
         stepEnds.removeAll(keepingCapacity: true)
         if let sink {
-            let bytes = raw.bytes
             if let pipeline {
-                pipeline.submit { sink.writeBlock(bytes) }
+                pipeline.submit { sink.writeBlock(raw) }
             } else {
-                sink.writeBlock(bytes)
+                sink.writeBlock(raw)
             }
             return
         }
-        let compressed = Zstd.compress(raw.bytes, level: 3)
+        let compressed = Zstd.compress(raw, level: 3)
         table.writeUInt64LE(UInt64(body.count))
         table.writeUInt32LE(UInt32(compressed.count))
         table.writeUInt32LE(UInt32(raw.count))

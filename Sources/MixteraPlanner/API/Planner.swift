@@ -331,8 +331,10 @@ public final class Planner {
     /// Keys with ids below this get a slot in `keyCodes` (ids are catalog row ids, normally small).
     private static let denseKeyLimit: UInt32 = 1 << 16
 
-    /// `addFile` for mixtures in samples without `sort_by`: one table lookup per sample, refs appended to
-    /// the component's selection directly.
+    /// `addFile` for mixtures in samples without `sort_by`: one table lookup per sample. While components
+    /// fit in a byte, the sample's component is recorded as one byte per sample (`sampleCodes`) and the
+    /// selections are built at exact size by `finish` (no growth slack); otherwise refs are appended to the
+    /// selections directly.
     private func addRowsFast(
         fileIndex: Int, dataset: Int, sampleKeys: [UInt32], numeric: [NumericColumn],
         map: [(categorical: Bool, index: Int)?], dsName: String
@@ -343,9 +345,12 @@ public final class Planner {
         selections = []
         var codes = keyCodes[dataset]
         keyCodes[dataset] = []
+        var sampleCodes = self.sampleCodes
+        self.sampleCodes = []
         defer {
             selections = sel
             keyCodes[dataset] = codes
+            self.sampleCodes = sampleCodes
         }
         var selected = 0
         for row in 0..<sampleKeys.count {
@@ -370,18 +375,55 @@ public final class Planner {
                     codes[Int(key)] = code
                 }
             }
+            var component = -1
             if code >= 0 {
-                sel[Int(code)].append(base &+ UInt32(truncatingIfNeeded: row))
-                selected += 1
+                component = Int(code)
             } else if code == Self.perSampleCode {
                 let cls = try classify(dataset: dataset, key: key, map: map, dsName: dsName)
-                if let c = perSampleComponent(cls, row: row, numeric: numeric, map: map) {
-                    sel[c].append(base &+ UInt32(truncatingIfNeeded: row))
-                    selected += 1
-                }
+                component = perSampleComponent(cls, row: row, numeric: numeric, map: map) ?? -1
             }
+            if component >= 0 { selected += 1 }
+            if sampleCodesActive {
+                if component < Int(Self.noComponent) {
+                    sampleCodes.append(component < 0 ? Self.noComponent : UInt8(component))
+                    if component >= 0 { codeCounts[component] += 1 }
+                    continue
+                }
+                // A 256th component: build the selections so far and append directly from here on.
+                sel = Self.selections(from: sampleCodes, counts: codeCounts, components: max(sel.count, component + 1))
+                sampleCodes = []
+                sampleCodesActive = false
+            }
+            if component >= 0 { sel[component].append(base &+ UInt32(truncatingIfNeeded: row)) }
         }
         selectedTotal += selected
+    }
+
+    /// Per sample in sample-space order (fast path only): its component, or `noComponent`.
+    private var sampleCodes: [UInt8] = []
+    private var sampleCodesActive = true
+    /// Per component: samples with that code in `sampleCodes` (256 slots).
+    private var codeCounts = [Int](repeating: 0, count: 256)
+    private static let noComponent: UInt8 = 255
+
+    /// The selections recorded by `sampleCodes`, each at its exact size.
+    private static func selections(from codes: [UInt8], counts: [Int], components: Int) -> [[SampleRef]] {
+        var out: [[SampleRef]] = []
+        out.reserveCapacity(components)
+        for c in 0..<components {
+            var a: [SampleRef] = []
+            a.reserveCapacity(c < counts.count ? counts[c] : 0)
+            out.append(a)
+        }
+        for (i, code) in codes.enumerated() where code != noComponent {
+            out[Int(code)].append(SampleRef(truncatingIfNeeded: i))
+        }
+        return out
+    }
+
+    /// Hints the number of samples the files to be added hold (sizes the per-sample table exactly).
+    public func reserve(samples: Int) {
+        if !needsUnits && sortProperty == nil { sampleCodes.reserveCapacity(samples) }
     }
 
     /// The units of the file being added (see `addFile`); empty when they are missing.
@@ -492,6 +534,12 @@ public final class Planner {
     ///   - consumed: samples already used before `startStep`; every component's first epoch skips them.
     public func finish(startStep: Int = 0, consumed: (@Sendable (SampleRef) -> Bool)? = nil) throws(PlanError) -> StepPlan {
         var warnings: [String] = []
+        if sampleCodesActive && !sampleCodes.isEmpty {
+            let codes = sampleCodes
+            sampleCodes = []
+            selections = Self.selections(from: codes, counts: codeCounts, components: components.count)
+        }
+        sampleCodesActive = false
         if naturalMode {
             // Order natural components by name for readability; weights ∝ selected counts (exact).
             let order = components.indices.sorted {
