@@ -83,6 +83,8 @@ public enum Build {
                 "invalid-ranks", "--ranks \(r.lowerBound)-\(r.upperBound) is outside 0-\(d - 1)", at: nil, category: .usage)
         }
         let catalog = try Catalog(path: catalogPath, create: false)
+        // Index blobs are read once each: a small page cache keeps SQLite's memory out of the peak.
+        try catalog.limitPageCache(kibibytes: 256)
         let datasets = try catalog.datasets()
         // A scan interrupted after a dataset's declarations changed leaves files indexed with the old
         // ones (their keys may already be gone): refuse to plan until a scan has re-indexed them.
@@ -115,7 +117,7 @@ public enum Build {
         for (di, ds) in datasets.enumerated() {
             for f in liveFiles[di] {
                 tick("reading the catalog: \(ds.name): \(files.count) files")
-                let index = try catalog.index(of: f)
+                let index = try catalog.index(of: f, sizes: spec.mixture.unit != .samples)
                 let fi = files.count
                 files.append(
                     ManifestFile(
@@ -137,6 +139,7 @@ public enum Build {
                 if out != nil { locators.append(index, hasSkippedRecords: f.skippedCount > 0) }
             }
         }
+        locators.seal()
         let catalogFingerprint = out != nil ? try catalog.contentFingerprint() : ""
         liveFiles = []
         // Planning needs none of SQLite's page cache.
@@ -202,15 +205,18 @@ public enum Build {
         // Steps are encoded a rank file block at a time, rank after rank: only one rank's raw block is
         // being built at a time, and the block's planned steps (4 bytes per sample) wait for it.
         let stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: b)
-        var pending: [[[(component: Int, refs: ArraySlice<SampleRef>)]]] = []
-        func encodePending() {
+        var pending: [PlannedStep] = []
+        func encodePending(last: Bool) {
             guard let wr = writeRanks, manifestWriter != nil else { return }
             for rank in wr {
-                for split in pending {
+                for step in pending {
                     appendEntries(
-                        split[rank], locators: locators, bases: bases, componentOffset: componentOffset,
-                        sparse: sparseEntries, scratch: &scratch, to: &writers[rank - wr.lowerBound])
+                        RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
+                        componentOffset: componentOffset, sparse: sparseEntries, scratch: &scratch,
+                        to: &writers[rank - wr.lowerBound])
                 }
+                // The plan has ended: this rank's last block need not wait for the others'.
+                if last { writers[rank - wr.lowerBound].flushLastBlock() }
             }
             pending.removeAll(keepingCapacity: true)
         }
@@ -231,12 +237,12 @@ public enum Build {
             }
             stepsDone += 1
             if manifestWriter != nil {
-                pending.append(RankSplit.split(step, dataParallel: d))
+                pending.append(step)
                 // Blocks start at multiples of stepsPerBlock (kept continuation steps included).
-                if stepsDone % stepsPerBlock == 0 { encodePending() }
+                if stepsDone % stepsPerBlock == 0 { encodePending(last: false) }
             }
         }
-        encodePending()
+        encodePending(last: true)
         var report = PlanReport(
             steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
             warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
@@ -308,10 +314,20 @@ public enum Build {
     /// Every sample's locator in sample-space order (global sample index = `SampleRef`), 4 bytes each
     /// while all fit, plus per file what tells whether row r + 1 directly follows row r in the file.
     struct LocatorTable {
-        /// Locators while every one fits in 4 bytes (`wide` is nil), else empty.
-        private var small: [UInt32] = []
+        /// Locators in groups of `group` samples: a 4-byte base per group plus a 2-byte offset from it per
+        /// sample (about 2.3 bytes per sample). A group whose spread exceeds 65535 keeps its values in
+        /// `spill` (4 bytes each; its base is then their index there and its bit in `spilled` is set).
+        /// Any locator past 4 GiB switches the whole table to `wide` (8 bytes per sample).
+        private var groupBase: [UInt32] = []
+        private var delta: [UInt16] = []
+        private var spilled: [UInt64] = []
+        private var spill: [UInt32] = []
         private var wide: [Int64]?
+        /// The last, incomplete group's values (sealed by `seal`).
+        private var open: [Int64] = []
         private var reserved = 0
+        static let groupShift = 4
+        static let group = 1 << groupShift
         private(set) var files: [FileAdjacency] = []
         /// Per file: non-zero when consecutive indexed rows are always adjacent records and entries may skip
         /// records (`FileAdjacency.allowsSparse`: JSONL without skipped records), so `follows` need not be asked.
@@ -321,32 +337,70 @@ public enum Build {
         /// Reserves room for `n` locators (the catalog's sample count), so the table is not over-allocated.
         mutating func reserve(_ n: Int) {
             reserved = n
-            small.reserveCapacity(n)
+            delta.reserveCapacity(n + Self.group)
+            groupBase.reserveCapacity(n / Self.group + 1)
+            spilled.reserveCapacity(n / Self.group / 64 + 1)
         }
 
         mutating func append(_ index: FileIndex, hasSkippedRecords: Bool) {
             let adj = FileAdjacency(index: index, hasSkippedRecords: hasSkippedRecords)
             files.append(adj)
             simple.append(adj.allowsSparse ? 1 : 0)
-            if wide == nil, index.byteOffsets.allSatisfy({ $0 >= 0 && $0 <= Int64(UInt32.max) }) {
-                for o in index.byteOffsets { small.append(UInt32(truncatingIfNeeded: o)) }
-            } else {
-                if wide == nil {
-                    var w: [Int64] = []
-                    w.reserveCapacity(max(reserved, small.count + index.byteOffsets.count))
-                    for o in small { w.append(Int64(o)) }
-                    wide = w
-                    small = []
-                }
+            if wide == nil, !index.byteOffsets.allSatisfy({ $0 >= 0 && $0 <= Int64(UInt32.max) }) {
+                var w: [Int64] = []
+                w.reserveCapacity(max(reserved, count + index.byteOffsets.count))
+                for i in 0..<(count - open.count) { w.append(self[i]) }
+                w.append(contentsOf: open)
+                wide = w
+                groupBase = []
+                delta = []
+                spilled = []
+                spill = []
+                open = []
+            }
+            if wide != nil {
                 wide!.append(contentsOf: index.byteOffsets)
+            } else {
+                for o in index.byteOffsets {
+                    open.append(o)
+                    if open.count == Self.group { closeGroup() }
+                }
             }
             count += index.byteOffsets.count
         }
 
-        /// The locator of sample `ref`.
+        private mutating func closeGroup() {
+            guard !open.isEmpty else { return }
+            let lo = open.min()!
+            let hi = open.max()!
+            let g = groupBase.count
+            if g & 63 == 0 { spilled.append(0) }
+            if hi - lo <= Int64(UInt16.max) {
+                groupBase.append(UInt32(lo))
+                for v in open { delta.append(UInt16(v - lo)) }
+            } else {
+                groupBase.append(UInt32(spill.count))
+                spilled[g >> 6] |= 1 << UInt64(g & 63)
+                for v in open { spill.append(UInt32(v)) }
+                delta.append(contentsOf: repeatElement(0, count: open.count))
+            }
+            open.removeAll(keepingCapacity: true)
+        }
+
+        /// Closes the last group; call once every file is appended, before reading.
+        mutating func seal() {
+            if wide == nil { closeGroup() }
+            open = []
+        }
+
+        /// The locator of sample `ref` (after `seal`).
         @inline(__always) subscript(_ ref: Int) -> Int64 {
             if let wide { return wide[ref] }
-            return Int64(small[ref])
+            let g = ref >> Self.groupShift
+            if spilled[g >> 6] & (1 << UInt64(g & 63)) != 0 {
+                return Int64(spill[Int(groupBase[g]) + (ref & (Self.group - 1))])
+            }
+            return Int64(groupBase[g]) + Int64(delta[ref])
         }
 
         /// Whether row `r` of file `f` (whose first sample is `base`) is the record right after row `r − 1`,

@@ -140,7 +140,7 @@ public final class BlockPipeline: @unchecked Sendable {
     private let queue = DispatchQueue(label: "mixtera.rank-blocks")
     private let slots: DispatchSemaphore
 
-    public init(depth: Int = 2) { slots = DispatchSemaphore(value: max(1, depth)) }
+    public init(depth: Int = 1) { slots = DispatchSemaphore(value: max(1, depth)) }
 
     func submit(_ work: @escaping @Sendable () -> Void) {
         slots.wait()
@@ -327,6 +327,10 @@ public struct RankFileWriter {
         stepCount += 1
         if stepEnds.count == stepsPerBlock { flushBlock() }
     }
+
+    /// Writes the current, possibly incomplete, block now instead of holding it until `finishFile`; call
+    /// only after the file's last step (a block ends early only at the end of the file).
+    public mutating func flushLastBlock() { flushBlock() }
 
     /// The raw block: `u32 stepOffsets[k + 1]` (k = steps in the block), then the steps.
     private mutating func flushBlock() {
