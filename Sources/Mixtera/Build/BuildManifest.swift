@@ -440,6 +440,7 @@ public enum Build {
     /// Scratch buffers of `appendEntries`, reused across steps and ranks.
     struct EntryScratch {
         var sorted: [SampleRef] = []
+        var locators: [Int64] = []
         var skips: [UInt32] = []
     }
 
@@ -457,6 +458,10 @@ public enum Build {
             scratch.sorted.append(contentsOf: chunk)
             scratch.sorted.withUnsafeMutableBufferPointer { sortRefs($0) }
             let n = scratch.sorted.count
+            // Locators first, in one tight loop: their loads are independent cache misses that overlap
+            // (in shuffled orders every sample is a miss), rather than one at a time between encodings.
+            scratch.locators.removeAll(keepingCapacity: true)
+            for ref in scratch.sorted { scratch.locators.append(locators[Int(ref)]) }
             var i = 0
             var f = 0  // sorted refs visit files in increasing order: the file index only moves forward
             while i < n {
@@ -489,7 +494,7 @@ public enum Build {
                     j += 1
                 }
                 writer.appendEntry(
-                    component: c + componentOffset, file: f, row: r, count: j - i, locator: locators[Int(first)],
+                    component: c + componentOffset, file: f, row: r, count: j - i, locator: scratch.locators[i],
                     skips: scratch.skips, sparse: isSparse)
                 i = j
             }
