@@ -245,7 +245,9 @@ public struct RankFileWriter {
     public let sparseEntries: Bool
 
     public init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool = false) {
-        self.init(rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: nil, pipeline: nil)
+        self.init(
+            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: nil,
+            pipeline: nil)
     }
 
     init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, sink: RankFileSink?, pipeline: BlockPipeline?) {

@@ -257,7 +257,8 @@ public final class Planner {
         currentUnits = needsUnits ? (units ?? []) : nil
         scannedTotal += sampleKeys.count
         if !needsUnits && sortProperty == nil {
-            try addRowsFast(fileIndex: fileIndex, dataset: dataset, sampleKeys: sampleKeys, numeric: numeric, map: map, dsName: dsName)
+            try addRowsFast(
+                fileIndex: fileIndex, dataset: dataset, sampleKeys: sampleKeys, numeric: numeric, map: map, dsName: dsName)
             return
         }
         var row = 0
