@@ -502,48 +502,50 @@ public enum Build {
         writer.endStep()
     }
 
-    /// Sorts sample refs ascending (quicksort, insertion sort below 16 elements). Refs are plain integers,
-    /// so the result is the same as any other sort's.
+    /// Sorts sample refs ascending: quicksort with a branch-free partition (shuffled refs make the
+    /// comparisons unpredictable), insertion sort below 16 elements. Refs are plain integers, so the
+    /// result is the same as any other sort's.
     static func sortRefs(_ a: UnsafeMutableBufferPointer<SampleRef>) {
-        guard a.count > 1 else { return }
+        guard let p = a.baseAddress, a.count > 1 else { return }
         var lo = 0
         var hi = a.count - 1
         while hi - lo >= 16 {
-            // Median of three as pivot; Hoare partition.
+            // Median of three moved to `hi` as the pivot.
             let mid = lo + (hi - lo) >> 1
-            if a[mid] < a[lo] { a.swapAt(mid, lo) }
-            if a[hi] < a[lo] { a.swapAt(hi, lo) }
-            if a[hi] < a[mid] { a.swapAt(hi, mid) }
-            let pivot = a[mid]
-            var i = lo
-            var j = hi
-            while i <= j {
-                while a[i] < pivot { i += 1 }
-                while a[j] > pivot { j -= 1 }
-                if i <= j {
-                    a.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
+            if p[mid] < p[lo] { swap(&p[mid], &p[lo]) }
+            if p[hi] < p[lo] { swap(&p[hi], &p[lo]) }
+            if p[mid] < p[hi] { swap(&p[mid], &p[hi]) }
+            let pivot = p[hi]
+            // Lomuto partition without branches: every element is swapped with the first not-smaller one,
+            // whose index advances only past smaller elements.
+            var store = lo
+            for i in lo..<hi {
+                let v = p[i]
+                p[i] = p[store]
+                p[store] = v
+                store &+= v < pivot ? 1 : 0
             }
+            p[hi] = p[store]
+            p[store] = pivot
             // Recurse into the smaller side, loop on the larger (stack depth O(log n)).
-            if j - lo < hi - i {
-                if j > lo { sortRefs(UnsafeMutableBufferPointer(rebasing: a[lo...j])) }
-                lo = i
+            if store - lo < hi - store {
+                if store - 1 > lo { sortRefs(UnsafeMutableBufferPointer(start: p + lo, count: store - lo)) }
+                lo = store + 1
             } else {
-                if hi > i { sortRefs(UnsafeMutableBufferPointer(rebasing: a[i...hi])) }
-                hi = j
+                if hi > store + 1 { sortRefs(UnsafeMutableBufferPointer(start: p + store + 1, count: hi - store)) }
+                hi = store - 1
             }
         }
+        guard hi > lo else { return }
         var k = lo + 1
         while k <= hi {
-            let v = a[k]
+            let v = p[k]
             var m = k
-            while m > lo && a[m - 1] > v {
-                a[m] = a[m - 1]
+            while m > lo && p[m - 1] > v {
+                p[m] = p[m - 1]
                 m -= 1
             }
-            a[m] = v
+            p[m] = v
             k += 1
         }
     }

@@ -348,10 +348,16 @@ public final class Planner {
         keyCodes[dataset] = []
         var sampleCodes = self.sampleCodes
         self.sampleCodes = []
+        var counts = codeCounts
+        codeCounts = []
+        var codesActive = sampleCodesActive
+        // (Class properties are not touched per sample: each access would be an exclusivity check.)
         defer {
             selections = sel
             keyCodes[dataset] = codes
             self.sampleCodes = sampleCodes
+            codeCounts = counts
+            sampleCodesActive = codesActive
         }
         var selected = 0
         for row in 0..<sampleKeys.count {
@@ -384,16 +390,16 @@ public final class Planner {
                 component = perSampleComponent(cls, row: row, numeric: numeric, map: map) ?? -1
             }
             if component >= 0 { selected += 1 }
-            if sampleCodesActive {
+            if codesActive {
                 if component < Int(Self.noComponent) {
                     sampleCodes.append(component < 0 ? Self.noComponent : UInt8(component))
-                    if component >= 0 { codeCounts[component] += 1 }
+                    if component >= 0 { counts[component] += 1 }
                     continue
                 }
                 // A 256th component: build the selections so far and append directly from here on.
-                sel = Self.selections(from: sampleCodes, counts: codeCounts, components: max(sel.count, component + 1))
+                sel = Self.selections(from: sampleCodes, counts: counts, components: max(sel.count, component + 1))
                 sampleCodes = []
-                sampleCodesActive = false
+                codesActive = false
             }
             if component >= 0 { sel[component].append(base &+ UInt32(truncatingIfNeeded: row)) }
         }
