@@ -4,6 +4,10 @@ import MixteraManifest
 import MixteraPlanner
 import MixteraSpec
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 public struct BuildOptions: Sendable {
     /// Only these ranks' files are written (plus header.json); byte-identical to a full build's.
     public var ranks: ClosedRange<Int>?
@@ -142,8 +146,9 @@ public enum Build {
         locators.seal()
         let catalogFingerprint = out != nil ? try catalog.contentFingerprint() : ""
         liveFiles = []
-        // Planning needs none of SQLite's page cache.
+        // Planning needs none of SQLite's page cache, nor the heap pages the index decoding freed.
         catalog.releaseMemory()
+        releaseFreedMemory()
         let b = spec.training.globalBatch / d
         let writeRanks: ClosedRange<Int>? = out == nil ? nil : (options.ranks ?? 0...(d - 1))
         // Continuation: the old manifest's steps < S are kept; their samples are excluded from every
@@ -160,6 +165,7 @@ public enum Build {
             consumedFilter = { r in c.contains(file: space.file(r), row: space.row(r)) }
         }
         var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
+        releaseFreedMemory()
         let componentOffset = continuation?.components.count ?? 0
         let sampleSpace = planner.space
         // Sparse entries pay off when a component's rows are near each other in files (every order but
@@ -288,6 +294,18 @@ public enum Build {
         }
         report.seconds = monotonicSeconds() - start
         return report
+    }
+
+    /// Returns free heap pages to the system (glibc keeps them otherwise, and later large allocations are
+    /// mapped afresh, so both would count in the peak). The corresponding C function is `malloc_trim`.
+    static func releaseFreedMemory() {
+        #if canImport(Glibc)
+            // Looked up at run time: <malloc.h> is not part of the Glibc module.
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            if let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+                _ = unsafeBitCast(f, to: MallocTrim.self)(0)
+            }
+        #endif
     }
 
     /// Non-negative integers stored in 4 bytes each when they all fit (file offsets under 4 GiB), else 8.
