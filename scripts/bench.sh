@@ -136,7 +136,7 @@ YAML
   PLANNED=$(python3 -c "import json; j=json.load(open('$B/build-$tag.json')); print(j['steps']*j['global_batch'])")
   MB=$(du -sb "$B/m-$tag" | cut -f1)
   MEM=$(cat "$B/mem-$tag")
-  row "build-manifest shuffle $tag (samples/s; peak RSS bytes/sample: full, above the $((MEM_BASE / 1024)) MB --version baseline)" "$(python3 -c "print(f'{$PLANNED/$T/1e6:.2f} M/s; {$MEM*1024/$N:.1f} B, {($MEM-$MEM_BASE)*1024/$N:.1f} B')")" "≥ 5 M/s; ≤ 16 B above baseline" "-"
+  row "build-manifest shuffle $tag (samples/s; peak RSS bytes/sample: full, above the $(((MEM_BASE + 512) / 1024)) MB --version baseline)" "$(python3 -c "print(f'{$PLANNED/$T/1e6:.2f} M/s; {$MEM*1024/$N:.1f} B, {($MEM-$MEM_BASE)*1024/$N:.1f} B')")" "≥ 5 M/s; ≤ 16 B above baseline" "-"
   row "manifest size shuffle $tag (bytes/planned sample)" "$(python3 -c "print(f'{$MB/$PLANNED:.3f}')")" "≤ 8 samples, ≤ 0.5 none/blocks" "-"
 done
 
