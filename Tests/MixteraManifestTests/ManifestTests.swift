@@ -125,6 +125,36 @@ import Testing
     }
 }
 
+/// The streaming writer (blocks written to disk as they fill, optionally on a background thread) must
+/// produce the in-memory writer's bytes.
+@Suite struct StreamingRankFileTests {
+    @Test(arguments: [(300, 8, false), (37, 100, true), (1, 16384, false), (129, 128, true)])
+    func streamingWriterMatchesInMemoryWriter(steps: Int, b: Int, sparse: Bool) throws {
+        let data = RankFileTests().randomSteps(steps, b: b, seed: TestSupport.seed &+ UInt64(steps))
+        var mem = RankFileWriter(rank: 1, dataParallel: 4, samplesPerStep: b, sparseEntries: sparse)
+        for s in data { mem.appendStep(s) }
+        let expected = mem.finish(headerHash: 0xABCD)
+        let dir = TestSupport.temporaryDirectory("stream")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (k, pipeline) in [nil, BlockPipeline()].enumerated() {
+            for flushEarly in [false, true] {
+                let out = dir + "/m\(k)\(flushEarly)"
+                let mw = try ManifestWriter(destination: out)
+                var w = try mw.rankFileWriter(
+                    rank: 1, dataParallel: 4, samplesPerStep: b, sparseEntries: sparse, pipeline: pipeline)
+                for s in data { w.appendStep(s) }
+                if flushEarly { w.flushLastBlock() }
+                let size = try w.finishFile(headerHash: 0xABCD)
+                try mw.write(name: "header.json", bytes: Array("{}".utf8))
+                try mw.commit()
+                let got = try FileSystem.readAll(out + "/" + ManifestHeader.rankFileName(1))
+                #expect(got == expected, "pipeline \(k), flushEarly \(flushEarly)")
+                #expect(size == Int64(expected.count))
+            }
+        }
+    }
+}
+
 @Suite struct ManifestHeaderTests {
     static let header = ManifestHeader(
         toolVersion: "0.1.0", specPath: "build.yaml", specText: "seed: 1\n", seed: 1, catalogFingerprint: "00000000000000ff",

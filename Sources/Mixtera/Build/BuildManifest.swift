@@ -4,6 +4,10 @@ import MixteraManifest
 import MixteraPlanner
 import MixteraSpec
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 public struct BuildOptions: Sendable {
     /// Only these ranks' files are written (plus header.json); byte-identical to a full build's.
     public var ranks: ClosedRange<Int>?
@@ -83,6 +87,8 @@ public enum Build {
                 "invalid-ranks", "--ranks \(r.lowerBound)-\(r.upperBound) is outside 0-\(d - 1)", at: nil, category: .usage)
         }
         let catalog = try Catalog(path: catalogPath, create: false)
+        // Index blobs are read once each: a small page cache keeps SQLite's memory out of the peak.
+        try catalog.limitPageCache(kibibytes: 256)
         let datasets = try catalog.datasets()
         // A scan interrupted after a dataset's declarations changed leaves files indexed with the old
         // ones (their keys may already be gone): refuse to plan until a scan has re-indexed them.
@@ -106,11 +112,16 @@ public enum Build {
         let planner = try Planner(spec: spec, datasets: plannerDatasets)
         // File table: every live file, datasets by name, paths bytewise.
         var files: [ManifestFile] = []
-        var offsets: [FileLocators] = []
+        var locators = LocatorTable()
+        var liveFiles: [[CatalogFile]] = []
+        for ds in datasets { liveFiles.append(try catalog.files(datasetID: ds.id).filter { $0.state == .ok }) }
+        let sampleCount = liveFiles.reduce(0) { $0 + $1.reduce(0) { $0 + max(0, Int($1.sampleCount)) } }
+        planner.reserve(samples: sampleCount)
+        if out != nil { locators.reserve(sampleCount) }
         for (di, ds) in datasets.enumerated() {
-            for f in try catalog.files(datasetID: ds.id) where f.state == .ok {
+            for f in liveFiles[di] {
                 tick("reading the catalog: \(ds.name): \(files.count) files")
-                let index = try catalog.index(of: f)
+                let index = try catalog.index(of: f, sizes: spec.mixture.unit != .samples)
                 let fi = files.count
                 files.append(
                     ManifestFile(
@@ -129,9 +140,15 @@ public enum Build {
                 }
                 try planner.addFile(
                     fileIndex: fi, dataset: di, sampleKeys: index.sampleKeys, numeric: index.numericColumns, units: units)
-                offsets.append(FileLocators(index: index, hasSkippedRecords: f.skippedCount > 0))
+                if out != nil { locators.append(index, hasSkippedRecords: f.skippedCount > 0) }
             }
         }
+        locators.seal()
+        let catalogFingerprint = out != nil ? try catalog.contentFingerprint() : ""
+        liveFiles = []
+        // Planning needs none of SQLite's page cache, nor the heap pages the index decoding freed.
+        catalog.releaseMemory()
+        releaseFreedMemory()
         let b = spec.training.globalBatch / d
         let writeRanks: ClosedRange<Int>? = out == nil ? nil : (options.ranks ?? 0...(d - 1))
         // Continuation: the old manifest's steps < S are kept; their samples are excluded from every
@@ -148,27 +165,38 @@ public enum Build {
             consumedFilter = { r in c.contains(file: space.file(r), row: space.row(r)) }
         }
         var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
+        releaseFreedMemory()
         let componentOffset = continuation?.components.count ?? 0
         let sampleSpace = planner.space
         // Sparse entries pay off when a component's rows are near each other in files (every order but
         // `shuffle: samples`); the choice depends on the spec only, so it is deterministic.
         let sparseEntries = spec.order.shuffle != .samples || continuation?.hasSparseEntries == true
-        // Header needs the mixture log, known only after planning: keep per-rank writers in memory.
+        // Rank files stream to the output's temporary directory block by block (blocks are compressed and
+        // written on a background thread); their fixed headers, which bind them to header.json, are written
+        // last, once the mixture log is known.
         var stepsDone = 0
         var log: [MixtureLogEntry] = []
         var perStep: [[Int]] = []
         var perStepUnits: [[Int64]] = []
         var perStepTarget: [[Double]] = []
         var writers: [RankFileWriter] = []
-        if let wr = writeRanks {
-            writers = wr.map { RankFileWriter(rank: $0, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries) }
+        var manifestWriter: ManifestWriter?
+        let pipeline = BlockPipeline()
+        if let out, let wr = writeRanks {
+            let mw = try ManifestWriter(destination: out)
+            manifestWriter = mw
+            for rank in wr {
+                writers.append(
+                    try mw.rankFileWriter(
+                        rank: rank, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries, pipeline: pipeline))
+            }
         }
         if let continuation {
             let zeros = plan.summaries.map { _ in 0 }
             log = continuation.mixtureLog.map {
                 MixtureLogEntry(fromStep: $0.fromStep, toStep: $0.toStep, counts: $0.counts + zeros)
             }
-            if let wr = writeRanks {
+            if let wr = writeRanks, manifestWriter != nil {
                 for rank in wr {
                     for entries in continuation.steps[rank - wr.lowerBound] { writers[rank - wr.lowerBound].appendStep(entries) }
                 }
@@ -178,6 +206,26 @@ public enum Build {
         let oldZeros = [Int](repeating: 0, count: componentOffset)
         var totalSteps: Int?
         if case .fixed(let n) = spec.training.steps { totalSteps = n }
+        var scratch = EntryScratch()
+        let bases = sampleSpace.bases
+        // Steps are encoded a rank file block at a time, rank after rank: only one rank's raw block is
+        // being built at a time, and the block's planned steps (4 bytes per sample) wait for it.
+        let stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: b)
+        var pending: [PlannedStep] = []
+        func encodePending(last: Bool) {
+            guard let wr = writeRanks, manifestWriter != nil else { return }
+            for rank in wr {
+                for step in pending {
+                    appendEntries(
+                        RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
+                        componentOffset: componentOffset, sparse: sparseEntries, scratch: &scratch,
+                        to: &writers[rank - wr.lowerBound])
+                }
+                // The plan has ended: this rank's last block need not wait for the others'.
+                if last { writers[rank - wr.lowerBound].flushLastBlock() }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
         while let step = plan.next() {
             if stepsDone & 255 == 0 {
                 tick("planning: step \(stepsDone)" + (totalSteps.map { " of \($0) (\(stepsDone * 100 / max(1, $0))%)" } ?? ""))
@@ -193,17 +241,14 @@ public enum Build {
             } else {
                 log.append(MixtureLogEntry(fromStep: step.index, toStep: step.index, counts: counts))
             }
-            if let wr = writeRanks {
-                let split = RankSplit.split(step, dataParallel: d)
-                for rank in wr {
-                    writers[rank - wr.lowerBound].appendStep(
-                        entries(
-                            split[rank], offsets: offsets, space: sampleSpace, componentOffset: componentOffset,
-                            sparse: sparseEntries))
-                }
-            }
             stepsDone += 1
+            if manifestWriter != nil {
+                pending.append(step)
+                // Blocks start at multiples of stepsPerBlock (kept continuation steps included).
+                if stepsDone % stepsPerBlock == 0 { encodePending(last: false) }
+            }
         }
+        encodePending(last: true)
         var report = PlanReport(
             steps: stepsDone, globalBatch: spec.training.globalBatch, dataParallel: d, components: plan.summaries,
             warnings: plan.warnings, endReason: plan.endReason, leftover: plan.leftover, selected: planner.selectedTotal,
@@ -218,39 +263,51 @@ public enum Build {
         if case .fixed(let n) = spec.training.steps, stepsDone < n {
             report.warnings.append("the plan ends after \(stepsDone) of \(n) steps: \(plan.endReason ?? "data exhausted")")
         }
-        if let out, let wr = writeRanks {
-            let header = ManifestHeader(
-                toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
-                catalogFingerprint: try catalog.contentFingerprint(), globalBatch: spec.training.globalBatch,
-                dataParallel: d, steps: stepsDone,
-                datasets: datasets.map {
-                    ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField)
-                },
-                files: files,
-                components: (continuation?.components ?? [])
-                    + plan.summaries.map {
-                        ManifestComponent(
-                            name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
-                    }, mixtureLog: log, continuedFrom: continuation?.provenance)
-            let headerBytes = header.encoded()
-            let headerHash = XXH3.hash(headerBytes)
-            options.progress?("writing \(wr.count) rank files")
-            let writer = try ManifestWriter(destination: out)
-            try writer.write(name: "header.json", bytes: headerBytes)
-            var total = Int64(headerBytes.count)
-            for rank in wr {
-                let bytes = writers[rank - wr.lowerBound].finish(headerHash: headerHash)
-                total += Int64(bytes.count)
-                try writer.write(name: ManifestHeader.rankFileName(rank), bytes: bytes)
+        if let writer = manifestWriter, let wr = writeRanks {
+            do {
+                let header = ManifestHeader(
+                    toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
+                    catalogFingerprint: catalogFingerprint, globalBatch: spec.training.globalBatch,
+                    dataParallel: d, steps: stepsDone,
+                    datasets: datasets.map {
+                        ManifestDataset(name: $0.name, root: $0.root, format: $0.format, textField: $0.textField)
+                    },
+                    files: files,
+                    components: (continuation?.components ?? [])
+                        + plan.summaries.map {
+                            ManifestComponent(
+                                name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
+                        }, mixtureLog: log, continuedFrom: continuation?.provenance)
+                let headerBytes = header.encoded()
+                let headerHash = XXH3.hash(headerBytes)
+                options.progress?("writing \(wr.count) rank files")
+                try writer.write(name: "header.json", bytes: headerBytes)
+                var total = Int64(headerBytes.count)
+                for rank in wr { total += try writers[rank - wr.lowerBound].finishFile(headerHash: headerHash) }
+                try writer.commit()
+                report.manifestBytes = total
+            } catch {
+                pipeline.drain()
+                writer.abandon()
+                throw error
             }
-            try writer.commit()
-            report.manifestBytes = total
         }
         report.seconds = monotonicSeconds() - start
         return report
     }
 
-    /// A file's locators plus what is needed to tell whether row r + 1 directly follows row r in the file.
+    /// Returns free heap pages to the system (glibc keeps them otherwise, and later large allocations are
+    /// mapped afresh, so both would count in the peak). The corresponding C function is `malloc_trim`.
+    static func releaseFreedMemory() {
+        #if canImport(Glibc)
+            // Looked up at run time: <malloc.h> is not part of the Glibc module.
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            if let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+                _ = unsafeBitCast(f, to: MallocTrim.self)(0)
+            }
+        #endif
+    }
+
     /// Non-negative integers stored in 4 bytes each when they all fit (file offsets under 4 GiB), else 8.
     enum CompactOffsets {
         case u32([UInt32])
@@ -272,93 +329,243 @@ public enum Build {
         }
     }
 
-    struct FileLocators {
+    /// Every sample's locator in sample-space order (global sample index = `SampleRef`), 4 bytes each
+    /// while all fit, plus per file what tells whether row r + 1 directly follows row r in the file.
+    struct LocatorTable {
+        /// Locators in groups of `group` samples: a 4-byte base per group plus a 2-byte offset from it per
+        /// sample (about 2.3 bytes per sample). A group whose spread exceeds 65535 keeps its values in
+        /// `spill` (4 bytes each; its base is then their index there and its bit in `spilled` is set).
+        /// Any locator past 4 GiB switches the whole table to `wide` (8 bytes per sample).
+        private var groupBase: [UInt32] = []
+        private var delta: [UInt16] = []
+        private var spilled: [UInt64] = []
+        private var spill: [UInt32] = []
+        private var wide: [Int64]?
+        /// The last, incomplete group's values (sealed by `seal`).
+        private var open: [Int64] = []
+        private var reserved = 0
+        static let groupShift = 4
+        static let group = 1 << groupShift
+        private(set) var files: [FileAdjacency] = []
+        /// Per file: non-zero when consecutive indexed rows are always adjacent records and entries may skip
+        /// records (`FileAdjacency.allowsSparse`: JSONL without skipped records), so `follows` need not be asked.
+        private(set) var simple: [UInt8] = []
+        private(set) var count = 0
+
+        /// Reserves room for `n` locators (the catalog's sample count), so the table is not over-allocated.
+        mutating func reserve(_ n: Int) {
+            reserved = n
+            delta.reserveCapacity(n + Self.group)
+            groupBase.reserveCapacity(n / Self.group + 1)
+            spilled.reserveCapacity(n / Self.group / 64 + 1)
+        }
+
+        mutating func append(_ index: FileIndex, hasSkippedRecords: Bool) {
+            let adj = FileAdjacency(index: index, hasSkippedRecords: hasSkippedRecords)
+            files.append(adj)
+            simple.append(adj.allowsSparse ? 1 : 0)
+            if wide == nil, !index.byteOffsets.allSatisfy({ $0 >= 0 && $0 <= Int64(UInt32.max) }) {
+                var w: [Int64] = []
+                w.reserveCapacity(max(reserved, count + index.byteOffsets.count))
+                for i in 0..<(count - open.count) { w.append(self[i]) }
+                w.append(contentsOf: open)
+                wide = w
+                groupBase = []
+                delta = []
+                spilled = []
+                spill = []
+                open = []
+            }
+            if wide != nil {
+                wide!.append(contentsOf: index.byteOffsets)
+            } else {
+                for o in index.byteOffsets {
+                    open.append(o)
+                    if open.count == Self.group { closeGroup() }
+                }
+            }
+            count += index.byteOffsets.count
+        }
+
+        private mutating func closeGroup() {
+            guard !open.isEmpty else { return }
+            let lo = open.min()!
+            let hi = open.max()!
+            let g = groupBase.count
+            if g & 63 == 0 { spilled.append(0) }
+            if hi - lo <= Int64(UInt16.max) {
+                groupBase.append(UInt32(lo))
+                for v in open { delta.append(UInt16(v - lo)) }
+            } else {
+                groupBase.append(UInt32(spill.count))
+                spilled[g >> 6] |= 1 << UInt64(g & 63)
+                for v in open { spill.append(UInt32(v)) }
+                delta.append(contentsOf: repeatElement(0, count: open.count))
+            }
+            open.removeAll(keepingCapacity: true)
+        }
+
+        /// Closes the last group; call once every file is appended, before reading.
+        mutating func seal() {
+            if wide == nil { closeGroup() }
+            open = []
+        }
+
+        /// The locator of sample `ref` (after `seal`).
+        @inline(__always) subscript(_ ref: Int) -> Int64 {
+            if let wide { return wide[ref] }
+            let g = ref >> Self.groupShift
+            if spilled[g >> 6] & (1 << UInt64(g & 63)) != 0 {
+                return Int64(spill[Int(groupBase[g]) + (ref & (Self.group - 1))])
+            }
+            return Int64(groupBase[g]) + Int64(delta[ref])
+        }
+
+        /// Whether row `r` of file `f` (whose first sample is `base`) is the record right after row `r − 1`,
+        /// so that one entry can cover both. It is not when `on_error: skip` dropped records between them
+        /// (or, for tars, when skipped members such as directories lie between them).
+        func follows(file f: Int, base: Int, row r: Int) -> Bool {
+            let a = files[f]
+            switch a.kind {
+            case .parquetRows: return self[base + r] == self[base + r - 1] + 1
+            case .tarMembers: return self[base + r - 1] + a.lengths[r - 1] == self[base + r]
+            case .fileOffsets, .streamOffsets:
+                guard a.checkJSONLines else { return true }
+                let end = self[base + r - 1] + a.lengths[r - 1]
+                return self[base + r] == end + 1 || self[base + r] == end + 2
+            }
+        }
+    }
+
+    /// What a file's adjacency checks need besides its locators.
+    struct FileAdjacency {
         var kind: LocatorKind
-        var offsets: CompactOffsets
         /// Record byte lengths; kept only where adjacency needs them (tars; JSONL files with skipped records).
         var lengths: CompactOffsets
         var checkJSONLines: Bool
 
         init(index: FileIndex, hasSkippedRecords: Bool) {
             kind = index.locatorKind
-            offsets = CompactOffsets(index.byteOffsets)
             checkJSONLines = hasSkippedRecords && (kind == .fileOffsets || kind == .streamOffsets)
             lengths = CompactOffsets(kind == .tarMembers || checkJSONLines ? index.byteLengths : [])
-        }
-
-        init(offsets: [Int64]) {
-            kind = .fileOffsets
-            self.offsets = CompactOffsets(offsets)
-            lengths = .u32([])
-            checkJSONLines = false
         }
 
         /// Whether entries may skip records of this file: JSONL whose every record was indexed (no
         /// `on_error: skip` losses), so the reader can count records between rows.
         var allowsSparse: Bool { (kind == .fileOffsets || kind == .streamOffsets) && !checkJSONLines }
-
-        /// Whether indexed row `r` is the record right after indexed row `r - 1` in the file, so that one entry
-        /// can cover both. It is not when `on_error: skip` dropped records between them (or, for tars, when
-        /// skipped members such as directories lie between them).
-        func follows(_ r: Int) -> Bool {
-            switch kind {
-            case .parquetRows: return offsets[r] == offsets[r - 1] + 1
-            case .tarMembers: return offsets[r - 1] + lengths[r - 1] == offsets[r]
-            case .fileOffsets, .streamOffsets:
-                guard checkJSONLines else { return true }
-                let end = offsets[r - 1] + lengths[r - 1]
-                return offsets[r] == end + 1 || offsets[r] == end + 2
-            }
-        }
     }
 
-    /// Collapses a rank's chunks into entries: consecutive rows of one file in one component merge, as long
-    /// as the rows are adjacent records in the file (`FileLocators.follows`).
-    static func entries(
-        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], offsets: [FileLocators], space: SampleSpace,
-        componentOffset: Int = 0, sparse: Bool = false
-    ) -> [ManifestEntry] {
-        var out: [ManifestEntry] = []
+    /// Scratch buffers of `appendEntries`, reused across steps and ranks.
+    struct EntryScratch {
         var sorted: [SampleRef] = []
+        var locators: [Int64] = []
         var skips: [UInt32] = []
+    }
+
+    /// Appends one rank's step to its writer: each chunk's samples are collapsed into entries, where
+    /// consecutive rows of one file in one component merge as long as the rows are adjacent records in the
+    /// file (`LocatorTable.follows`). `bases` are the sample space's file bases (`SampleSpace.bases`).
+    static func appendEntries(
+        _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], locators: LocatorTable, bases: [UInt32],
+        componentOffset: Int = 0, sparse: Bool = false, scratch: inout EntryScratch, to writer: inout RankFileWriter
+    ) {
         for (c, chunk) in chunks {
             // Within a rank's micro-batch each component's samples are in (file, row) order: the global
             // batch is unchanged, runs collapse, deltas stay small and replay reads forward.
-            sorted.removeAll(keepingCapacity: true)
-            sorted.append(contentsOf: chunk)
-            sorted.sort()
-            let refs = sorted[...]
-            var i = refs.startIndex
-            while i < refs.endIndex {
-                let f = space.file(refs[i])
-                let base = space.bases[f]
-                let fileEnd = space.bases[f + 1]  // refs of file f are base ..< fileEnd
-                let r = Int64(refs[i] - base)
+            scratch.sorted.removeAll(keepingCapacity: true)
+            scratch.sorted.append(contentsOf: chunk)
+            scratch.sorted.withUnsafeMutableBufferPointer { sortRefs($0) }
+            let n = scratch.sorted.count
+            // Locators first, in one tight loop: their loads are independent cache misses that overlap
+            // (in shuffled orders every sample is a miss), rather than one at a time between encodings.
+            scratch.locators.removeAll(keepingCapacity: true)
+            for ref in scratch.sorted { scratch.locators.append(locators[Int(ref)]) }
+            var i = 0
+            var f = 0  // sorted refs visit files in increasing order: the file index only moves forward
+            while i < n {
+                let first = scratch.sorted[i]
+                while bases[f + 1] <= first { f += 1 }  // skips empty files (equal bases) too
+                let base = bases[f]
+                let fileEnd = bases[f + 1]  // refs of file f are base ..< fileEnd
+                let r = Int64(first - base)
                 // Sparse entries (JSONL files whose records all made it into the catalog): rows up to
                 // `maxSparseSkip` records apart share one entry, replay reads and drops the records between.
-                let canSkip = sparse && offsets[f].allowsSparse
-                skips.removeAll(keepingCapacity: true)
+                let canSkip = locators.simple[f] != 0
+                let canSkipRows = sparse && canSkip
+                scratch.skips.removeAll(keepingCapacity: true)
+                var isSparse = false
                 var j = i + 1
-                while j < refs.endIndex && refs[j] < fileEnd {
-                    let gap = Int64(refs[j] &- refs[j - 1]) - 1
-                    if gap == 0 && offsets[f].follows(Int(refs[j] - base)) {
-                        skips.append(0)
-                    } else if canSkip && gap > 0 && gap <= maxSparseSkip {
-                        skips.append(UInt32(gap))
+                var prevRef = first
+                while j < n {
+                    let ref = scratch.sorted[j]
+                    guard ref < fileEnd else { break }
+                    let gap = ref &- prevRef &- 1
+                    if gap == 0 && (canSkip || locators.follows(file: f, base: Int(base), row: Int(ref - base))) {
+                        scratch.skips.append(0)
+                    } else if canSkipRows && gap > 0 && Int64(gap) <= maxSparseSkip {
+                        scratch.skips.append(gap)
+                        isSparse = true
                     } else {
                         break
                     }
+                    prevRef = ref
                     j += 1
                 }
-                let isSparse = skips.contains { $0 > 0 }
-                out.append(
-                    ManifestEntry(
-                        component: c + componentOffset, file: f, row: r, count: j - i, locator: offsets[f].offsets[Int(r)],
-                        skips: isSparse ? skips : []))
+                writer.appendEntry(
+                    component: c + componentOffset, file: f, row: r, count: j - i, locator: scratch.locators[i],
+                    skips: scratch.skips, sparse: isSparse)
                 i = j
             }
         }
-        return out
+        writer.endStep()
+    }
+
+    /// Sorts sample refs ascending: quicksort with a branch-free partition (shuffled refs make the
+    /// comparisons unpredictable), insertion sort below 16 elements. Refs are plain integers, so the
+    /// result is the same as any other sort's.
+    static func sortRefs(_ a: UnsafeMutableBufferPointer<SampleRef>) {
+        guard let p = a.baseAddress, a.count > 1 else { return }
+        var lo = 0
+        var hi = a.count - 1
+        while hi - lo >= 16 {
+            // Median of three moved to `hi` as the pivot.
+            let mid = lo + (hi - lo) >> 1
+            if p[mid] < p[lo] { swap(&p[mid], &p[lo]) }
+            if p[hi] < p[lo] { swap(&p[hi], &p[lo]) }
+            if p[mid] < p[hi] { swap(&p[mid], &p[hi]) }
+            let pivot = p[hi]
+            // Lomuto partition without branches: every element is swapped with the first not-smaller one,
+            // whose index advances only past smaller elements.
+            var store = lo
+            for i in lo..<hi {
+                let v = p[i]
+                p[i] = p[store]
+                p[store] = v
+                store &+= v < pivot ? 1 : 0
+            }
+            p[hi] = p[store]
+            p[store] = pivot
+            // Recurse into the smaller side, loop on the larger (stack depth O(log n)).
+            if store - lo < hi - store {
+                if store - 1 > lo { sortRefs(UnsafeMutableBufferPointer(start: p + lo, count: store - lo)) }
+                lo = store + 1
+            } else {
+                if hi > store + 1 { sortRefs(UnsafeMutableBufferPointer(start: p + store + 1, count: hi - store)) }
+                hi = store - 1
+            }
+        }
+        guard hi > lo else { return }
+        var k = lo + 1
+        while k <= hi {
+            let v = p[k]
+            var m = k
+            while m > lo && p[m - 1] > v {
+                p[m] = p[m - 1]
+                m -= 1
+            }
+            p[m] = v
+            k += 1
+        }
     }
 
     /// The largest number of records a sparse entry skips between two of its rows.

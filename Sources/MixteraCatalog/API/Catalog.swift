@@ -303,7 +303,8 @@ public final class Catalog {
     }
 
     /// Decodes a file's index blob.
-    public func index(of file: CatalogFile) throws(CatalogError) -> FileIndex {
+    /// - Parameter sizes: when false, `textBytes` is empty and `tokens` nil (not decoded).
+    public func index(of file: CatalogFile, sizes: Bool = true) throws(CatalogError) -> FileIndex {
         let s = try db.statement("SELECT index_blob FROM files WHERE id = ?")
         s.bind([.int(file.id)])
         guard try s.step() else {
@@ -311,8 +312,18 @@ public final class Catalog {
         }
         let blob = s.blob(0)
         s.reset()
-        return try FileIndexCodec.decode(blob, path: file.relativePath)
+        return try FileIndexCodec.decode(blob, path: file.relativePath, sizes: sizes)
     }
+
+    /// Caps the connection's page cache at about `kibibytes` KiB (SQLite's default is 2 MiB). Bulk
+    /// readers of index blobs read every page once, so a small cache costs nothing.
+    public func limitPageCache(kibibytes: Int) throws(CatalogError) {
+        try db.execute("PRAGMA cache_size = -\(max(1, kibibytes))")
+    }
+
+    /// Frees the connection's cached pages (after bulk reads, before memory-heavy work).
+    /// The corresponding C function is `sqlite3_db_release_memory`.
+    public func releaseMemory() { sqlite3_db_release_memory(db.handle) }
 
     /// The catalog's key combinations of a dataset: id → values in categorical-property order.
     public func keys(datasetID: Int64) throws(CatalogError) -> [(id: UInt32, values: [PropertyValue])] {

@@ -223,36 +223,67 @@ enum FileIndexCodec {
         let lo = try r.readSignedVarint()
         let width = Int(try r.readUInt8())
         guard width <= 8 else { throw .truncated(offset: r.offset) }
-        var u = [UInt64](repeating: 0, count: n)
+        // Planes are OR-ed into the result's bit patterns in place (no intermediate array).
+        var v = [Int64](repeating: 0, count: n)
         for b in 0..<width {
             let plane = try readPlane(&r, count: n)
-            let shift = UInt64(8 * b)
-            for i in 0..<n { u[i] |= UInt64(plane[i]) << shift }
+            let shift = Int64(8 * b)
+            v.withUnsafeMutableBufferPointer { out in
+                plane.withUnsafeBufferPointer { p in
+                    for i in 0..<n { out[i] |= Int64(p[i]) << shift }
+                }
+            }
         }
-        var v = [Int64](repeating: 0, count: n)
-        if mode == 1 {
-            for i in 0..<n { v[i] = lo &+ Int64(bitPattern: u[i]) }
-        } else {
-            var p: Int64 = 0
-            for i in 0..<n {
-                p = p &+ (lo &+ Int64(bitPattern: u[i]))
-                v[i] = p
+        v.withUnsafeMutableBufferPointer { out in
+            if mode == 1 {
+                for i in 0..<n { out[i] = lo &+ out[i] }
+            } else {
+                var p: Int64 = 0
+                for i in 0..<n {
+                    p = p &+ (lo &+ out[i])
+                    out[i] = p
+                }
             }
         }
         return v
     }
 
-    static func decode(_ blob: [UInt8], path: String) throws(CatalogError) -> FileIndex {
+    /// Moves past an int column without decoding it.
+    static func skipInts(_ r: inout ByteReader, count n: Int) throws(ByteReaderError) {
+        let mode = try r.readUInt8()
+        if mode == 0 {
+            _ = try r.readSignedVarint()
+            return
+        }
+        guard mode == 1 || mode == 2 else { throw .truncated(offset: r.offset) }
+        _ = try r.readSignedVarint()
+        let width = Int(try r.readUInt8())
+        guard width <= 8 else { throw .truncated(offset: r.offset) }
+        for _ in 0..<width { try skipPlane(&r, count: n) }
+    }
+
+    static func skipPlane(_ r: inout ByteReader, count n: Int) throws(ByteReaderError) {
+        switch try r.readUInt8() {
+        case 0: _ = try r.readBytes(n)
+        case 1: _ = try r.readBytes(Int(try r.readVarint()))
+        case 2: _ = try r.readUInt8()
+        default: throw .truncated(offset: r.offset)
+        }
+    }
+
+    /// - Parameter sizes: when false, `textBytes` is left empty and `tokens` nil (version 2 blobs skip
+    ///   their sections without decoding them), for readers that need neither.
+    static func decode(_ blob: [UInt8], path: String, sizes: Bool = true) throws(CatalogError) -> FileIndex {
         // Version 1 blobs are one zstd frame (magic 28 B5 2F FD); version 2 starts with its version byte.
         if blob.count >= 4 && blob[0] == 0x28 && blob[1] == 0xB5 && blob[2] == 0x2F && blob[3] == 0xFD {
             return try decodeV1(blob, path: path)
         }
-        do { return try decodeV2(blob) } catch {
+        do { return try decodeV2(blob, sizes: sizes) } catch {
             throw CatalogError("corrupt", "index blob of \(path) is corrupt (\(error)); rescan with `mixtera scan`")
         }
     }
 
-    private static func decodeV2(_ raw: [UInt8]) throws(ByteReaderError) -> FileIndex {
+    private static func decodeV2(_ raw: [UInt8], sizes: Bool = true) throws(ByteReaderError) -> FileIndex {
         var r = ByteReader(raw)
         guard try r.readUInt8() == 2 else { throw .truncated(offset: 0) }
         let n = Int(try r.readVarint())
@@ -263,29 +294,40 @@ enum FileIndexCodec {
         guard m <= max(n, 1) else { throw .truncated(offset: r.offset) }
         var table: [UInt32] = []
         for _ in 0..<m { table.append(UInt32(truncatingIfNeeded: try r.readVarint())) }
-        let localKeys = try readInts(&r, count: n)
         var keys = [UInt32](repeating: 0, count: n)
-        for i in 0..<n {
-            guard localKeys[i] >= 0 && localKeys[i] < Int64(m) else { throw .truncated(offset: r.offset) }
-            keys[i] = table[Int(localKeys[i])]
+        do {
+            let localKeys = try readInts(&r, count: n)
+            for i in 0..<n {
+                guard localKeys[i] >= 0 && localKeys[i] < Int64(m) else { throw .truncated(offset: r.offset) }
+                keys[i] = table[Int(localKeys[i])]
+            }
         }
         let lengths = try readInts(&r, count: n)
-        let gaps = try readInts(&r, count: n)
-        var offsets = [Int64](repeating: 0, count: n)
+        // Offsets are decoded in place over the gaps.
+        var offsets = try readInts(&r, count: n)
         var end: Int64 = 0
         for i in 0..<n {
-            offsets[i] = end &+ gaps[i]
+            offsets[i] = end &+ offsets[i]
             end = offsets[i] &+ lengths[i]
         }
         let predictor = try r.readUInt8()
-        var text = try readInts(&r, count: n)
-        if predictor == 1 { for i in 0..<n { text[i] = lengths[i] &- text[i] } }
+        var text: [Int64] = []
         var tokens: [Int64]?
-        if flags & 1 != 0 {
-            let q = try r.readSignedVarint()
-            var t = try readInts(&r, count: n)
-            for i in 0..<n { t[i] = t[i] &+ predictTokens(text[i], q) }
-            tokens = t
+        if sizes {
+            text = try readInts(&r, count: n)
+            if predictor == 1 { for i in 0..<n { text[i] = lengths[i] &- text[i] } }
+            if flags & 1 != 0 {
+                let q = try r.readSignedVarint()
+                var t = try readInts(&r, count: n)
+                for i in 0..<n { t[i] = t[i] &+ predictTokens(text[i], q) }
+                tokens = t
+            }
+        } else {
+            try skipInts(&r, count: n)
+            if flags & 1 != 0 {
+                _ = try r.readSignedVarint()
+                try skipInts(&r, count: n)
+            }
         }
         let columnCount = Int(try r.readVarint())
         guard columnCount < 4096 else { throw .truncated(offset: r.offset) }

@@ -1,4 +1,9 @@
+import Dispatch
 import MixteraCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Rank file layout (all integers little-endian; docs/manifest-format.md is normative):
 ///
@@ -47,81 +52,328 @@ struct EntryDeltaState {
     var locator: Int64 = 0
 }
 
-/// Builds one rank file in memory, step by step.
+/// A growable byte buffer for the encoder's hot loop: capacity is ensured once per entry, then bytes are
+/// stored through a pointer (no per-byte `append` bookkeeping).
+struct EncodeBuffer {
+    private(set) var storage: [UInt8] = []
+    private(set) var count = 0
+    /// The size of the first allocation (then ×1.5 per growth); storage is allocated on first use.
+    var initialCapacity: Int
+
+    init(capacity: Int) { initialCapacity = max(capacity, 64) }
+
+    @inline(__always) mutating func ensure(_ extra: Int) {
+        if count + extra > storage.count { grow(count + extra) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        var n = max(storage.count, initialCapacity)
+        while n < needed { n += n / 2 }
+        // A new exact-size array (appending would let Array pick its own, larger, capacity).
+        var bigger = [UInt8](repeating: 0, count: n)
+        let used = count
+        if used > 0 {
+            storage.withUnsafeBufferPointer { src in
+                bigger.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: src.baseAddress!, count: used) }
+            }
+        }
+        storage = bigger
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    /// Advances the write position by `n` bytes (ensured by the caller), left as they are.
+    mutating func skip(_ n: Int) { count += n }
+
+    /// Stores bytes through `body`, which gets the buffer and the write position and returns the new position.
+    /// The caller must have called `ensure` for everything `body` writes.
+    @inline(__always) mutating func write(_ body: (UnsafeMutablePointer<UInt8>, Int) -> Int) {
+        let start = count
+        count = storage.withUnsafeMutableBufferPointer { body($0.baseAddress!, start) }
+    }
+
+    mutating func append(_ other: EncodeBuffer) {
+        ensure(other.count)
+        let n = other.count
+        guard n > 0 else { return }
+        other.storage.withUnsafeBufferPointer { src in
+            write { p, o in
+                (p + o).update(from: src.baseAddress!, count: n)
+                return o + n
+            }
+        }
+    }
+
+    /// Hands over the bytes written (the storage itself, no copy) and leaves the buffer empty; its next
+    /// allocation is sized like this one.
+    mutating func take() -> [UInt8] {
+        var out = storage
+        storage = []
+        out.removeSubrange(count...)
+        initialCapacity = max(64, count + count / 8)
+        count = 0
+        return out
+    }
+
+    var bytes: ArraySlice<UInt8> { storage[0..<count] }
+}
+
+@inline(__always) func putVarint(_ p: UnsafeMutablePointer<UInt8>, _ o: inout Int, _ value: UInt64) {
+    var v = value
+    while v >= 0x80 {
+        p[o] = UInt8(truncatingIfNeeded: v) | 0x80
+        o += 1
+        v >>= 7
+    }
+    p[o] = UInt8(truncatingIfNeeded: v)
+    o += 1
+}
+
+@inline(__always) func putSignedVarint(_ p: UnsafeMutablePointer<UInt8>, _ o: inout Int, _ value: Int64) {
+    putVarint(p, &o, UInt64(bitPattern: (value &<< 1) ^ (value >> 63)))
+}
+
+/// Compresses and writes blocks of rank files on one background thread, in submission order, so that
+/// planning (the caller's thread) overlaps zstd and I/O. At most `depth` blocks wait at a time. Blocks of
+/// one rank file are written in order, so the output does not depend on timing.
+public final class BlockPipeline: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "mixtera.rank-blocks")
+    private let slots: DispatchSemaphore
+
+    public init(depth: Int = 1) { slots = DispatchSemaphore(value: max(1, depth)) }
+
+    func submit(_ work: @escaping @Sendable () -> Void) {
+        slots.wait()
+        queue.async {
+            work()
+            self.slots.signal()
+        }
+    }
+
+    /// Waits until every submitted block is written.
+    public func drain() { queue.sync {} }
+}
+
+/// A rank file being written to disk block by block: only the block table stays in memory.
+final class RankFileSink: @unchecked Sendable {
+    let path: String
+    private var fd: Int32
+    /// Where the next block goes (the fixed header is written last, at offset 0).
+    private(set) var offset = Int64(RankFileFormat.fixedHeaderBytes)
+    private(set) var table = ByteWriter()
+    /// The first write error; later blocks are dropped and `finish` reports it.
+    private(set) var error: ManifestError?
+
+    init(path: String) throws(ManifestError) {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            let e = CoreError.fromErrno(errno, op: "create", path: path, creating: true)
+            throw ManifestError("cannot-create", e.message, at: e.location, category: e.category)
+        }
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// Compresses `raw` and appends it with its table entry.
+    func writeBlock(_ raw: [UInt8]) {
+        guard error == nil else { return }
+        let compressed = Zstd.compress(raw, level: 3)
+        table.writeUInt64LE(UInt64(offset))
+        table.writeUInt32LE(UInt32(compressed.count))
+        table.writeUInt32LE(UInt32(raw.count))
+        table.writeUInt64LE(XXH3.hash(compressed))
+        write(compressed[...], at: offset)
+        offset += Int64(compressed.count)
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>, at position: Int64) {
+        guard error == nil else { return }
+        var done = 0
+        bytes.withUnsafeBytes { b in
+            while done < b.count {
+                let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(position) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let e = CoreError.fromErrno(errno, op: "write", path: path, creating: true)
+                    error = ManifestError("cannot-create", e.message, at: e.location, category: e.category)
+                    return
+                }
+                done += n
+            }
+        }
+    }
+
+    /// fsyncs and closes the file.
+    func close() throws(ManifestError) {
+        if error == nil && fsync(fd) != 0 {
+            let e = CoreError.fromErrno(errno, op: "fsync", path: path, creating: true)
+            error = ManifestError("cannot-create", e.message, at: e.location, category: e.category)
+        }
+        Glibc.close(fd)
+        fd = -1
+        if let error { throw error }
+    }
+}
+
+/// Builds one rank file step by step: in memory (`finish`), or streamed to disk block by block
+/// (`ManifestWriter.rankFileWriter`, then `finishFile`) so that memory holds one block, not the file.
 public struct RankFileWriter {
     public let rank: Int
     public let dataParallel: Int
     public let samplesPerStep: Int
     let stepsPerBlock: Int
-    private var body = ByteWriter(capacity: 1 << 16)
+    /// In-memory mode: the file so far (fixed header placeholder, blocks).
+    private var body = ByteWriter()
     private var table = ByteWriter()
-    private var blockSteps: [[UInt8]] = []
+    /// The current raw block: room for the step offsets (`offsetBytes`), then its steps encoded back to
+    /// back; `stepEnds` are where each step ends, relative to the end of the offsets.
+    private var blockBytes = EncodeBuffer(capacity: 1 << 16)
+    private var stepEnds: [UInt32] = []
+    private var offsetBytes: Int { 4 * (stepsPerBlock + 1) }
+    /// The current step's entries (its entry count is written before them when the step ends).
+    private var stepBytes = EncodeBuffer(capacity: 1 << 10)
+    private var stepEntries = 0
+    private var stepSamples = 0
+    private var prev = EntryDeltaState()
     private var stepCount = 0
+    private let sink: RankFileSink?
+    private let pipeline: BlockPipeline?
 
     /// When true, counts are written as `count << 1 | sparse` and sparse entries carry their skips
     /// (flag bit 0, minor version 1); otherwise the 1.0 encoding, and entries must not be sparse.
     public let sparseEntries: Bool
 
     public init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool = false) {
+        self.init(
+            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: nil,
+            pipeline: nil)
+    }
+
+    init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, sink: RankFileSink?, pipeline: BlockPipeline?) {
         self.sparseEntries = sparseEntries
         self.rank = rank
         self.dataParallel = dataParallel
         self.samplesPerStep = samplesPerStep
+        self.sink = sink
+        self.pipeline = sink == nil ? nil : pipeline
         stepsPerBlock = RankFileFormat.stepsPerBlock(samplesPerStep: samplesPerStep)
-        body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes))
+        if sink == nil {
+            body = ByteWriter(capacity: 1 << 16)
+            body.write(repeatElement(0, count: RankFileFormat.fixedHeaderBytes))
+        }
     }
 
     /// Appends the entries of the next step (their counts must sum to `samplesPerStep`).
     public mutating func appendStep(_ entries: [ManifestEntry]) {
-        assert(entries.reduce(0) { $0 + $1.count } == samplesPerStep, "step does not hold b samples")
-        var w = ByteWriter(capacity: entries.count * 8 + 4)
-        w.writeVarint(entries.count)
-        var prev = EntryDeltaState()
         for e in entries {
-            w.writeVarint(e.component)
-            let same = e.file == prev.file
-            w.writeSignedVarint(Int64(e.file - prev.file))
-            w.writeSignedVarint(e.row - (same ? prev.rowEnd : 0))
-            if sparseEntries {
-                w.writeVarint(UInt64(e.count) << 1 | (e.isSparse ? 1 : 0))
-            } else {
-                precondition(!e.isSparse, "sparse entry written without sparseEntries")
-                w.writeVarint(e.count)
-            }
-            w.writeSignedVarint(e.locator - (same ? prev.locator : 0))
-            if e.isSparse { for k in e.skips { w.writeVarint(UInt64(k)) } }
-            prev = EntryDeltaState(file: e.file, rowEnd: e.rowEnd, locator: e.locator)
+            appendEntry(
+                component: e.component, file: e.file, row: e.row, count: e.count, locator: e.locator, skips: e.skips,
+                sparse: e.isSparse)
         }
-        blockSteps.append(w.bytes)
-        stepCount += 1
-        if blockSteps.count == stepsPerBlock { flushBlock() }
+        endStep()
     }
 
-    private mutating func flushBlock() {
-        guard !blockSteps.isEmpty else { return }
-        var raw = ByteWriter()
-        var off: UInt32 = 0
-        for s in blockSteps {
-            raw.writeUInt32LE(off)
-            off += UInt32(s.count)
+    /// Appends one entry to the current step. `skips` (the records skipped after each row but the last,
+    /// `count − 1` values) is read only when `sparse`.
+    @inline(__always)
+    public mutating func appendEntry(
+        component: Int, file: Int, row: Int64, count: Int, locator: Int64, skips: [UInt32], sparse: Bool
+    ) {
+        precondition(!sparse || sparseEntries, "sparse entry written without sparseEntries")
+        let same = file == prev.file
+        var rowEnd = row + Int64(count)
+        stepBytes.ensure(50 + (sparse ? 5 * skips.count : 0))
+        let sparseEntries = self.sparseEntries
+        let prev = self.prev
+        stepBytes.write { p, start in
+            var o = start
+            putVarint(p, &o, UInt64(component))
+            putSignedVarint(p, &o, Int64(file - prev.file))
+            putSignedVarint(p, &o, row - (same ? prev.rowEnd : 0))
+            putVarint(p, &o, sparseEntries ? UInt64(count) << 1 | (sparse ? 1 : 0) : UInt64(count))
+            putSignedVarint(p, &o, locator - (same ? prev.locator : 0))
+            if sparse {
+                for k in skips {
+                    putVarint(p, &o, UInt64(k))
+                    rowEnd += Int64(k)
+                }
+            }
+            return o
         }
-        raw.writeUInt32LE(off)
-        for s in blockSteps { raw.write(s) }
-        let compressed = Zstd.compress(raw.bytes, level: 3)
+        self.prev = EntryDeltaState(file: file, rowEnd: rowEnd, locator: locator)
+        stepEntries += 1
+        stepSamples += count
+    }
+
+    /// Ends the current step (the entries appended since the last one).
+    public mutating func endStep() {
+        assert(stepSamples == samplesPerStep, "step does not hold b samples")
+        if blockBytes.count == 0 {
+            blockBytes.ensure(offsetBytes)
+            blockBytes.skip(offsetBytes)
+        }
+        blockBytes.ensure(10 + stepBytes.count)
+        let n = stepEntries
+        blockBytes.write { p, start in
+            var o = start
+            putVarint(p, &o, UInt64(n))
+            return o
+        }
+        blockBytes.append(stepBytes)
+        stepEnds.append(UInt32(blockBytes.count - offsetBytes))
+        stepBytes.removeAll()
+        stepEntries = 0
+        stepSamples = 0
+        prev = EntryDeltaState()
+        stepCount += 1
+        if stepEnds.count == stepsPerBlock { flushBlock() }
+    }
+
+    /// Writes the current, possibly incomplete, block now instead of holding it until `finishFile`; call
+    /// only after the file's last step (a block ends early only at the end of the file).
+    public mutating func flushLastBlock() { flushBlock() }
+
+    /// The raw block: `u32 stepOffsets[k + 1]` (k = steps in the block), then the steps.
+    private mutating func flushBlock() {
+        guard !stepEnds.isEmpty else { return }
+        let k = stepEnds.count
+        let used = 4 * (k + 1)
+        let reserved = offsetBytes
+        let shift = reserved - used
+        let ends = stepEnds
+        blockBytes.write { p, end in
+            // A last, shorter block needs fewer offsets: move its steps down.
+            if shift > 0 { memmove(p + used, p + reserved, end - reserved) }
+            var o = 0
+            func u32(_ v: UInt32) {
+                for i in 0..<4 { p[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+                o += 4
+            }
+            u32(0)
+            for e in ends { u32(e) }
+            return end - shift
+        }
+        let raw = blockBytes.take()
+        stepEnds.removeAll(keepingCapacity: true)
+        if let sink {
+            if let pipeline {
+                pipeline.submit { sink.writeBlock(raw) }
+            } else {
+                sink.writeBlock(raw)
+            }
+            return
+        }
+        let compressed = Zstd.compress(raw, level: 3)
         table.writeUInt64LE(UInt64(body.count))
         table.writeUInt32LE(UInt32(compressed.count))
         table.writeUInt32LE(UInt32(raw.count))
         table.writeUInt64LE(XXH3.hash(compressed))
         body.write(compressed)
-        blockSteps.removeAll(keepingCapacity: true)
     }
 
-    /// Finishes the file and returns its bytes, binding it to the header by its XXH3-64.
-    public mutating func finish(headerHash: UInt64) -> [UInt8] {
-        flushBlock()
-        let tableOffset = body.count
-        body.write(table.bytes)
-        body.writeUInt64LE(XXH3.hash(table.bytes))
+    /// The fixed header (bytes 0..<64) of a file whose block table starts at `tableOffset`.
+    private func fixedHeader(headerHash: UInt64, tableOffset: Int) -> [UInt8] {
         var h = ByteWriter(capacity: 64)
         h.write(RankFileFormat.magic)
         h.writeUInt16LE(RankFileFormat.major)
@@ -135,9 +387,52 @@ public struct RankFileWriter {
         h.writeUInt64LE(headerHash)
         h.writeUInt64LE(UInt64(tableOffset))
         h.writeUInt64LE(XXH3.hash(h.bytes))
+        return h.bytes
+    }
+
+    /// Finishes the file and returns its bytes, binding it to the header by its XXH3-64.
+    public mutating func finish(headerHash: UInt64) -> [UInt8] {
+        precondition(sink == nil, "finish() on a streaming writer; use finishFile(headerHash:)")
+        flushBlock()
+        let tableOffset = body.count
+        body.write(table.bytes)
+        body.writeUInt64LE(XXH3.hash(table.bytes))
         var out = body.bytes
-        out.replaceSubrange(0..<64, with: h.bytes)
+        out.replaceSubrange(0..<64, with: fixedHeader(headerHash: headerHash, tableOffset: tableOffset))
         return out
+    }
+
+    /// Finishes a streaming writer: writes the last block, the block table and the fixed header, fsyncs
+    /// and closes the file. Returns the file's size in bytes.
+    public mutating func finishFile(headerHash: UInt64) throws(ManifestError) -> Int64 {
+        guard let sink else { preconditionFailure("finishFile on an in-memory writer; use finish(headerHash:)") }
+        flushBlock()
+        pipeline?.drain()
+        let tableOffset = sink.offset
+        var tail = sink.table
+        tail.writeUInt64LE(XXH3.hash(sink.table.bytes))
+        sink.write(tail.bytes[...], at: tableOffset)
+        sink.write(fixedHeader(headerHash: headerHash, tableOffset: Int(tableOffset))[...], at: 0)
+        try sink.close()
+        return tableOffset + Int64(tail.count)
+    }
+}
+
+extension ManifestWriter {
+    /// A rank file writer that streams to `rank`'s file in this manifest's temporary directory.
+    /// - Parameter pipeline: compresses and writes blocks on a background thread (shared by all ranks);
+    ///   nil writes them on the caller's thread.
+    public func rankFileWriter(
+        rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, pipeline: BlockPipeline?
+    ) throws(ManifestError) -> RankFileWriter {
+        let sink: RankFileSink
+        do { sink = try RankFileSink(path: temporary + "/" + ManifestHeader.rankFileName(rank)) } catch {
+            abandon()
+            throw error
+        }
+        return RankFileWriter(
+            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: sink,
+            pipeline: pipeline)
     }
 }
 

@@ -41,6 +41,8 @@ public final class Planner {
     private var mapping: [[(categorical: Bool, index: Int)?]] = []
     private var keyValues: [[UInt32: [PropertyValue]]] = []
     private var keyClass: [[UInt32: KeyClass]] = []
+    /// Per dataset, indexed by key id (below `denseKeyLimit`): the key's decision as a code (see `addRowsFast`).
+    private var keyCodes: [[Int32]] = []
     /// Selected samples per component, in catalog order.
     private var selections: [[SampleRef]] = []
     /// With `unit: tokens | bytes`: per selected sample (parallel to `selections`), its size in that unit.
@@ -136,6 +138,7 @@ public final class Planner {
             for k in d.keys { kv[k.id] = k.values }
             keyValues.append(kv)
             keyClass.append([:])
+            keyCodes.append([])
         }
         try resolveComponents()
         selections = Array(repeating: [], count: components.count)
@@ -253,6 +256,11 @@ public final class Planner {
         defer { currentUnits = nil }
         currentUnits = needsUnits ? (units ?? []) : nil
         scannedTotal += sampleKeys.count
+        if !needsUnits && sortProperty == nil {
+            try addRowsFast(
+                fileIndex: fileIndex, dataset: dataset, sampleKeys: sampleKeys, numeric: numeric, map: map, dsName: dsName)
+            return
+        }
         var row = 0
         while row < sampleKeys.count {
             let key = sampleKeys[row]
@@ -266,30 +274,9 @@ public final class Planner {
                 }
             case .perSample:
                 for r in row..<run {
-                    let value: (Int) -> PropertyValue = { g in
-                        guard let m = map[g], !m.categorical else { return .null }
-                        return numeric[m.index].value(at: r)
+                    if let c = perSampleComponent(cls, row: r, numeric: numeric, map: map) {
+                        select(c, file: fileIndex, row: r, numeric: numeric, map: map)
                     }
-                    if case .numeric(let p) = cls.query, !p.evaluate(value) { continue }
-                    if case .alwaysFalse = cls.query { continue }
-                    var chosen: Int?
-                    for (i, res) in cls.components.enumerated() {
-                        let hit: Bool
-                        switch res {
-                        case .alwaysTrue: hit = true
-                        case .alwaysFalse: hit = false
-                        case .numeric(let p): hit = p.evaluate(value)
-                        }
-                        if hit {
-                            if let c = chosen {
-                                // A later catch-all (`true`) is not an overlap worth reporting.
-                                if !components[i].filter.isAlwaysTrue { overlapCounts[c << 16 | i, default: 0] += 1 }
-                            } else {
-                                chosen = i
-                            }
-                        }
-                    }
-                    if let c = chosen { select(c, file: fileIndex, row: r, numeric: numeric, map: map) }
                 }
             }
             row = run
@@ -306,6 +293,144 @@ public final class Planner {
                 "mixture unit is tokens but dataset \"\(dsName)\" has no per-sample token counts; declare `tokens:` in its dataset spec and rescan, or use unit: bytes",
                 at: spec.mixture.location)
         }
+    }
+
+    /// The component a sample of a per-sample key goes to (numeric filters decide), or nil.
+    private func perSampleComponent(
+        _ cls: KeyClass, row r: Int, numeric: [NumericColumn], map: [(categorical: Bool, index: Int)?]
+    ) -> Int? {
+        let value: (Int) -> PropertyValue = { g in
+            guard let m = map[g], !m.categorical else { return .null }
+            return numeric[m.index].value(at: r)
+        }
+        if case .numeric(let p) = cls.query, !p.evaluate(value) { return nil }
+        if case .alwaysFalse = cls.query { return nil }
+        var chosen: Int?
+        for (i, res) in cls.components.enumerated() {
+            let hit: Bool
+            switch res {
+            case .alwaysTrue: hit = true
+            case .alwaysFalse: hit = false
+            case .numeric(let p): hit = p.evaluate(value)
+            }
+            if hit {
+                if let c = chosen {
+                    // A later catch-all (`true`) is not an overlap worth reporting.
+                    if !components[i].filter.isAlwaysTrue { overlapCounts[c << 16 | i, default: 0] += 1 }
+                } else {
+                    chosen = i
+                }
+            }
+        }
+        return chosen
+    }
+
+    /// Key codes of `keyCodes`: not classified yet, not selected, decided per sample; ≥ 0: a component.
+    private static let unclassified: Int32 = -1
+    private static let notSelected: Int32 = -2
+    private static let perSampleCode: Int32 = -3
+    /// Keys with ids below this get a slot in `keyCodes` (ids are catalog row ids, normally small).
+    private static let denseKeyLimit: UInt32 = 1 << 16
+
+    /// `addFile` for mixtures in samples without `sort_by`: one table lookup per sample. While components
+    /// fit in a byte, the sample's component is recorded as one byte per sample (`sampleCodes`) and the
+    /// selections are built at exact size by `finish` (no growth slack); otherwise refs are appended to the
+    /// selections directly.
+    private func addRowsFast(
+        fileIndex: Int, dataset: Int, sampleKeys: [UInt32], numeric: [NumericColumn],
+        map: [(categorical: Bool, index: Int)?], dsName: String
+    ) throws(PlanError) {
+        let base = space.bases[fileIndex]
+        // Work on local copies (moved out, so appends do not copy): classification may add components.
+        var sel = selections
+        selections = []
+        var codes = keyCodes[dataset]
+        keyCodes[dataset] = []
+        var sampleCodes = self.sampleCodes
+        self.sampleCodes = []
+        var counts = codeCounts
+        codeCounts = []
+        var codesActive = sampleCodesActive
+        // (Class properties are not touched per sample: each access would be an exclusivity check.)
+        defer {
+            selections = sel
+            keyCodes[dataset] = codes
+            self.sampleCodes = sampleCodes
+            codeCounts = counts
+            sampleCodesActive = codesActive
+        }
+        var selected = 0
+        for row in 0..<sampleKeys.count {
+            let key = sampleKeys[row]
+            var code = Int(key) < codes.count ? codes[Int(key)] : Self.unclassified
+            if code == Self.unclassified {
+                selections = sel
+                sel = []
+                defer {
+                    sel = selections
+                    selections = []
+                }
+                let cls = try classify(dataset: dataset, key: key, map: map, dsName: dsName)
+                switch cls.decision {
+                case .constant(let c): code = c.map { Int32($0) } ?? Self.notSelected
+                case .perSample: code = Self.perSampleCode
+                }
+                if key < Self.denseKeyLimit {
+                    if Int(key) >= codes.count {
+                        codes.append(contentsOf: repeatElement(Self.unclassified, count: Int(key) + 1 - codes.count))
+                    }
+                    codes[Int(key)] = code
+                }
+            }
+            var component = -1
+            if code >= 0 {
+                component = Int(code)
+            } else if code == Self.perSampleCode {
+                let cls = try classify(dataset: dataset, key: key, map: map, dsName: dsName)
+                component = perSampleComponent(cls, row: row, numeric: numeric, map: map) ?? -1
+            }
+            if component >= 0 { selected += 1 }
+            if codesActive {
+                if component < Int(Self.noComponent) {
+                    sampleCodes.append(component < 0 ? Self.noComponent : UInt8(component))
+                    if component >= 0 { counts[component] += 1 }
+                    continue
+                }
+                // A 256th component: build the selections so far and append directly from here on.
+                sel = Self.selections(from: sampleCodes, counts: counts, components: max(sel.count, component + 1))
+                sampleCodes = []
+                codesActive = false
+            }
+            if component >= 0 { sel[component].append(base &+ UInt32(truncatingIfNeeded: row)) }
+        }
+        selectedTotal += selected
+    }
+
+    /// Per sample in sample-space order (fast path only): its component, or `noComponent`.
+    private var sampleCodes: [UInt8] = []
+    private var sampleCodesActive = true
+    /// Per component: samples with that code in `sampleCodes` (256 slots).
+    private var codeCounts = [Int](repeating: 0, count: 256)
+    private static let noComponent: UInt8 = 255
+
+    /// The selections recorded by `sampleCodes`, each at its exact size.
+    private static func selections(from codes: [UInt8], counts: [Int], components: Int) -> [[SampleRef]] {
+        var out: [[SampleRef]] = []
+        out.reserveCapacity(components)
+        for c in 0..<components {
+            var a: [SampleRef] = []
+            a.reserveCapacity(c < counts.count ? counts[c] : 0)
+            out.append(a)
+        }
+        for (i, code) in codes.enumerated() where code != noComponent {
+            out[Int(code)].append(SampleRef(truncatingIfNeeded: i))
+        }
+        return out
+    }
+
+    /// Hints the number of samples the files to be added hold (sizes the per-sample table exactly).
+    public func reserve(samples: Int) {
+        if !needsUnits && sortProperty == nil { sampleCodes.reserveCapacity(samples) }
     }
 
     /// The units of the file being added (see `addFile`); empty when they are missing.
@@ -416,6 +541,12 @@ public final class Planner {
     ///   - consumed: samples already used before `startStep`; every component's first epoch skips them.
     public func finish(startStep: Int = 0, consumed: (@Sendable (SampleRef) -> Bool)? = nil) throws(PlanError) -> StepPlan {
         var warnings: [String] = []
+        if sampleCodesActive && !sampleCodes.isEmpty {
+            let codes = sampleCodes
+            sampleCodes = []
+            selections = Self.selections(from: codes, counts: codeCounts, components: components.count)
+        }
+        sampleCodesActive = false
         if naturalMode {
             // Order natural components by name for readability; weights ∝ selected counts (exact).
             let order = components.indices.sorted {
@@ -465,11 +596,21 @@ public final class Planner {
             }
         }
         let weights = try scheduleWeights()
-        let streams = components.indices.map { i in
-            ComponentStream(
-                base: selections[i], space: space, mode: arbitraryMode ? .none : spec.order.shuffle,
-                blockSize: spec.order.blockSize,
-                seed: spec.seed, component: i, excluded: consumed, units: needsUnits ? selectionUnits[i] : [])
+        // Each selection moves into its stream (no copy: the first epoch's shuffle permutes it in place).
+        var streams: [ComponentStream] = []
+        streams.reserveCapacity(components.count)
+        for i in components.indices {
+            let base = selections[i]
+            selections[i] = []
+            var units: [UInt32] = []
+            if needsUnits {
+                units = selectionUnits[i]
+                selectionUnits[i] = []
+            }
+            streams.append(
+                ComponentStream(
+                    base: base, space: space, mode: arbitraryMode ? .none : spec.order.shuffle,
+                    blockSize: spec.order.blockSize, seed: spec.seed, component: i, excluded: consumed, units: units))
         }
         selections = []
         selectionUnits = []

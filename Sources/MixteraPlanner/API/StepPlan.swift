@@ -368,4 +368,30 @@ public enum RankSplit {
         }
         return out
     }
+
+    /// Rank `rank`'s chunks of the split (the same as `split(step, dataParallel: d)[rank]`), computed
+    /// without the other ranks'.
+    public static func chunks(_ step: PlannedStep, dataParallel d: Int, rank: Int) -> [(
+        component: Int, refs: ArraySlice<SampleRef>
+    )] {
+        var out: [(component: Int, refs: ArraySlice<SampleRef>)] = []
+        var cursor = 0
+        for (k, refs) in step.samples.enumerated() {
+            let c = refs.count
+            let q = c / d
+            let r = c % d
+            // Extras go to ranks cursor, cursor + 1, …, cursor + r − 1 (mod d).
+            let extrasBefore: Int
+            if cursor + r <= d {
+                extrasBefore = min(max(rank - cursor, 0), r)
+            } else {
+                extrasBefore = min(rank, cursor + r - d) + max(0, rank - cursor)
+            }
+            let size = q + ((rank - cursor + d) % d < r ? 1 : 0)
+            let start = refs.startIndex + rank * q + extrasBefore
+            if size > 0 { out.append((k, refs[start..<(start + size)])) }
+            cursor = (cursor + r) % d
+        }
+        return out
+    }
 }

@@ -82,31 +82,32 @@ struct ComponentStream {
     private var excludedCount = 0
 
     init(
-        base: [SampleRef], space: SampleSpace, mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
-        excluded: (@Sendable (SampleRef) -> Bool)? = nil, units: [UInt32] = []
+        base: consuming [SampleRef], space: SampleSpace, mode: ShuffleMode, blockSize: Int, seed: UInt64, component: Int,
+        excluded: (@Sendable (SampleRef) -> Bool)? = nil, units: consuming [UInt32] = []
     ) {
-        precondition(units.isEmpty || units.count == base.count)
-        self.units = units
+        // `base` and `units` are consumed: the shuffles below permute them in place, without a copy.
+        order = consume base
+        self.units = consume units
+        precondition(self.units.isEmpty || self.units.count == order.count)
         self.excluded = excluded
-        if let excluded { excludedCount = base.reduce(0) { $0 + (excluded($1) ? 1 : 0) } }
         self.mode = mode
         self.seed = seed
         self.component = component
-        order = base
+        if let excluded { excludedCount = order.reduce(0) { $0 + (excluded($1) ? 1 : 0) } }
         switch mode {
         case .files:
             var i = 0
-            while i < base.count {
-                let f = space.file(base[i])
+            while i < order.count {
+                let f = space.file(order[i])
                 var j = i + 1
-                while j < base.count && space.file(base[j]) == f { j += 1 }
+                while j < order.count && space.file(order[j]) == f { j += 1 }
                 segments.append((i, j - i))
                 i = j
             }
         case .blocks:
             var i = 0
-            while i < base.count {
-                segments.append((i, min(blockSize, base.count - i)))
+            while i < order.count {
+                segments.append((i, min(blockSize, order.count - i)))
                 i += blockSize
             }
         case .none, .samples: break

@@ -269,3 +269,64 @@ struct Synthetic {
         }
     }
 }
+
+@Suite struct FastClassificationTests {
+    @Test func rankChunksMatchTheFullSplit() throws {
+        let s = Synthetic(files: 3, samplesPerFile: 500, seed: TestSupport.seed)
+        var (plan, _) = try s.plan(PlannerTests.yaml("{by: source, weights: {web: 0.5, code: 0.3, books: 0.2}}", g: 64, d: 4))
+        var steps = 0
+        while let step = plan.next() {
+            for d in [1, 3, 4, 7, 64, 100] {
+                let split = RankSplit.split(step, dataParallel: d)
+                for rank in 0..<d {
+                    let chunks = RankSplit.chunks(step, dataParallel: d, rank: rank)
+                    #expect(chunks.map(\.component) == split[rank].map(\.component))
+                    #expect(chunks.map { Array($0.refs) } == split[rank].map { Array($0.refs) })
+                }
+            }
+            steps += 1
+        }
+        #expect(steps > 3)
+    }
+
+    /// More than 255 natural components: the one-byte-per-sample component table gives way to direct
+    /// selections mid-file; every sample still lands in the component of its key.
+    @Test func naturalMixtureWithMoreThan255Components() throws {
+        let keyCount = 300
+        var rng = SplitMix64(seed: TestSupport.seed)
+        let files: [[UInt32]] = (0..<3).map { _ in (0..<2000).map { _ in UInt32(1 + rng.nextBelow(UInt64(keyCount))) } }
+        let dataset = PlannerDataset(
+            name: "d", properties: [("source", .string), ("quality", .float)],
+            keys: (1...keyCount).map { (UInt32($0), [PropertyValue.string("s\($0)")]) })
+        let spec = try BuildSpec.parse(
+            text: """
+                mixture: {natural: true}
+                training: {global_batch: 300, data_parallel: 1, steps: 4}
+                order: {shuffle: samples}
+                seed: 3
+                on_exhausted: repeat
+                """, path: "b.yaml")
+        let p = try Planner(spec: spec, datasets: [dataset])
+        var space = SampleSpace()
+        for (i, keys) in files.enumerated() {
+            try space.append(sampleCount: keys.count)
+            try p.addFile(
+                fileIndex: i, dataset: 0, sampleKeys: keys,
+                numeric: [.float([Double](repeating: 0.5, count: keys.count), nulls: nil)])
+        }
+        var plan = try p.finish()
+        var perKey = [Int](repeating: 0, count: keyCount + 1)
+        for keys in files { for k in keys { perKey[Int(k)] += 1 } }
+        #expect(plan.summaries.reduce(0) { $0 + $1.selected } == 6000)
+        for c in plan.summaries {
+            let k = Int(c.name.split(separator: "=").last!.dropFirst())!
+            #expect(c.selected == perKey[k], "\(c.name)")
+        }
+        while let step = plan.next() {
+            for (i, refs) in step.samples.enumerated() {
+                let k = Int(plan.summaries[i].name.split(separator: "=").last!.dropFirst())!
+                for r in refs { #expect(Int(files[space.file(r)][Int(space.row(r))]) == k) }
+            }
+        }
+    }
+}
