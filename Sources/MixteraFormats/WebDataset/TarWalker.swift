@@ -39,8 +39,13 @@ public final class TarWalker {
     public let limits: TarLimits
     private let source: Source
     private static let windowBytes = 64 << 10
-    private var window: [UInt8] = []
+    /// Read-ahead window of a plain tar (`windowBytes`, allocated once): `windowCount` bytes of the file
+    /// from `windowStart`. Streams read headers into its first 512 bytes.
+    private let window = UnsafeMutableRawBufferPointer.allocate(byteCount: TarWalker.windowBytes, alignment: 16)
+    private var windowCount = 0
     private var windowStart: Int64 = 0
+    /// The name of the member returned by the last `next()`, as bytes (reused).
+    private var nameBytes: [UInt8] = []
     /// Offset of the next header to read.
     private var nextHeaderOffset: Int64 = 0
     private var finished = false
@@ -57,6 +62,8 @@ public final class TarWalker {
         if case .stream = source { return true }
         return false
     }
+
+    deinit { window.deallocate() }
 
     public init(path: String, backend: Backend = .automatic, limits: TarLimits = TarLimits()) throws(FormatError) {
         self.path = path
@@ -109,7 +116,7 @@ public final class TarWalker {
         var extensionCount = 0
 
         while true {
-            let block = try readBytes(TarHeader.blockSize, at: offset)
+            let block = try headerBlock(at: offset)
             if block.isEmpty || (block.count < TarHeader.blockSize && block.allSatisfy { $0 == 0 }) {
                 if let firstHeaderOffset {
                     throw truncated(
@@ -141,7 +148,7 @@ public final class TarWalker {
                         + "computed 0o\(String(check.computed, radix: 8)))",
                     at: offset)
             }
-            guard let headerSize = TarHeader.number(header.bytes[TarHeader.size]) else {
+            guard let headerSize = TarHeader.number(header.field(TarHeader.size)) else {
                 throw badArchive("invalid size field in tar header", at: offset)
             }
             let type = header.typeFlag
@@ -188,23 +195,26 @@ public final class TarWalker {
 
             // A member header.
             let headerOffset = firstHeaderOffset ?? offset
-            var nameBytes: [UInt8]
-            if let path = local.value(\.path, global: globalRecords) {
-                nameBytes = path
+            nameBytes.removeAll(keepingCapacity: true)
+            if let path = PaxState.effective(local.path, globalRecords.path) {
+                nameBytes.append(contentsOf: path)
             } else if let longName {
-                nameBytes = longName
+                nameBytes.append(contentsOf: longName)
             } else {
-                nameBytes = Array(header.text(TarHeader.name))
                 let prefix = header.text(TarHeader.prefix)
-                if header.isPOSIXUstar && !prefix.isEmpty { nameBytes = Array(prefix) + [0x2F] + nameBytes }
+                if header.isPOSIXUstar && !prefix.isEmpty {
+                    nameBytes.append(contentsOf: prefix)
+                    nameBytes.append(0x2F)
+                }
+                nameBytes.append(contentsOf: header.text(TarHeader.name))
             }
-            var linkBytes: [UInt8]? = local.value(\.linkPath, global: globalRecords) ?? longLink
+            var linkBytes: [UInt8]? = PaxState.effective(local.linkPath, globalRecords.linkPath) ?? longLink
             if linkBytes == nil {
                 let l = header.text(TarHeader.linkName)
                 if !l.isEmpty { linkBytes = Array(l) }
             }
             var size = headerSize
-            if let paxSize = local.value(\.size, global: globalRecords) {
+            if let paxSize = PaxState.effective(local.size, globalRecords.size) {
                 guard let s = Self.decimal(paxSize) else {
                     throw badArchive("invalid pax size \"\(String(decoding: paxSize, as: UTF8.self))\"", at: headerOffset)
                 }
@@ -297,23 +307,52 @@ public final class TarWalker {
 
     // MARK: - Reading
 
+    /// Up to `count` (≤ `windowBytes`) bytes of a plain tar at `offset`, from the read-ahead window; shorter
+    /// only at end of file. Valid until the next read.
+    ///
+    /// Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of small
+    /// members cost one pread per window, not two per member; a large payload that is skipped costs at most
+    /// one window read at the next header, whatever its size.
+    private func windowBytes(_ count: Int, at offset: Int64, file: ReadOnlyFile, byteCount: Int64)
+        throws(FormatError) -> UnsafeRawBufferPointer
+    {
+        let end = offset + Int64(count)
+        if offset < windowStart || end > windowStart + Int64(windowCount) {
+            if offset >= byteCount { return UnsafeRawBufferPointer(rebasing: window[0..<0]) }
+            windowCount = 0
+            do { windowCount = try file.pread(into: window, at: offset) } catch { throw FormatError(error) }
+            windowStart = offset
+        }
+        let lo = Int(offset - windowStart)
+        let hi = max(lo, min(windowCount, lo + count))
+        return UnsafeRawBufferPointer(rebasing: window[lo..<hi])
+    }
+
+    /// The 512-byte header block at `offset` (shorter only at the end of the archive). Valid until the next
+    /// read.
+    private func headerBlock(at offset: Int64) throws(FormatError) -> UnsafeRawBufferPointer {
+        switch source {
+        case .file(let file, let byteCount):
+            return try windowBytes(TarHeader.blockSize, at: offset, file: file, byteCount: byteCount)
+        case .stream(let stream):
+            assert(stream.position == offset, "streamed tar read out of order")
+            let block = UnsafeMutableRawBufferPointer(rebasing: window[0..<TarHeader.blockSize])
+            var n = 0
+            while n < block.count {
+                let got = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: block[n...]))
+                if got == 0 { break }
+                n += got
+            }
+            return UnsafeRawBufferPointer(rebasing: block[0..<n])
+        }
+    }
+
     private func readBytes(_ count: Int, at offset: Int64) throws(FormatError) -> [UInt8] {
         if count == 0 { return [] }
         switch source {
         case .file(let file, let byteCount):
-            // Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of
-            // small members cost one pread per window, not two per member; a large payload that is skipped
-            // costs at most one window read at the next header, whatever its size.
             if count <= Self.windowBytes {
-                let end = offset + Int64(count)
-                if offset < windowStart || end > windowStart + Int64(window.count) {
-                    if offset >= byteCount { return [] }
-                    do { window = try file.readPrefix(Self.windowBytes, at: offset) } catch { throw FormatError(error) }
-                    windowStart = offset
-                }
-                let lo = Int(offset - windowStart)
-                let hi = min(window.count, lo + count)
-                return lo < hi ? Array(window[lo..<hi]) : []
+                return Array(try windowBytes(count, at: offset, file: file, byteCount: byteCount))
             }
             do { return try file.readPrefix(count, at: offset) } catch { throw FormatError(error) }
         case .stream(let stream):
@@ -430,10 +469,10 @@ struct PaxState {
         }
     }
 
-    /// The effective value: local wins (an empty local value deletes), else global.
-    func value(_ field: KeyPath<PaxState, [UInt8]??>, global: PaxState) -> [UInt8]? {
-        if let l = self[keyPath: field] { return l }
-        if let g = global[keyPath: field] { return g }
+    /// The effective value of a field: local wins (an empty local value deletes), else global.
+    static func effective(_ local: [UInt8]??, _ global: [UInt8]??) -> [UInt8]? {
+        if let l = local { return l }
+        if let g = global { return g }
         return nil
     }
 }

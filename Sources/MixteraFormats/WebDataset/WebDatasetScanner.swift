@@ -141,6 +141,8 @@ public struct WebDatasetScanner {
         var extractors: [JSONFieldExtractor]
         var catValues: [PropertyValue]
         var numValues: [PropertyValue]
+        /// Per JSON member of the scanner: the index in the current sample's members of the parsed member, or -1.
+        var parsed: [Int]
 
         init(scanner: WebDatasetScanner, displayPath: String) {
             self.scanner = scanner
@@ -150,6 +152,7 @@ public struct WebDatasetScanner {
             extractors = scanner.jsonPaths.map { JSONFieldExtractor(paths: $0) }
             catValues = Array(repeating: .null, count: scanner.schema.categorical.count)
             numValues = Array(repeating: .null, count: scanner.schema.numeric.count)
+            parsed = Array(repeating: -1, count: scanner.jsonMembers.count)
         }
 
         func located(_ m: WebDatasetMember, _ offset: Int = 0) -> DataLocation {
@@ -159,9 +162,10 @@ public struct WebDatasetScanner {
         mutating func record(_ sample: WebDatasetSample) throws(FormatError) {
             guard let first = sample.members.first, let last = sample.members.last else { return }
             // Parse the JSON members this sample has.
-            var parsed = [WebDatasetMember?](repeating: nil, count: scanner.jsonMembers.count)
             for (i, ext) in scanner.jsonMembers.enumerated() {
-                guard let m = sample.member(withExtension: ext) else { continue }
+                parsed[i] = -1
+                guard let k = sample.members.firstIndex(where: { $0.extension == ext }) else { continue }
+                let m = sample.members[k]
                 let data = m.data ?? []
                 let failure: JSONFieldExtractor.LineError? = data.withUnsafeBytes { b in
                     do throws(JSONFieldExtractor.LineError) { try extractors[i].parse(b) } catch { return error }
@@ -174,36 +178,43 @@ public struct WebDatasetScanner {
                         notObject ? "member is not a JSON object" : "invalid JSON in member: \(error.message)",
                         at: located(m, error.offset))
                 }
-                parsed[i] = m
+                parsed[i] = k
             }
             func value(_ t: Target, _ p: PropertyDecl) throws(FormatError) -> PropertyValue {
                 let raw: RawValue
-                var at = DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: first.name)
+                // The member the value comes from (for error locations; the sample's first member when missing).
+                var source: WebDatasetMember?
                 switch t {
                 case .constant(let v): return v
                 case .json(let mi, let slot):
-                    guard let m = parsed[mi] else {
+                    guard parsed[mi] >= 0 else {
                         raw = .missing
                         break
                     }
-                    at = located(m)
+                    let m = sample.members[parsed[mi]]
+                    source = m
                     raw = try jsonValue(mi, slot, m)
                 case .member(let ext):
                     guard let m = sample.member(withExtension: ext) else {
                         raw = .missing
                         break
                     }
-                    at = located(m)
+                    source = m
                     raw = try memberValue(m, p.type)
                 }
                 do { return try PropertyConversion.convert(raw, p) } catch {
+                    let at =
+                        source.map { located($0) }
+                        ?? DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: first.name)
                     throw FormatError(error.kind, error.message, at: at)
                 }
             }
-            for (i, t) in scanner.categoricalTargets.enumerated() {
-                catValues[i] = try value(t, scanner.schema.categorical[i])
+            for i in scanner.categoricalTargets.indices {
+                catValues[i] = try value(scanner.categoricalTargets[i], scanner.schema.categorical[i])
             }
-            for (i, t) in scanner.numericTargets.enumerated() { numValues[i] = try value(t, scanner.schema.numeric[i]) }
+            for i in scanner.numericTargets.indices {
+                numValues[i] = try value(scanner.numericTargets[i], scanner.schema.numeric[i])
+            }
             var textBytes: Int64 = 0
             if let text = scanner.dataset.text {
                 guard let m = sample.member(withExtension: text) else {
@@ -220,7 +231,8 @@ public struct WebDatasetScanner {
                 switch t {
                 case .constant: break
                 case .json(let mi, let slot):
-                    if let m = parsed[mi] {
+                    if parsed[mi] >= 0 {
+                        let m = sample.members[parsed[mi]]
                         at = located(m)
                         raw = try jsonValue(mi, slot, m)
                     }
@@ -259,6 +271,11 @@ public struct WebDatasetScanner {
                 case .object: return .other("an object")
                 default: break
                 }
+                // Printable ASCII strings without escapes decode to their bytes; anything else goes through
+                // the full JSON parser.
+                if s.kind == .string, !s.escaped, let plain = Self.plainASCII(data, Int(s.start), Int(s.end)) {
+                    return .string(plain)
+                }
                 // Strings: include the quotes; the span is inside them.
                 let lo = Int(s.start) - (s.kind == .string ? 1 : 0)
                 let hi = Int(s.end) + (s.kind == .string ? 1 : 0)
@@ -275,6 +292,16 @@ public struct WebDatasetScanner {
                 return .list(items)
             }
             return try decode(ex.single[slot])
+        }
+
+        /// `data[lo..<hi]` as a string when every byte is printable ASCII other than `\` and `"`, else nil.
+        static func plainASCII(_ data: [UInt8], _ lo: Int, _ hi: Int) -> String? {
+            guard lo >= 0, hi <= data.count, lo <= hi else { return nil }
+            for i in lo..<hi {
+                let b = data[i]
+                if b < 0x20 || b >= 0x7F || b == 0x5C || b == 0x22 { return nil }
+            }
+            return String(decoding: data[lo..<hi], as: UTF8.self)
         }
 
         static func raw(_ j: JSON) -> RawValue {
