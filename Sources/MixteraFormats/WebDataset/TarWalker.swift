@@ -50,8 +50,9 @@ public final class TarWalker {
     private var nextHeaderOffset: Int64 = 0
     private var finished = false
     private var memberCount = 0
-    /// The member returned by the last `next()` and whether its data was consumed (stream only).
-    private var current: TarMember?
+    /// The member returned by the last `next()` / `nextRaw()` (its name is `nameBytes`) and whether its data
+    /// was consumed (stream only).
+    private var current: TarRawMember?
     private var currentDataRead = false
     /// Pax global (`g`) records that apply to all later members.
     private var globalRecords = PaxState()
@@ -103,6 +104,23 @@ public final class TarWalker {
 
     /// The next member, or nil at the end of the archive.
     public func next() throws(FormatError) -> TarMember? {
+        guard let m = try nextRaw() else { return nil }
+        return TarMember(
+            name: currentName, kind: m.kind, linkName: m.linkName, headerByteOffset: m.headerByteOffset,
+            dataByteOffset: m.dataByteOffset, byteCount: m.byteCount, memberIndex: m.memberIndex)
+    }
+
+    /// The UTF-8 bytes of the current member's name (as ``TarMember/name`` holds them before decoding), lent
+    /// to `body`; valid for the member last returned by ``next()`` or ``nextRaw()``.
+    public func withCurrentName<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        nameBytes.withUnsafeBytes(body)
+    }
+
+    /// The current member's name, decoded as ``TarMember/name``.
+    public var currentName: String { String(decoding: nameBytes, as: UTF8.self) }
+
+    /// ``next()`` without building the name string: the name stays in the walker (``withCurrentName(_:)``).
+    public func nextRaw() throws(FormatError) -> TarRawMember? {
         if finished { return nil }
         try skipToNextHeader()
         current = nil
@@ -220,7 +238,7 @@ public final class TarWalker {
                 }
                 size = s
             }
-            let name = String(decoding: nameBytes, as: UTF8.self)
+            var name: String { String(decoding: nameBytes, as: UTF8.self) }
             if local.sparse || globalRecords.sparse {
                 throw unsupported("gnu sparse member \"\(name)\" is not supported", at: headerOffset)
             }
@@ -241,9 +259,10 @@ public final class TarWalker {
                 throw unsupported("multi-volume continuation member \"\(name)\" is not supported", at: headerOffset)
             default: kind = .other(type); hasData = true
             }
-            var finalName = name
-            if kind == .directory {
-                while finalName.utf8.count > 1 && finalName.hasSuffix("/") { finalName.removeLast() }
+            if kind == .directory && nameBytes.count > 1 && nameBytes.last == 0x2F {
+                var trimmed = name
+                while trimmed.utf8.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+                nameBytes = Array(trimmed.utf8)
             }
 
             if memberCount >= limits.maxMemberCount {
@@ -260,14 +279,14 @@ public final class TarWalker {
                 if dataOffset + byteCount > fileSize {
                     throw truncated(
                         "member data of \(byteCount) bytes is cut off after \(max(0, fileSize - dataOffset)) bytes",
-                        at: dataOffset, member: finalName)
+                        at: dataOffset, member: name)
                 }
                 if end > fileSize {
-                    throw truncated("archive ends inside the padding after the member data", at: fileSize, member: finalName)
+                    throw truncated("archive ends inside the padding after the member data", at: fileSize, member: name)
                 }
             }
-            let member = TarMember(
-                name: finalName, kind: kind, linkName: linkBytes.map { String(decoding: $0, as: UTF8.self) },
+            let member = TarRawMember(
+                kind: kind, linkName: linkBytes.map { String(decoding: $0, as: UTF8.self) },
                 headerByteOffset: headerOffset, dataByteOffset: dataOffset, byteCount: byteCount,
                 memberIndex: memberCount)
             memberCount += 1
@@ -290,7 +309,7 @@ public final class TarWalker {
             throw FormatError(
                 .unsupported,
                 "member of \(member.byteCount) bytes exceeds the read limit of \(maxByteCount) bytes",
-                at: DataLocation(path: path, byteOffset: member.dataByteOffset, member: member.name))
+                at: DataLocation(path: path, byteOffset: member.dataByteOffset, member: currentName))
         }
         if case .stream = source {
             precondition(!currentDataRead, "TarWalker.readData() called twice for a streamed member")
@@ -300,7 +319,7 @@ public final class TarWalker {
         if data.count < Int(member.byteCount) {
             throw truncated(
                 "member data of \(member.byteCount) bytes is cut off after \(data.count) bytes",
-                at: member.dataByteOffset, member: member.name)
+                at: member.dataByteOffset, member: currentName)
         }
         return data
     }
@@ -375,10 +394,11 @@ public final class TarWalker {
                 throw truncated(
                     "member data of \(member.byteCount) bytes is cut off after "
                         + "\(stream.position - member.dataByteOffset) bytes",
-                    at: member.dataByteOffset, member: member.name)
+                    at: member.dataByteOffset, member: currentName)
             }
             throw truncated(
-                "archive ends inside the padding after the member data", at: stream.position, member: member?.name)
+                "archive ends inside the padding after the member data", at: stream.position,
+                member: member == nil ? nil : currentName)
         }
     }
 
@@ -448,6 +468,16 @@ public final class TarWalker {
     private func truncated(_ message: String, at offset: Int64, member: String?) -> FormatError {
         FormatError(.truncated, message, at: DataLocation(path: path, byteOffset: offset, member: member))
     }
+}
+
+/// A member as ``TarWalker/nextRaw()`` returns it: a ``TarMember`` whose name stays in the walker.
+public struct TarRawMember: Sendable, Hashable {
+    public var kind: TarMember.Kind
+    public var linkName: String?
+    public var headerByteOffset: Int64
+    public var dataByteOffset: Int64
+    public var byteCount: Int64
+    public var memberIndex: Int
 }
 
 /// The pax records mixtera uses. Each field is nil when absent, `.some(nil)` when a local record with an
