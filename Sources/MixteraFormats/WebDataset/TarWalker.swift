@@ -39,6 +39,10 @@ public final class TarWalker {
     public let limits: TarLimits
     private let source: Source
     private static let windowBytes = 64 << 10
+    /// Read size after a jump over at least `largeGapBytes` of unread data (payloads are large, so a full
+    /// window would mostly copy payload bytes that are skipped).
+    private static let smallWindowBytes = 4 << 10
+    private static let largeGapBytes: Int64 = 4 << 10
     /// Read-ahead window of a plain tar (`windowBytes`, allocated once): `windowCount` bytes of the file
     /// from `windowStart`. Streams read headers into its first 512 bytes.
     private let window = UnsafeMutableRawBufferPointer.allocate(byteCount: TarWalker.windowBytes, alignment: 16)
@@ -330,16 +334,22 @@ public final class TarWalker {
     /// only at end of file. Valid until the next read.
     ///
     /// Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of small
-    /// members cost one pread per window, not two per member; a large payload that is skipped costs at most
-    /// one window read at the next header, whatever its size.
+    /// members cost one pread per window, not two per member. When the walk has just jumped over at least
+    /// 4 KiB that were never read (a skipped large payload), the next read is only 4 KiB (or `count`): with
+    /// large payloads a full window would copy payload bytes that the walk skips, so the cost per sample
+    /// stays one small read whatever the payload size.
     private func windowBytes(_ count: Int, at offset: Int64, file: ReadOnlyFile, byteCount: Int64)
         throws(FormatError) -> UnsafeRawBufferPointer
     {
         let end = offset + Int64(count)
         if offset < windowStart || end > windowStart + Int64(windowCount) {
             if offset >= byteCount { return UnsafeRawBufferPointer(rebasing: window[0..<0]) }
+            let jumped = offset - (windowStart + Int64(windowCount))
+            let size = jumped >= Self.largeGapBytes ? max(count, Self.smallWindowBytes) : Self.windowBytes
             windowCount = 0
-            do { windowCount = try file.pread(into: window, at: offset) } catch { throw FormatError(error) }
+            do { windowCount = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: window[0..<size]), at: offset) } catch {
+                throw FormatError(error)
+            }
             windowStart = offset
         }
         let lo = Int(offset - windowStart)
