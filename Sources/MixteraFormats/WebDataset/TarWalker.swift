@@ -347,7 +347,8 @@ public final class TarWalker {
             let jumped = offset - (windowStart + Int64(windowCount))
             let size = jumped >= Self.largeGapBytes ? max(count, Self.smallWindowBytes) : Self.windowBytes
             windowCount = 0
-            do { windowCount = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: window[0..<size]), at: offset) } catch {
+            do { windowCount = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: window[0..<size]), at: offset) } catch
+            {
                 throw FormatError(error)
             }
             windowStart = offset
