@@ -48,6 +48,8 @@ public final class TarWalker {
     private let window = UnsafeMutableRawBufferPointer.allocate(byteCount: TarWalker.windowBytes, alignment: 16)
     private var windowCount = 0
     private var windowStart: Int64 = 0
+    /// A plain tar mapped by the caller: reads are slices of the mapping instead of `pread`s into `window`.
+    private let mapping: TarFileMapping?
     /// The name of the member returned by the last `next()`, as bytes (reused).
     private var nameBytes: [UInt8] = []
     /// Offset of the next header to read.
@@ -70,9 +72,18 @@ public final class TarWalker {
 
     deinit { window.deallocate() }
 
+    /// Walks a plain tar in place in its mapping (`path` names it in errors and offsets refer to the file).
+    public init(path: String, mapping: TarFileMapping, limits: TarLimits = TarLimits()) {
+        self.path = path
+        self.limits = limits
+        self.mapping = mapping
+        source = .file(mapping.file, byteCount: Int64(mapping.bytes.count))
+    }
+
     public init(path: String, backend: Backend = .automatic, limits: TarLimits = TarLimits()) throws(FormatError) {
         self.path = path
         self.limits = limits
+        mapping = nil
         var useStream = backend == .libarchive
         if backend == .automatic {
             let file: ReadOnlyFile
@@ -342,6 +353,11 @@ public final class TarWalker {
         throws(FormatError) -> UnsafeRawBufferPointer
     {
         let end = offset + Int64(count)
+        if let mapping {
+            let size = Int64(mapping.bytes.count)
+            let lo = Int(min(max(offset, 0), size))
+            return UnsafeRawBufferPointer(rebasing: mapping.bytes[lo..<Int(min(end, size))])
+        }
         if offset < windowStart || end > windowStart + Int64(windowCount) {
             if offset >= byteCount { return UnsafeRawBufferPointer(rebasing: window[0..<0]) }
             let jumped = offset - (windowStart + Int64(windowCount))
@@ -381,7 +397,7 @@ public final class TarWalker {
         if count == 0 { return [] }
         switch source {
         case .file(let file, let byteCount):
-            if count <= Self.windowBytes {
+            if count <= Self.windowBytes || mapping != nil {
                 return Array(try windowBytes(count, at: offset, file: file, byteCount: byteCount))
             }
             do { return try file.readPrefix(count, at: offset) } catch { throw FormatError(error) }

@@ -108,7 +108,17 @@ public struct WebDatasetScanner {
 
     /// Scans the archive at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
-        let reader = try WebDatasetReader(path: path, options: .init(loadExtensions: loadExtensions))
+        // A plain tar is mapped: the fingerprint is hashed over the mapping and the walk reads headers and
+        // property members in place (no copy through `read`); compressed tars are streamed.
+        let options = WebDatasetReader.Options(loadExtensions: loadExtensions)
+        let reader: WebDatasetReader
+        var fingerprint: UInt64?
+        if let mapping = try TarFileMapping(path: path) {
+            fingerprint = mapping.fingerprint()
+            reader = WebDatasetReader(path: path, mapping: mapping, options: options)
+        } else {
+            reader = try WebDatasetReader(path: path, options: options)
+        }
         var state = State(scanner: self, displayPath: displayPath)
         while true {
             let sample: WebDatasetSample?
@@ -131,7 +141,9 @@ public struct WebDatasetScanner {
                 state.acc.skip(error)
             }
         }
-        return state.acc.finish()
+        var result = state.acc.finish()
+        result.fingerprint = fingerprint
+        return result
     }
 
     private struct State {
