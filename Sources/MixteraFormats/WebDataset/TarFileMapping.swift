@@ -15,8 +15,12 @@ public final class TarFileMapping: @unchecked Sendable {
     /// The open file (kept for the walker's file source).
     let file: ReadOnlyFile
 
-    /// Maps `path`; nil when the file is empty or cannot be mapped (callers then read it with `pread`) or is
-    /// compressed (starts with a compression magic number).
+    /// Files larger than this are not mapped: populating the mapping of an N-byte file takes N/512 bytes of
+    /// page tables (16 MiB at this limit) until it is unmapped.
+    public static let maxByteCount = 8 << 30
+
+    /// Maps `path`; nil when the file is empty, larger than ``maxByteCount``, cannot be mapped (callers then
+    /// read it with `pread`) or is compressed (starts with a compression magic number).
     public init?(path: String) throws(FormatError) {
         let file: ReadOnlyFile
         let size: Int
@@ -24,7 +28,8 @@ public final class TarFileMapping: @unchecked Sendable {
             file = try ReadOnlyFile(path: path)
             size = Int(try file.stat().byteCount)
         } catch { throw FormatError(error) }
-        guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0), p != MAP_FAILED
+        guard size > 0, size <= Self.maxByteCount, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0),
+            p != MAP_FAILED
         else { return nil }
         let bytes = UnsafeRawBufferPointer(start: p, count: size)
         if TarWalker.isCompressedMagic(Array(bytes.prefix(6))[...]) {
