@@ -2,7 +2,8 @@ import MixteraCore
 
 /// The samples of a WebDataset tar in archive order, as flat arrays: for each sample its key and, for each of
 /// its members, the extension, data offset and size. Built for replay by one header walk with
-/// ``TarWalker/nextRaw()`` (payloads are never read in a plain tar), without a string or an array per sample.
+/// ``TarWalker/nextRaw()`` (a plain tar in place in a ``TarFileMapping``, its payloads never read), without a
+/// string or an array per sample.
 ///
 /// The grouping is ``WebDatasetGrouper``'s, on name bytes: the same skip rules, a new sample when the key
 /// changes, `.badArchive` for a repeated extension. Keys and extensions are compared as their bytes when both
@@ -41,7 +42,13 @@ public struct WebDatasetSampleTable: Sendable {
 
     /// Walks the tar at `path` (plain or compressed).
     public init(path: String, limits: TarLimits = TarLimits()) throws(FormatError) {
-        let walker = try TarWalker(path: path, limits: limits)
+        // A plain tar is walked in place in a mapping (released after the walk), with no copy of its bytes.
+        let walker: TarWalker
+        if let mapping = try TarFileMapping(path: path) {
+            walker = TarWalker(path: path, mapping: mapping, limits: limits)
+        } else {
+            walker = try TarWalker(path: path, limits: limits)
+        }
         var builder = Builder()
         while true {
             do throws(FormatError) {
