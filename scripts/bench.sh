@@ -236,5 +236,32 @@ for text in yes no; do
   T4=$(pq_scan "$PQ4" "$text" "4x-$text")
   row "scan Parquet, texts 4× longer ($((PQ4_BYTES / 1000000)) MB of files vs $((PQ_BYTES / 1000000)) MB), text lengths: $text (s 4×; s 1×)" "$T4" "$T1" "$(ratio "$T4" "$T1")"
 done
+
+# WebDataset scan against payload size: the same samples (the first N/F/4 of each tar) with the .txt payloads
+# as they are (1×) and 10× longer (scripts/bench/wds-payload.py, cached under .bench/). Payloads are skipped
+# by offset arithmetic, never read by the walk; the whole-file XXH3 fingerprint still reads every byte.
+PS=$((N / F / 4))
+declare -A T_PAYLOAD PAYLOAD_BYTES
+for k in 1 10; do
+  D=$FMT/wds-payload-${k}x-$PS
+  if [ ! -f "$D/.done" ]; then
+    echo "writing the WebDataset ${k}× payload copy ($PS samples per tar) …" >&2
+    python3 scripts/bench/wds-payload.py "$FMT/wds" "$D" --factor "$k" --samples "$PS" >&2
+  fi
+  sed "s#root: .*#root: $D#" "$B/datasets-wds.yaml" > "$B/datasets-wds-${k}x.yaml"
+  cat "$D"/*.tar > /dev/null
+  PAYLOAD_BYTES[$k]=$(cat "$D"/*.tar | wc -c)
+  BEST=
+  for _ in 1 2 3; do
+    rm -f "$B/cat-wds-${k}x.sqlite"*
+    T=$(time_cmd "$BIN" scan --spec "$B/datasets-wds-${k}x.yaml" --catalog "$B/cat-wds-${k}x.sqlite" --quiet)
+    BEST=$(python3 -c "import sys; print(min(float(x) for x in sys.argv[1:] if x))" "$T" $BEST)
+  done
+  T_PAYLOAD[$k]=$BEST
+done
+PN=$((PS * F))
+row "scan wds, $((PN / 1000)) k samples, payloads 1× → 10× (k samples/s, best of 3; file MB)" \
+  "$(python3 -c "print(f'{$PN/${T_PAYLOAD[1]}/1e3:.0f} → {$PN/${T_PAYLOAD[10]}/1e3:.0f} k/s; {${PAYLOAD_BYTES[1]}/1e6:.0f} → {${PAYLOAD_BYTES[10]}/1e6:.0f} MB')")" \
+  "-" "$(ratio "${T_PAYLOAD[1]}" "${T_PAYLOAD[10]}")"
 echo | tee -a "$RESULTS"
 echo "results: $RESULTS" >&2

@@ -38,6 +38,37 @@ import Testing
         }
     }
 
+    /// Reading a plain tar in place from its mapping gives the samples, member data and errors of reading it
+    /// with `pread`; the mapping's fingerprint is the file's.
+    @Test(
+        arguments: TarFixtures.plain.map(TarFixtures.good)
+            + [
+                "bad-checksum.tar", "duplicate-extension.tar", "truncated-header.tar", "truncated-member.tar",
+                "truncated-padding.tar", "pax-bad-record.tar", "pax-without-member.tar", "gnu-sparse.tar",
+            ].map(TarFixtures.bad))
+    func mappedReadMatchesPread(path: String) throws {
+        func read(_ reader: WebDatasetReader) -> ([WebDatasetSample], FormatError?) {
+            var out: [WebDatasetSample] = []
+            do {
+                while let s = try reader.next() { out.append(s) }
+            } catch { return (out, error) }
+            return (out, nil)
+        }
+        let options = WebDatasetReader.Options(loadExtensions: nil)
+        let mapping = try #require(try TarFileMapping(path: path))
+        #expect(mapping.fingerprint() == (try FileSystem.fingerprint(path: path)))
+        let mapped = read(WebDatasetReader(path: path, mapping: mapping, options: options))
+        let direct = read(try WebDatasetReader(path: path, options: options))
+        #expect(mapped.0 == direct.0)
+        #expect(mapped.1?.code == direct.1?.code)
+        #expect(mapped.1?.message == direct.1?.message)
+        #expect(mapped.1?.location == direct.1?.location)
+    }
+
+    @Test func compressedTarsAreNotMapped() throws {
+        #expect(try TarFileMapping(path: TarFixtures.good("webdataset-writer.tar.gz")) == nil)
+    }
+
     @Test func selectionStopsEarly() throws {
         let reader = try WebDatasetReader(
             path: TarFixtures.good("python-ustar.tar"), options: .init(sampleIndices: [0]))

@@ -7,7 +7,7 @@ import MixteraCore
 /// with ``WebDatasetReader`` (`sampleIndices` + `loadExtensions: nil`). Safe to share across threads.
 public final class TarDataReader: Sendable {
     public let path: String
-    private let file: ReadOnlyFile
+    fileprivate let file: ReadOnlyFile
     /// The file size at open time.
     public let fileByteCount: Int64
 
@@ -41,5 +41,13 @@ public final class TarDataReader: Sendable {
                 .truncated, "member data of \(byteCount) bytes is cut off after \(n) bytes", at: location)
         }
         return out
+    }
+}
+
+extension TarDataReader {
+    /// Reads `buffer.count` bytes at `byteOffset` into `buffer`; returns how many were read (fewer only at end
+    /// of file).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at byteOffset: Int64) throws(FormatError) -> Int {
+        do { return try file.pread(into: buffer, at: byteOffset) } catch { throw FormatError(error) }
     }
 }

@@ -1,5 +1,6 @@
 /// Field access for one 512-byte tar header block (POSIX ustar layout, which v7 and GNU share for the
-/// fields used here).
+/// fields used here). The block is borrowed: it points into the walker's read window and is valid only until
+/// the walker reads again.
 struct TarHeader {
     static let blockSize = 512
 
@@ -13,48 +14,73 @@ struct TarHeader {
     static let version = 263..<265
     static let prefix = 345..<500
 
-    let bytes: [UInt8]
+    /// Exactly `blockSize` bytes.
+    let bytes: UnsafeRawBufferPointer
 
-    var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
+    init(bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == Self.blockSize)
+        self.bytes = bytes
+    }
+
+    var isZero: Bool {
+        var acc: UInt64 = 0
+        for i in 0..<(Self.blockSize / 8) { acc |= bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+        return acc == 0
+    }
 
     /// POSIX `ustar\0` + `00` (the only dialect whose 155-byte prefix field is part of the name).
     var isPOSIXUstar: Bool {
-        bytes[Self.magic] == [0x75, 0x73, 0x74, 0x61, 0x72, 0x00]  // "ustar\0"
-    }
-
-    /// GNU `ustar  \0`.
-    var isGNU: Bool {
-        bytes[257..<265] == [0x75, 0x73, 0x74, 0x61, 0x72, 0x20, 0x20, 0x00]  // "ustar  \0"
+        // "ustar\0"
+        bytes[257] == 0x75 && bytes[258] == 0x73 && bytes[259] == 0x74 && bytes[260] == 0x61 && bytes[261] == 0x72
+            && bytes[262] == 0x00
     }
 
     var typeFlag: UInt8 { bytes[Self.typeFlag] }
 
+    /// A field of the block.
+    func field(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[range]) }
+
     /// Bytes of a NUL-terminated text field (up to the first NUL).
-    func text(_ range: Range<Int>) -> ArraySlice<UInt8> {
-        let slice = bytes[range]
-        if let nul = slice.firstIndex(of: 0) { return slice[..<nul] }
-        return slice
+    func text(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        let f = field(range)
+        if let nul = f.firstIndex(of: 0) { return UnsafeRawBufferPointer(rebasing: f[..<nul]) }
+        return f
     }
 
     /// The stored checksum and whether it matches the unsigned or (historic) signed byte sum computed with
     /// the checksum field read as spaces. `stored` is nil when the field is not a number.
     func verifyChecksum() -> (stored: Int64?, computed: Int, matches: Bool) {
-        var unsigned = 0
-        var signed = 0
-        for i in 0..<Self.blockSize {
-            let b = Self.checksum.contains(i) ? 0x20 : bytes[i]
-            unsigned &+= Int(b)
-            signed &+= Int(Int8(bitPattern: b))
+        // Sum the bytes eight at a time: 16-bit lanes hold at most 64 · 2 · 255 < 2^16.
+        let lo: UInt64 = 0x00FF_00FF_00FF_00FF
+        var lanes: UInt64 = 0
+        var high: UInt64 = 0  // count of bytes ≥ 0x80, in 16-bit lanes too
+        for i in 0..<(Self.blockSize / 8) {
+            let w = bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
+            lanes &+= (w & lo) &+ ((w >> 8) & lo)
+            let h = (w >> 7) & 0x0101_0101_0101_0101
+            high &+= (h & lo) &+ ((h >> 8) & lo)
         }
-        let stored = Self.number(bytes[Self.checksum])
-        guard let stored else { return (nil, unsigned, false) }
-        return (stored, unsigned, stored == Int64(unsigned) || stored == Int64(signed))
+        func fold(_ x: UInt64) -> Int { Int((x & 0xFFFF) + ((x >> 16) & 0xFFFF) + ((x >> 32) & 0xFFFF) + (x >> 48)) }
+        var sum = fold(lanes)
+        var highCount = fold(high)
+        // The checksum field counts as eight spaces.
+        for i in Self.checksum {
+            sum += 0x20 - Int(bytes[i])
+            if bytes[i] >= 0x80 { highCount -= 1 }
+        }
+        let signed = sum - 256 * highCount
+        guard let stored = Self.number(field(Self.checksum)) else { return (nil, sum, false) }
+        return (stored, sum, stored == Int64(sum) || stored == Int64(signed))
     }
 
     /// A numeric field: octal ASCII (leading/trailing spaces, NUL-terminated; empty is 0) or GNU base-256
     /// (first byte has the high bit set; `0x80` positive, `0xff` negative). Nil when invalid, negative or
     /// larger than `Int64.max`.
     static func number(_ field: ArraySlice<UInt8>) -> Int64? {
+        field.withUnsafeBytes { number($0) }
+    }
+
+    static func number(_ field: UnsafeRawBufferPointer) -> Int64? {
         guard let first = field.first else { return 0 }
         if first & 0x80 != 0 {
             guard first == 0x80 else { return nil }  // 0xff: negative; other high-bit bytes: invalid
@@ -65,12 +91,13 @@ struct TarHeader {
             }
             return value
         }
-        var digits = field
-        if let nul = digits.firstIndex(of: 0) { digits = digits[..<nul] }
-        while digits.first == 0x20 { digits = digits.dropFirst() }
-        while digits.last == 0x20 { digits = digits.dropLast() }
+        var lo = 0
+        var hi = field.firstIndex(of: 0) ?? field.count
+        while lo < hi && field[lo] == 0x20 { lo += 1 }
+        while hi > lo && field[hi - 1] == 0x20 { hi -= 1 }
         var value: Int64 = 0
-        for b in digits {
+        for i in lo..<hi {
+            let b = field[i]
             guard b >= 0x30, b <= 0x37 else { return nil }
             guard value <= (Int64.max >> 3) else { return nil }
             value = (value << 3) | Int64(b - 0x30)

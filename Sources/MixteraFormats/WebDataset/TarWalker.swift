@@ -39,14 +39,26 @@ public final class TarWalker {
     public let limits: TarLimits
     private let source: Source
     private static let windowBytes = 64 << 10
-    private var window: [UInt8] = []
+    /// Read size after a jump over at least `largeGapBytes` of unread data (payloads are large, so a full
+    /// window would mostly copy payload bytes that are skipped).
+    private static let smallWindowBytes = 4 << 10
+    private static let largeGapBytes: Int64 = 4 << 10
+    /// Read-ahead window of a plain tar (`windowBytes`, allocated once): `windowCount` bytes of the file
+    /// from `windowStart`. Streams read headers into its first 512 bytes.
+    private let window = UnsafeMutableRawBufferPointer.allocate(byteCount: TarWalker.windowBytes, alignment: 16)
+    private var windowCount = 0
     private var windowStart: Int64 = 0
+    /// A plain tar mapped by the caller: reads are slices of the mapping instead of `pread`s into `window`.
+    private let mapping: TarFileMapping?
+    /// The name of the member returned by the last `next()`, as bytes (reused).
+    private var nameBytes: [UInt8] = []
     /// Offset of the next header to read.
     private var nextHeaderOffset: Int64 = 0
     private var finished = false
     private var memberCount = 0
-    /// The member returned by the last `next()` and whether its data was consumed (stream only).
-    private var current: TarMember?
+    /// The member returned by the last `next()` / `nextRaw()` (its name is `nameBytes`) and whether its data
+    /// was consumed (stream only).
+    private var current: TarRawMember?
     private var currentDataRead = false
     /// Pax global (`g`) records that apply to all later members.
     private var globalRecords = PaxState()
@@ -58,9 +70,20 @@ public final class TarWalker {
         return false
     }
 
+    deinit { window.deallocate() }
+
+    /// Walks a plain tar in place in its mapping (`path` names it in errors and offsets refer to the file).
+    public init(path: String, mapping: TarFileMapping, limits: TarLimits = TarLimits()) {
+        self.path = path
+        self.limits = limits
+        self.mapping = mapping
+        source = .file(mapping.file, byteCount: Int64(mapping.bytes.count))
+    }
+
     public init(path: String, backend: Backend = .automatic, limits: TarLimits = TarLimits()) throws(FormatError) {
         self.path = path
         self.limits = limits
+        mapping = nil
         var useStream = backend == .libarchive
         if backend == .automatic {
             let file: ReadOnlyFile
@@ -96,6 +119,23 @@ public final class TarWalker {
 
     /// The next member, or nil at the end of the archive.
     public func next() throws(FormatError) -> TarMember? {
+        guard let m = try nextRaw() else { return nil }
+        return TarMember(
+            name: currentName, kind: m.kind, linkName: m.linkName, headerByteOffset: m.headerByteOffset,
+            dataByteOffset: m.dataByteOffset, byteCount: m.byteCount, memberIndex: m.memberIndex)
+    }
+
+    /// The UTF-8 bytes of the current member's name (as ``TarMember/name`` holds them before decoding), lent
+    /// to `body`; valid for the member last returned by ``next()`` or ``nextRaw()``.
+    public func withCurrentName<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        nameBytes.withUnsafeBytes(body)
+    }
+
+    /// The current member's name, decoded as ``TarMember/name``.
+    public var currentName: String { String(decoding: nameBytes, as: UTF8.self) }
+
+    /// ``next()`` without building the name string: the name stays in the walker (``withCurrentName(_:)``).
+    public func nextRaw() throws(FormatError) -> TarRawMember? {
         if finished { return nil }
         try skipToNextHeader()
         current = nil
@@ -109,7 +149,7 @@ public final class TarWalker {
         var extensionCount = 0
 
         while true {
-            let block = try readBytes(TarHeader.blockSize, at: offset)
+            let block = try headerBlock(at: offset)
             if block.isEmpty || (block.count < TarHeader.blockSize && block.allSatisfy { $0 == 0 }) {
                 if let firstHeaderOffset {
                     throw truncated(
@@ -141,7 +181,7 @@ public final class TarWalker {
                         + "computed 0o\(String(check.computed, radix: 8)))",
                     at: offset)
             }
-            guard let headerSize = TarHeader.number(header.bytes[TarHeader.size]) else {
+            guard let headerSize = TarHeader.number(header.field(TarHeader.size)) else {
                 throw badArchive("invalid size field in tar header", at: offset)
             }
             let type = header.typeFlag
@@ -188,29 +228,32 @@ public final class TarWalker {
 
             // A member header.
             let headerOffset = firstHeaderOffset ?? offset
-            var nameBytes: [UInt8]
-            if let path = local.value(\.path, global: globalRecords) {
-                nameBytes = path
+            nameBytes.removeAll(keepingCapacity: true)
+            if let path = PaxState.effective(local.path, globalRecords.path) {
+                nameBytes.append(contentsOf: path)
             } else if let longName {
-                nameBytes = longName
+                nameBytes.append(contentsOf: longName)
             } else {
-                nameBytes = Array(header.text(TarHeader.name))
                 let prefix = header.text(TarHeader.prefix)
-                if header.isPOSIXUstar && !prefix.isEmpty { nameBytes = Array(prefix) + [0x2F] + nameBytes }
+                if header.isPOSIXUstar && !prefix.isEmpty {
+                    nameBytes.append(contentsOf: prefix)
+                    nameBytes.append(0x2F)
+                }
+                nameBytes.append(contentsOf: header.text(TarHeader.name))
             }
-            var linkBytes: [UInt8]? = local.value(\.linkPath, global: globalRecords) ?? longLink
+            var linkBytes: [UInt8]? = PaxState.effective(local.linkPath, globalRecords.linkPath) ?? longLink
             if linkBytes == nil {
                 let l = header.text(TarHeader.linkName)
                 if !l.isEmpty { linkBytes = Array(l) }
             }
             var size = headerSize
-            if let paxSize = local.value(\.size, global: globalRecords) {
+            if let paxSize = PaxState.effective(local.size, globalRecords.size) {
                 guard let s = Self.decimal(paxSize) else {
                     throw badArchive("invalid pax size \"\(String(decoding: paxSize, as: UTF8.self))\"", at: headerOffset)
                 }
                 size = s
             }
-            let name = String(decoding: nameBytes, as: UTF8.self)
+            var name: String { String(decoding: nameBytes, as: UTF8.self) }
             if local.sparse || globalRecords.sparse {
                 throw unsupported("gnu sparse member \"\(name)\" is not supported", at: headerOffset)
             }
@@ -231,9 +274,10 @@ public final class TarWalker {
                 throw unsupported("multi-volume continuation member \"\(name)\" is not supported", at: headerOffset)
             default: kind = .other(type); hasData = true
             }
-            var finalName = name
-            if kind == .directory {
-                while finalName.utf8.count > 1 && finalName.hasSuffix("/") { finalName.removeLast() }
+            if kind == .directory && nameBytes.count > 1 && nameBytes.last == 0x2F {
+                var trimmed = name
+                while trimmed.utf8.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+                nameBytes = Array(trimmed.utf8)
             }
 
             if memberCount >= limits.maxMemberCount {
@@ -250,14 +294,14 @@ public final class TarWalker {
                 if dataOffset + byteCount > fileSize {
                     throw truncated(
                         "member data of \(byteCount) bytes is cut off after \(max(0, fileSize - dataOffset)) bytes",
-                        at: dataOffset, member: finalName)
+                        at: dataOffset, member: name)
                 }
                 if end > fileSize {
-                    throw truncated("archive ends inside the padding after the member data", at: fileSize, member: finalName)
+                    throw truncated("archive ends inside the padding after the member data", at: fileSize, member: name)
                 }
             }
-            let member = TarMember(
-                name: finalName, kind: kind, linkName: linkBytes.map { String(decoding: $0, as: UTF8.self) },
+            let member = TarRawMember(
+                kind: kind, linkName: linkBytes.map { String(decoding: $0, as: UTF8.self) },
                 headerByteOffset: headerOffset, dataByteOffset: dataOffset, byteCount: byteCount,
                 memberIndex: memberCount)
             memberCount += 1
@@ -280,7 +324,7 @@ public final class TarWalker {
             throw FormatError(
                 .unsupported,
                 "member of \(member.byteCount) bytes exceeds the read limit of \(maxByteCount) bytes",
-                at: DataLocation(path: path, byteOffset: member.dataByteOffset, member: member.name))
+                at: DataLocation(path: path, byteOffset: member.dataByteOffset, member: currentName))
         }
         if case .stream = source {
             precondition(!currentDataRead, "TarWalker.readData() called twice for a streamed member")
@@ -290,30 +334,71 @@ public final class TarWalker {
         if data.count < Int(member.byteCount) {
             throw truncated(
                 "member data of \(member.byteCount) bytes is cut off after \(data.count) bytes",
-                at: member.dataByteOffset, member: member.name)
+                at: member.dataByteOffset, member: currentName)
         }
         return data
     }
 
     // MARK: - Reading
 
+    /// Up to `count` (≤ `windowBytes`) bytes of a plain tar at `offset`, from the read-ahead window; shorter
+    /// only at end of file. Valid until the next read.
+    ///
+    /// Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of small
+    /// members cost one pread per window, not two per member. When the walk has just jumped over at least
+    /// 4 KiB that were never read (a skipped large payload), the next read is only 4 KiB (or `count`): with
+    /// large payloads a full window would copy payload bytes that the walk skips, so the cost per sample
+    /// stays one small read whatever the payload size.
+    private func windowBytes(_ count: Int, at offset: Int64, file: ReadOnlyFile, byteCount: Int64)
+        throws(FormatError) -> UnsafeRawBufferPointer
+    {
+        let end = offset + Int64(count)
+        if let mapping {
+            let size = Int64(mapping.bytes.count)
+            let lo = Int(min(max(offset, 0), size))
+            return UnsafeRawBufferPointer(rebasing: mapping.bytes[lo..<Int(min(end, size))])
+        }
+        if offset < windowStart || end > windowStart + Int64(windowCount) {
+            if offset >= byteCount { return UnsafeRawBufferPointer(rebasing: window[0..<0]) }
+            let jumped = offset - (windowStart + Int64(windowCount))
+            let size = jumped >= Self.largeGapBytes ? max(count, Self.smallWindowBytes) : Self.windowBytes
+            windowCount = 0
+            do { windowCount = try file.pread(into: UnsafeMutableRawBufferPointer(rebasing: window[0..<size]), at: offset) } catch
+            {
+                throw FormatError(error)
+            }
+            windowStart = offset
+        }
+        let lo = Int(offset - windowStart)
+        let hi = max(lo, min(windowCount, lo + count))
+        return UnsafeRawBufferPointer(rebasing: window[lo..<hi])
+    }
+
+    /// The 512-byte header block at `offset` (shorter only at the end of the archive). Valid until the next
+    /// read.
+    private func headerBlock(at offset: Int64) throws(FormatError) -> UnsafeRawBufferPointer {
+        switch source {
+        case .file(let file, let byteCount):
+            return try windowBytes(TarHeader.blockSize, at: offset, file: file, byteCount: byteCount)
+        case .stream(let stream):
+            assert(stream.position == offset, "streamed tar read out of order")
+            let block = UnsafeMutableRawBufferPointer(rebasing: window[0..<TarHeader.blockSize])
+            var n = 0
+            while n < block.count {
+                let got = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: block[n...]))
+                if got == 0 { break }
+                n += got
+            }
+            return UnsafeRawBufferPointer(rebasing: block[0..<n])
+        }
+    }
+
     private func readBytes(_ count: Int, at offset: Int64) throws(FormatError) -> [UInt8] {
         if count == 0 { return [] }
         switch source {
         case .file(let file, let byteCount):
-            // Small reads (headers, property members) come from a 64 KiB read-ahead window, so samples made of
-            // small members cost one pread per window, not two per member; a large payload that is skipped
-            // costs at most one window read at the next header, whatever its size.
-            if count <= Self.windowBytes {
-                let end = offset + Int64(count)
-                if offset < windowStart || end > windowStart + Int64(window.count) {
-                    if offset >= byteCount { return [] }
-                    do { window = try file.readPrefix(Self.windowBytes, at: offset) } catch { throw FormatError(error) }
-                    windowStart = offset
-                }
-                let lo = Int(offset - windowStart)
-                let hi = min(window.count, lo + count)
-                return lo < hi ? Array(window[lo..<hi]) : []
+            if count <= Self.windowBytes || mapping != nil {
+                return Array(try windowBytes(count, at: offset, file: file, byteCount: byteCount))
             }
             do { return try file.readPrefix(count, at: offset) } catch { throw FormatError(error) }
         case .stream(let stream):
@@ -336,10 +421,11 @@ public final class TarWalker {
                 throw truncated(
                     "member data of \(member.byteCount) bytes is cut off after "
                         + "\(stream.position - member.dataByteOffset) bytes",
-                    at: member.dataByteOffset, member: member.name)
+                    at: member.dataByteOffset, member: currentName)
             }
             throw truncated(
-                "archive ends inside the padding after the member data", at: stream.position, member: member?.name)
+                "archive ends inside the padding after the member data", at: stream.position,
+                member: member == nil ? nil : currentName)
         }
     }
 
@@ -411,6 +497,16 @@ public final class TarWalker {
     }
 }
 
+/// A member as ``TarWalker/nextRaw()`` returns it: a ``TarMember`` whose name stays in the walker.
+public struct TarRawMember: Sendable, Hashable {
+    public var kind: TarMember.Kind
+    public var linkName: String?
+    public var headerByteOffset: Int64
+    public var dataByteOffset: Int64
+    public var byteCount: Int64
+    public var memberIndex: Int
+}
+
 /// The pax records mixtera uses. Each field is nil when absent, `.some(nil)` when a local record with an
 /// empty value deletes the global value (POSIX), and `.some(bytes)` otherwise.
 struct PaxState {
@@ -430,10 +526,10 @@ struct PaxState {
         }
     }
 
-    /// The effective value: local wins (an empty local value deletes), else global.
-    func value(_ field: KeyPath<PaxState, [UInt8]??>, global: PaxState) -> [UInt8]? {
-        if let l = self[keyPath: field] { return l }
-        if let g = global[keyPath: field] { return g }
+    /// The effective value of a field: local wins (an empty local value deletes), else global.
+    static func effective(_ local: [UInt8]??, _ global: [UInt8]??) -> [UInt8]? {
+        if let l = local { return l }
+        if let g = global { return g }
         return nil
     }
 }

@@ -65,7 +65,10 @@ public struct WebDatasetGrouper: Sendable {
             return nil
         }
         let done = pending
-        pending = WebDatasetSample(key: String(key), sampleIndex: sampleCount, members: [wdsMember])
+        var members: [WebDatasetMember] = []
+        members.reserveCapacity(4)
+        members.append(wdsMember)
+        pending = WebDatasetSample(key: String(key), sampleIndex: sampleCount, members: members)
         sampleCount += 1
         return done
     }

@@ -25,17 +25,39 @@ public enum WebDatasetName {
 
     /// Splits `name` into key and extension, or returns why the name is skipped.
     public static func split(_ name: String) -> Split {
-        let utf8 = name.utf8
+        var copy = name
+        switch copy.withUTF8({ split(bytes: UnsafeRawBufferPointer($0)) }) {
+        case .skipped(let reason): return .skipped(reason)
+        case .member(let dot):
+            let utf8 = name.utf8
+            let d = utf8.index(utf8.startIndex, offsetBy: dot)
+            return .member(key: name[..<d], extension: name[utf8.index(after: d)...])
+        }
+    }
+
+    /// The byte-level outcome of ``split(bytes:)``: `dot` is the offset of the dot that ends the key.
+    public enum ByteSplit: Sendable, Hashable {
+        case member(dot: Int)
+        case skipped(SkipReason)
+    }
+
+    /// ``split(_:)`` on the UTF-8 bytes of a name: key is `name[..<dot]`, extension `name[(dot + 1)...]`.
+    public static func split(bytes name: UnsafeRawBufferPointer) -> ByteSplit {
+        let n = name.count
         // webdataset's skip_meta `__[^/]*__($|/)` on the first path component.
-        let firstEnd = utf8.firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
-        let first = utf8[utf8.startIndex..<firstEnd]
-        if first.count >= 4, first.starts(with: "__".utf8), first.reversed().starts(with: "__".utf8) {
+        var firstEnd = 0
+        while firstEnd < n && name[firstEnd] != 0x2F { firstEnd += 1 }
+        if firstEnd >= 4 && name[0] == 0x5F && name[1] == 0x5F && name[firstEnd - 1] == 0x5F
+            && name[firstEnd - 2] == 0x5F
+        {
             return .skipped(.metadata)
         }
-        let baseStart = utf8.lastIndex(of: UInt8(ascii: "/")).map { utf8.index(after: $0) } ?? utf8.startIndex
-        let base = utf8[baseStart...]
-        guard let dot = base.firstIndex(of: UInt8(ascii: ".")) else { return .skipped(.noExtension) }
+        var baseStart = n
+        while baseStart > 0 && name[baseStart - 1] != 0x2F { baseStart -= 1 }
+        var dot = baseStart
+        while dot < n && name[dot] != 0x2E { dot += 1 }
+        if dot == n { return .skipped(.noExtension) }
         if dot == baseStart { return .skipped(.hidden) }
-        return .member(key: name[..<dot], extension: name[name.utf8.index(after: dot)...])
+        return .member(dot: dot)
     }
 }

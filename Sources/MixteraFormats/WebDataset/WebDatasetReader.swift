@@ -50,6 +50,16 @@ public final class WebDatasetReader {
         grouper = WebDatasetGrouper(path: path)
     }
 
+    /// Reads a plain tar in place from its mapping (`options.backend` is not used).
+    public init(path: String, mapping: TarFileMapping, options: Options = Options()) {
+        if let indices = options.sampleIndices {
+            precondition(zip(indices, indices.dropFirst()).allSatisfy { $0 < $1 }, "sampleIndices must be ascending")
+        }
+        self.options = options
+        walker = TarWalker(path: path, mapping: mapping, limits: options.limits)
+        grouper = WebDatasetGrouper(path: path)
+    }
+
     private func isSelected(_ index: Int) -> Bool {
         guard let indices = options.sampleIndices else { return true }
         var lo = 0

@@ -107,31 +107,205 @@ public struct WebDatasetScanner {
     }
 
     /// Scans the archive at `path` (absolute); `displayPath` names it in errors.
+    ///
+    /// A plain tar is mapped (``TarFileMapping``): the fingerprint is hashed over the mapping, and the walk
+    /// groups members on their name bytes and reads property members in place, without a string, an array
+    /// or a copy per sample. Compressed tars are streamed with ``WebDatasetReader``. Both paths group as
+    /// ``WebDatasetGrouper`` does and give the same results and errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
-        let reader = try WebDatasetReader(path: path, options: .init(loadExtensions: loadExtensions))
+        try scan(path: path, displayPath: displayPath, mapping: true)
+    }
+
+    /// `mapping: false` reads a plain tar through ``WebDatasetReader`` too (tests compare both paths).
+    func scan(path: String, displayPath: String, mapping allowMapping: Bool) throws(FormatError) -> FileScanResult {
         var state = State(scanner: self, displayPath: displayPath)
+        var fingerprint: UInt64?
+        if allowMapping, let mapping = try TarFileMapping(path: path) {
+            fingerprint = mapping.fingerprint()
+            try scanMapped(path: path, mapping: mapping, state: &state)
+        } else {
+            try scanStreamed(path: path, state: &state)
+        }
+        var result = state.acc.finish()
+        result.fingerprint = fingerprint
+        return result
+    }
+
+    /// The damage rule: with `on_error: skip`, a damaged archive keeps the samples before the damage.
+    private func damaged(_ error: FormatError, _ state: inout State) throws(FormatError) {
+        let damage: Set<FormatError.Kind> = [.truncated, .badArchive, .decompression]
+        guard dataset.onError == .skip, damage.contains(error.code) else { throw error }
+        var e = error
+        e.message +=
+            "; kept the \(state.acc.result.sampleCount) samples before the damage, dropped the rest of the archive"
+        state.acc.skip(e)
+    }
+
+    /// Records the sample in `state.sample`; with `on_error: skip` a failing sample is skipped.
+    private func record(_ state: inout State, data: UnsafeRawBufferPointer) throws(FormatError) {
+        do { try state.record(data: data) } catch {
+            guard dataset.onError == .skip else { throw error }
+            state.acc.skip(error)
+        }
+    }
+
+    private func scanStreamed(path: String, state: inout State) throws(FormatError) {
+        let reader = try WebDatasetReader(path: path, options: .init(loadExtensions: loadExtensions))
+        var loaded: [UInt8] = []
         while true {
             let sample: WebDatasetSample?
-            do {
-                sample = try reader.next()
-            } catch {
-                let damage: Set<FormatError.Kind> = [.truncated, .badArchive, .decompression]
-                guard dataset.onError == .skip, damage.contains(error.code) else { throw error }
-                var e = error
-                e.message +=
-                    "; kept the \(state.acc.result.sampleCount) samples before the damage, dropped the rest of the archive"
-                state.acc.skip(e)
+            do { sample = try reader.next() } catch {
+                try damaged(error, &state)
                 break
             }
             guard let sample else { break }
-            do {
-                try state.record(sample)
+            // The sample as the mapped path sees it: names as bytes, loaded data concatenated in `loaded`.
+            loaded.removeAll(keepingCapacity: true)
+            state.sample.reset(key: UnsafeRawBufferPointer(start: nil, count: 0))
+            var key = sample.key
+            key.withUTF8 { state.sample.key.append(contentsOf: $0) }
+            for m in sample.members {
+                var ext = m.extension
+                let e = ext.withUTF8 { state.extensions.intern(UnsafeRawBufferPointer($0)) }
+                var dataStart = -1
+                if let d = m.data {
+                    dataStart = loaded.count
+                    loaded.append(contentsOf: d)
+                }
+                state.sample.members.append(
+                    SampleMember(
+                        ext: e, headerByteOffset: m.headerByteOffset, dataByteOffset: m.dataByteOffset,
+                        byteCount: m.byteCount, dataStart: dataStart))
+            }
+            var failure: FormatError?
+            loaded.withUnsafeBytes { data in
+                do throws(FormatError) { try record(&state, data: data) } catch { failure = error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    private func scanMapped(path: String, mapping: TarFileMapping, state: inout State) throws(FormatError) {
+        let walker = TarWalker(path: path, mapping: mapping)
+        let maxLoad = WebDatasetReader.Options().maxLoadByteCount
+        var pending = false
+        while true {
+            do throws(FormatError) {
+                guard let m = try walker.nextRaw() else {
+                    if pending { try record(&state, data: mapping.bytes) }
+                    return
+                }
+                guard m.kind == .regular else { continue }
+                var failure: FormatError?
+                walker.withCurrentName { name in
+                    do throws(FormatError) {
+                        try add(name, m, path: path, maxLoad: maxLoad, pending: &pending, state: &state, mapping: mapping)
+                    } catch { failure = error }
+                }
+                if let failure { throw failure }
             } catch {
-                guard dataset.onError == .skip else { throw error }
-                state.acc.skip(error)
+                // Walk and grouping errors are damage; a sample's own errors reach here only with
+                // `on_error: fail`, where `damaged` rethrows them.
+                try damaged(error, &state)
+                return
             }
         }
-        return state.acc.finish()
+    }
+
+    /// Groups one regular member (name bytes `name`) as ``WebDatasetReader`` and ``WebDatasetGrouper`` do,
+    /// recording the pending sample when `m` starts a new one.
+    private func add(
+        _ name: UnsafeRawBufferPointer, _ m: TarRawMember, path: String, maxLoad: Int, pending: inout Bool,
+        state: inout State, mapping: TarFileMapping
+    ) throws(FormatError) {
+        guard case .member(let dot) = WebDatasetName.split(bytes: name) else { return }
+        let key = UnsafeRawBufferPointer(rebasing: name[..<dot])
+        let e = state.extensions.intern(UnsafeRawBufferPointer(rebasing: name[(dot + 1)...]))
+        // As WebDatasetReader: a property member over the load limit fails before it is grouped.
+        if state.extensions.loaded[e] && m.byteCount > Int64(maxLoad) {
+            throw FormatError(
+                .unsupported, "member of \(m.byteCount) bytes exceeds the read limit of \(maxLoad) bytes",
+                at: DataLocation(path: path, byteOffset: m.dataByteOffset, member: String(decoding: name, as: UTF8.self)))
+        }
+        let member = SampleMember(
+            ext: e, headerByteOffset: m.headerByteOffset, dataByteOffset: m.dataByteOffset, byteCount: m.byteCount,
+            dataStart: Int(m.dataByteOffset))
+        if pending && state.sample.hasKey(key) {
+            var duplicate = false
+            for other in state.sample.members where state.extensions.same(other.ext, e) { duplicate = true }
+            if duplicate {
+                throw FormatError(
+                    .badArchive,
+                    "duplicate extension \"\(state.extensions.names[e])\" in sample \"\(String(decoding: key, as: UTF8.self))\"",
+                    at: DataLocation(
+                        path: path, byteOffset: m.headerByteOffset, member: String(decoding: name, as: UTF8.self)))
+            }
+            state.sample.members.append(member)
+            return
+        }
+        // Record the completed sample before its buffers are reused.
+        if pending { try record(&state, data: mapping.bytes) }
+        state.sample.reset(key: key)
+        state.sample.members.append(member)
+        pending = true
+    }
+
+    /// A member of the sample being recorded: interned extension, offsets, and where its bytes start in the
+    /// data buffer `record` is given (the mapping, or the streamed path's loaded bytes; -1: not loaded).
+    struct SampleMember {
+        var ext: Int
+        var headerByteOffset: Int64
+        var dataByteOffset: Int64
+        var byteCount: Int64
+        var dataStart: Int
+    }
+
+    /// The sample being recorded, in reused buffers.
+    struct SampleBuffer {
+        var key: [UInt8] = []
+        var members: [SampleMember] = []
+
+        mutating func reset(key k: UnsafeRawBufferPointer) {
+            key.removeAll(keepingCapacity: true)
+            key.append(contentsOf: k)
+            members.removeAll(keepingCapacity: true)
+        }
+
+        /// Whether `k` is this sample's key, compared as ``WebDatasetGrouper`` compares keys (strings).
+        func hasKey(_ k: UnsafeRawBufferPointer) -> Bool {
+            key.withUnsafeBytes { WebDatasetSampleTable.sameText($0, k) }
+        }
+
+        var keyString: String { String(decoding: key, as: UTF8.self) }
+    }
+
+    /// Distinct member extensions met in a file, as bytes and strings, with what the scanner wants of each.
+    struct ExtensionTable {
+        /// The extensions the scanner looks up (JSON members, member properties, text, tokens member).
+        let wanted: [String]
+        let loadExtensions: Set<String>
+        var bytes: [[UInt8]] = []
+        var names: [String] = []
+        /// Per extension: whether it equals `wanted[w]` (as strings), flattened `[ext * wanted.count + w]`.
+        var matches: [Bool] = []
+        /// Per extension: whether the reader would load it (`loadExtensions` contains it).
+        var loaded: [Bool] = []
+
+        /// The index of `ext` (by bytes), added when new.
+        mutating func intern(_ ext: UnsafeRawBufferPointer) -> Int {
+            for i in bytes.indices where bytes[i].withUnsafeBytes({ $0.elementsEqual(ext) }) { return i }
+            let name = String(decoding: ext, as: UTF8.self)
+            bytes.append(Array(ext))
+            names.append(name)
+            for w in wanted { matches.append(name == w) }
+            loaded.append(loadExtensions.contains(name))
+            return bytes.count - 1
+        }
+
+        /// Whether extensions `a` and `b` are the same as strings (``WebDatasetSample/member(withExtension:)``).
+        func same(_ a: Int, _ b: Int) -> Bool { a == b || names[a] == names[b] }
+
+        func matches(_ ext: Int, wanted w: Int) -> Bool { matches[ext * wanted.count + w] }
     }
 
     private struct State {
@@ -141,6 +315,13 @@ public struct WebDatasetScanner {
         var extractors: [JSONFieldExtractor]
         var catValues: [PropertyValue]
         var numValues: [PropertyValue]
+        /// Per JSON member of the scanner: the index in the current sample's members of the parsed member, or -1.
+        var parsed: [Int]
+        var sample = SampleBuffer()
+        var extensions: ExtensionTable
+        /// Indices in `extensions.wanted`.
+        let textWanted: Int?
+        let memberWanted: [String: Int]
 
         init(scanner: WebDatasetScanner, displayPath: String) {
             self.scanner = scanner
@@ -150,22 +331,57 @@ public struct WebDatasetScanner {
             extractors = scanner.jsonPaths.map { JSONFieldExtractor(paths: $0) }
             catValues = Array(repeating: .null, count: scanner.schema.categorical.count)
             numValues = Array(repeating: .null, count: scanner.schema.numeric.count)
+            parsed = Array(repeating: -1, count: scanner.jsonMembers.count)
+            // wanted = JSON members, then member-property extensions, then the text extension.
+            var wanted = scanner.jsonMembers
+            var memberWanted: [String: Int] = [:]
+            for t in scanner.categoricalTargets + scanner.numericTargets + (scanner.tokensTarget.map { [$0] } ?? []) {
+                if case .member(let ext) = t, memberWanted[ext] == nil {
+                    memberWanted[ext] = wanted.count
+                    wanted.append(ext)
+                }
+            }
+            self.memberWanted = memberWanted
+            if let text = scanner.dataset.text {
+                textWanted = wanted.count
+                wanted.append(text)
+            } else {
+                textWanted = nil
+            }
+            extensions = ExtensionTable(wanted: wanted, loadExtensions: scanner.loadExtensions)
         }
 
-        func located(_ m: WebDatasetMember, _ offset: Int = 0) -> DataLocation {
-            DataLocation(path: displayPath, byteOffset: m.dataByteOffset + Int64(offset), member: m.name)
+        /// The first member of the sample whose extension equals `wanted[w]`, as its index.
+        func member(wanted w: Int) -> Int? {
+            // A plain loop: a closure here would copy `self`.
+            for k in sample.members.indices where extensions.matches(sample.members[k].ext, wanted: w) { return k }
+            return nil
         }
 
-        mutating func record(_ sample: WebDatasetSample) throws(FormatError) {
+        func name(_ m: SampleMember) -> String {
+            String(decoding: sample.key + [0x2E] + extensions.bytes[m.ext], as: UTF8.self)
+        }
+
+        func located(_ m: SampleMember, _ offset: Int = 0) -> DataLocation {
+            DataLocation(path: displayPath, byteOffset: m.dataByteOffset + Int64(offset), member: name(m))
+        }
+
+        /// The bytes of a loaded member.
+        func bytes(_ m: SampleMember, _ data: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+            guard m.dataStart >= 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return UnsafeRawBufferPointer(rebasing: data[m.dataStart..<(m.dataStart + Int(m.byteCount))])
+        }
+
+        mutating func record(data: UnsafeRawBufferPointer) throws(FormatError) {
             guard let first = sample.members.first, let last = sample.members.last else { return }
             // Parse the JSON members this sample has.
-            var parsed = [WebDatasetMember?](repeating: nil, count: scanner.jsonMembers.count)
-            for (i, ext) in scanner.jsonMembers.enumerated() {
-                guard let m = sample.member(withExtension: ext) else { continue }
-                let data = m.data ?? []
-                let failure: JSONFieldExtractor.LineError? = data.withUnsafeBytes { b in
-                    do throws(JSONFieldExtractor.LineError) { try extractors[i].parse(b) } catch { return error }
-                    return nil
+            for i in scanner.jsonMembers.indices {
+                parsed[i] = -1
+                guard let k = member(wanted: i) else { continue }
+                let m = sample.members[k]
+                var failure: JSONFieldExtractor.LineError?
+                do throws(JSONFieldExtractor.LineError) { try extractors[i].parse(bytes(m, data)) } catch {
+                    failure = error
                 }
                 if let error = failure {
                     let notObject = error.message == "record is not a JSON object"
@@ -174,69 +390,56 @@ public struct WebDatasetScanner {
                         notObject ? "member is not a JSON object" : "invalid JSON in member: \(error.message)",
                         at: located(m, error.offset))
                 }
-                parsed[i] = m
+                parsed[i] = k
             }
-            func value(_ t: Target, _ p: PropertyDecl) throws(FormatError) -> PropertyValue {
-                let raw: RawValue
-                var at = DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: first.name)
-                switch t {
-                case .constant(let v): return v
-                case .json(let mi, let slot):
-                    guard let m = parsed[mi] else {
-                        raw = .missing
-                        break
-                    }
-                    at = located(m)
-                    raw = try jsonValue(mi, slot, m)
-                case .member(let ext):
-                    guard let m = sample.member(withExtension: ext) else {
-                        raw = .missing
-                        break
-                    }
-                    at = located(m)
-                    raw = try memberValue(m, p.type)
-                }
-                do { return try PropertyConversion.convert(raw, p) } catch {
-                    throw FormatError(error.kind, error.message, at: at)
-                }
+            for i in scanner.categoricalTargets.indices {
+                let v = try value(scanner.categoricalTargets[i], scanner.schema.categorical[i], first, data)
+                catValues[i] = v
             }
-            for (i, t) in scanner.categoricalTargets.enumerated() {
-                catValues[i] = try value(t, scanner.schema.categorical[i])
+            for i in scanner.numericTargets.indices {
+                let v = try value(scanner.numericTargets[i], scanner.schema.numeric[i], first, data)
+                numValues[i] = v
             }
-            for (i, t) in scanner.numericTargets.enumerated() { numValues[i] = try value(t, scanner.schema.numeric[i]) }
             var textBytes: Int64 = 0
-            if let text = scanner.dataset.text {
-                guard let m = sample.member(withExtension: text) else {
+            if let text = scanner.dataset.text, let w = textWanted {
+                guard let k = member(wanted: w) else {
                     throw FormatError(
-                        .missingField, "sample \"\(sample.key)\" has no \"\(text)\" member (the text member)",
-                        at: DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: first.name))
+                        .missingField,
+                        "sample \"\(sample.keyString)\" has no \"\(text)\" member (the text member)",
+                        at: DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: name(first)))
                 }
-                textBytes = m.byteCount
+                textBytes = sample.members[k].byteCount
             }
             var tokens: Int64?
-            if let t = scanner.tokensTarget, let name = scanner.dataset.tokens {
+            if let t = scanner.tokensTarget, let tokenName = scanner.dataset.tokens {
                 var raw = RawValue.missing
-                var at = DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: first.name)
+                var source: SampleMember?
                 switch t {
                 case .constant: break
                 case .json(let mi, let slot):
-                    if let m = parsed[mi] {
-                        at = located(m)
-                        raw = try jsonValue(mi, slot, m)
+                    if parsed[mi] >= 0 {
+                        let m = sample.members[parsed[mi]]
+                        source = m
+                        raw = try jsonValue(mi, slot, m, data)
                     }
                 case .member(let ext):
-                    if let m = sample.member(withExtension: ext) {
-                        at = located(m)
-                        raw = try memberValue(m, .int)
+                    if let k = member(wanted: memberWanted[ext]!) {
+                        let m = sample.members[k]
+                        source = m
+                        raw = try memberValue(m, .int, data)
                     }
                 }
+                let at =
+                    source.map { located($0) }
+                    ?? DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: name(first))
                 let v: Int64?
-                do { v = try PropertyConversion.intValue(raw, name: name) } catch {
+                do { v = try PropertyConversion.intValue(raw, name: tokenName) } catch {
                     throw FormatError(error.kind, error.message, at: at)
                 }
                 guard let v else {
                     throw FormatError(
-                        .missingField, "tokens \"\(name)\" is missing or null in sample \"\(sample.key)\"", at: at)
+                        .missingField, "tokens \"\(tokenName)\" is missing or null in sample \"\(sample.keyString)\"",
+                        at: at)
                 }
                 tokens = v
             }
@@ -246,10 +449,47 @@ public struct WebDatasetScanner {
                 length: end - first.headerByteOffset, textBytes: textBytes, tokens: tokens)
         }
 
+        /// A property's value in the sample being recorded (after its JSON members are parsed). A method, not
+        /// a local function of `record`: capturing `self` there copies the state per call.
+        func value(_ t: Target, _ p: PropertyDecl, _ first: SampleMember, _ data: UnsafeRawBufferPointer)
+            throws(FormatError) -> PropertyValue
+        {
+            let raw: RawValue
+            // The member the value comes from (for error locations; the sample's first member when missing).
+            var source: SampleMember?
+            switch t {
+            case .constant(let v): return v
+            case .json(let mi, let slot):
+                guard parsed[mi] >= 0 else {
+                    raw = .missing
+                    break
+                }
+                let m = sample.members[parsed[mi]]
+                source = m
+                raw = try jsonValue(mi, slot, m, data)
+            case .member(let ext):
+                guard let k = member(wanted: memberWanted[ext]!) else {
+                    raw = .missing
+                    break
+                }
+                let m = sample.members[k]
+                source = m
+                raw = try memberValue(m, p.type, data)
+            }
+            do { return try PropertyConversion.convert(raw, p) } catch {
+                let at =
+                    source.map { located($0) }
+                    ?? DataLocation(path: displayPath, byteOffset: first.headerByteOffset, member: name(first))
+                throw FormatError(error.kind, error.message, at: at)
+            }
+        }
+
         /// The value at a JSON slot of a parsed member.
-        func jsonValue(_ mi: Int, _ slot: Int, _ m: WebDatasetMember) throws(FormatError) -> RawValue {
+        func jsonValue(_ mi: Int, _ slot: Int, _ m: SampleMember, _ all: UnsafeRawBufferPointer) throws(FormatError)
+            -> RawValue
+        {
             let ex = extractors[mi]
-            let data = m.data ?? []
+            let data = bytes(m, all)
             func decode(_ s: JSONFieldExtractor.Span) throws(FormatError) -> RawValue {
                 switch s.kind {
                 case .missing: return .missing
@@ -259,12 +499,17 @@ public struct WebDatasetScanner {
                 case .object: return .other("an object")
                 default: break
                 }
+                // Printable ASCII strings without escapes decode to their bytes; anything else goes through
+                // the full JSON parser.
+                if s.kind == .string, !s.escaped, let plain = Self.plainASCII(data, Int(s.start), Int(s.end)) {
+                    return .string(plain)
+                }
                 // Strings: include the quotes; the span is inside them.
                 let lo = Int(s.start) - (s.kind == .string ? 1 : 0)
                 let hi = Int(s.end) + (s.kind == .string ? 1 : 0)
                 guard lo >= 0, hi <= data.count, lo <= hi else { return .other("an invalid value") }
                 let json: JSON
-                do { json = try JSON.parse(Array(data[lo..<hi])) } catch {
+                do { json = try JSON.parse(Array(UnsafeRawBufferPointer(rebasing: data[lo..<hi]))) } catch {
                     throw FormatError(.invalidJSON, "invalid JSON in member: \(error.message)", at: located(m, lo))
                 }
                 return Self.raw(json)
@@ -275,6 +520,16 @@ public struct WebDatasetScanner {
                 return .list(items)
             }
             return try decode(ex.single[slot])
+        }
+
+        /// `data[lo..<hi]` as a string when every byte is printable ASCII other than `\` and `"`, else nil.
+        static func plainASCII(_ data: UnsafeRawBufferPointer, _ lo: Int, _ hi: Int) -> String? {
+            guard lo >= 0, hi <= data.count, lo <= hi else { return nil }
+            for i in lo..<hi {
+                let b = data[i]
+                if b < 0x20 || b >= 0x7F || b == 0x5C || b == 0x22 { return nil }
+            }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: data[lo..<hi]), as: UTF8.self)
         }
 
         static func raw(_ j: JSON) -> RawValue {
@@ -290,8 +545,10 @@ public struct WebDatasetScanner {
         }
 
         /// A plain member's text as a raw value for `type`.
-        func memberValue(_ m: WebDatasetMember, _ type: PropertyType) throws(FormatError) -> RawValue {
-            var bytes = m.data ?? []
+        func memberValue(_ m: SampleMember, _ type: PropertyType, _ all: UnsafeRawBufferPointer) throws(FormatError)
+            -> RawValue
+        {
+            var bytes = Array(bytes(m, all))
             while let l = bytes.last, l == 0x0A || l == 0x0D { bytes.removeLast() }
             guard UTF8Check.isValid(bytes[...]) else {
                 throw FormatError(.invalidUTF8, "member is not valid UTF-8", at: located(m))
@@ -305,7 +562,7 @@ public struct WebDatasetScanner {
                 if type == .float, let v = Double(t), v.isFinite { return .double(v) }
                 throw FormatError(
                     .typeMismatch,
-                    "member \"\(m.name)\" expects \(type == .int ? "an integer" : "a number"), found \"\(text.prefix(40))\"",
+                    "member \"\(name(m))\" expects \(type == .int ? "an integer" : "a number"), found \"\(text.prefix(40))\"",
                     at: located(m))
             case .bool:
                 switch text.trimmingWhitespace() {
@@ -313,7 +570,7 @@ public struct WebDatasetScanner {
                 case "false": return .bool(false)
                 default:
                     throw FormatError(
-                        .typeMismatch, "member \"\(m.name)\" expects true or false, found \"\(text.prefix(40))\"",
+                        .typeMismatch, "member \"\(name(m))\" expects true or false, found \"\(text.prefix(40))\"",
                         at: located(m))
                 }
             }

@@ -5,12 +5,18 @@ import MixteraParquet
 /// WebDataset replay (docs/webdataset.md, "Replay"): an entry's locator is the header offset of its first
 /// sample's first member; the entry covers that sample and the `count − 1` samples that follow it in the tar.
 ///
-/// The sample table (members, offsets and sizes of every sample) is rebuilt per file by walking the tar
-/// headers once, never reading payloads, and kept. Plain tars are then read with one `pread` per member;
-/// compressed tars are streamed once per entry up to its last sample.
+/// The sample table (``WebDatasetSampleTable``: members, offsets and sizes of every sample) is rebuilt per file
+/// by walking the tar headers once, never reading payloads, and kept. A plain tar entry is then read with one
+/// `pread` of the bytes its samples span (one per member when that span is large), and its samples are
+/// written from that buffer; compressed tars are streamed once per entry up to its last sample.
 struct TarReplayCache {
-    private var tables: [Int: [WebDatasetSample]] = [:]
+    private var tables: [Int: WebDatasetSampleTable] = [:]
     private var readers: [Int: TarDataReader] = [:]
+    /// The bytes of the entry being replayed (plain tars), reused across entries.
+    private var span: [UInt8] = []
+
+    /// The largest span read with one `pread`; larger entries read member by member.
+    static let maxSpanByteCount: Int64 = 16 << 20
 
     /// Extensions whose members replay writes as JSON strings of their text (last dot-separated part of the
     /// extension, ASCII-lowercased); every other member is written as a base64 string.
@@ -19,30 +25,16 @@ struct TarReplayCache {
         "xml", "yaml", "yml", "caption",
     ]
 
-    /// The samples of a tar in archive order, members without data. A damaged archive yields the samples
-    /// completed before the damage (as `on_error: skip` indexed them).
-    static func table(path: String) throws(ReplayError) -> [WebDatasetSample] {
-        let reader: WebDatasetReader
-        do { reader = try WebDatasetReader(path: path, options: .init(loadExtensions: [])) } catch {
-            throw ReplayError(error)
-        }
-        var out: [WebDatasetSample] = []
-        while true {
-            do {
-                guard let s = try reader.next() else { break }
-                out.append(s)
-            } catch {
-                if [.truncated, .badArchive, .decompression].contains(error.code) { break }
-                throw ReplayError(error)
-            }
-        }
-        return out
+    /// The samples of a tar in archive order. A damaged archive yields the samples completed before the damage
+    /// (as `on_error: skip` indexed them).
+    static func table(path: String) throws(ReplayError) -> WebDatasetSampleTable {
+        do { return try WebDatasetSampleTable(path: path) } catch { throw ReplayError(error) }
     }
 
     mutating func samples(
         file i: Int, path: String, compressed: Bool, textField: String?, firstHeaderOffset: Int64, count: Int
     ) throws(ReplayError) -> [[UInt8]] {
-        let table: [WebDatasetSample]
+        let table: WebDatasetSampleTable
         if let t = tables[i] {
             table = t
         } else {
@@ -53,28 +45,20 @@ struct TarReplayCache {
             }
             tables[i] = table
         }
-        // Binary search for the sample whose first member header is at the locator.
-        var lo = 0
-        var hi = table.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if table[mid].members[0].headerByteOffset < firstHeaderOffset { lo = mid + 1 } else { hi = mid }
-        }
-        guard lo < table.count, table[lo].members[0].headerByteOffset == firstHeaderOffset, lo + count <= table.count
-        else {
+        guard let lo = table.sample(atHeaderOffset: firstHeaderOffset), lo + count <= table.count else {
             throw ReplayError(
                 "corrupt", "no run of \(count) samples starts at header offset \(firstHeaderOffset)",
                 at: DataLocation(path: path, byteOffset: firstHeaderOffset))
         }
-        let wanted = table[lo..<(lo + count)]
-        var withData: [WebDatasetSample] = []
+        if count == 0 { return [] }
         if compressed {
+            let withData: [WebDatasetSample]
             do {
                 let reader = try WebDatasetReader(
                     path: path,
                     options: .init(
                         loadExtensions: textField.map { [$0] }, maxLoadByteCount: Int(Int32.max),
-                        sampleIndices: wanted.map(\.sampleIndex)))
+                        sampleIndices: Array(lo..<(lo + count))))
                 withData = try reader.readAll()
             } catch { throw ReplayError(error) }
             guard withData.count == count else {
@@ -82,26 +66,105 @@ struct TarReplayCache {
                     "data-changed", "archive holds \(withData.count) of the \(count) samples wanted",
                     at: DataLocation(path: path, byteOffset: firstHeaderOffset))
             }
+            return withData.map { Self.json($0, textField: textField) }
+        }
+        let reader: TarDataReader
+        if let r = readers[i] {
+            reader = r
         } else {
-            let reader: TarDataReader
-            if let r = readers[i] {
-                reader = r
-            } else {
-                do { reader = try TarDataReader(path: path) } catch { throw ReplayError(error) }
-                readers[i] = reader
+            do { reader = try TarDataReader(path: path) } catch { throw ReplayError(error) }
+            readers[i] = reader
+        }
+        return try plainSamples(table, lo..<(lo + count), reader: reader, path: path, textField: textField)
+    }
+
+    /// The samples `range` of a plain tar, read with one `pread` of their span when it is small enough.
+    private mutating func plainSamples(
+        _ table: WebDatasetSampleTable, _ range: Range<Int>, reader: TarDataReader, path: String, textField: String?
+    ) throws(ReplayError) -> [[UInt8]] {
+        let start = table.headerOffsets[range.lowerBound]
+        let end = table.endOffset(of: range.upperBound - 1)
+        var spanRead = false
+        if end - start <= Self.maxSpanByteCount {
+            let n = Int(end - start)
+            if span.count < n { span = [UInt8](repeating: 0, count: n) }
+            var got = 0
+            var failure: FormatError?
+            span.withUnsafeMutableBytes { b in
+                do throws(FormatError) {
+                    got = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n]), at: start)
+                } catch { failure = error }
             }
-            for var s in wanted {
-                for k in s.members.indices where textField == nil || s.members[k].extension == textField {
-                    let m = s.members[k]
+            if let failure { throw ReplayError(failure) }
+            // A short read (the file shrank) falls back to reading member by member, which names the member.
+            spanRead = got == n
+        }
+        let textMatches = textField.map { table.extensionMatches($0) }
+        var out: [[UInt8]] = []
+        out.reserveCapacity(range.count)
+        for s in range {
+            // The members written: the text member only, or all of them.
+            var members: [WebDatasetSampleTable.Member] = []
+            if let textMatches {
+                if let m = table.member(of: s, extensionIn: textMatches) { members = [m] }
+            } else {
+                members = table.members(of: s)
+            }
+            var perMember: [[UInt8]] = []
+            if !spanRead {
+                for m in members {
                     do {
-                        s.members[k].data = try reader.read(
-                            dataByteOffset: m.dataByteOffset, byteCount: m.byteCount, member: m.name)
+                        perMember.append(
+                            try reader.read(
+                                dataByteOffset: m.dataByteOffset, byteCount: m.byteCount,
+                                member: table.name(of: s, m)))
                     } catch { throw ReplayError(error) }
                 }
-                withData.append(s)
             }
+            func withData<R>(_ k: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+                if !spanRead { return perMember[k].withUnsafeBytes(body) }
+                let lo = Int(members[k].dataByteOffset - start)
+                return span.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[lo..<(lo + Int(members[k].byteCount))])) }
+            }
+            var json: [UInt8] = []
+            if textField != nil {
+                if members.isEmpty {
+                    json.append(contentsOf: "null".utf8)
+                } else {
+                    json.reserveCapacity(Int(members[0].byteCount) + 16)
+                    withData(0) { Self.writeText($0, into: &json) }
+                }
+            } else {
+                json.append(UInt8(ascii: "{"))
+                JSON.writeString("__key__".utf8, into: &json)
+                json.append(UInt8(ascii: ":"))
+                JSON.writeString(table.key(of: s).utf8, into: &json)
+                for (k, m) in members.enumerated() {
+                    let ext = table.extensionName(m.extensionIndex)
+                    json.append(UInt8(ascii: ","))
+                    JSON.writeString(ext.utf8, into: &json)
+                    json.append(UInt8(ascii: ":"))
+                    if Self.isText(ext) {
+                        withData(k) { Self.writeText($0, into: &json) }
+                    } else {
+                        let b64 = withData(k) { ParquetJSON.base64(Array($0)) }
+                        JSON.writeString(b64.utf8, into: &json)
+                    }
+                }
+                json.append(UInt8(ascii: "}"))
+            }
+            out.append(json)
         }
-        return withData.map { Self.json($0, textField: textField) }
+        return out
+    }
+
+    /// Writes `bytes` as a JSON string of their text (invalid UTF-8 → U+FFFD).
+    static func writeText(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        if UTF8Validator.isValid(bytes) {
+            JSON.writeString(bytes, into: &out)
+        } else {
+            JSON.writeString(String(decoding: bytes, as: UTF8.self).utf8, into: &out)
+        }
     }
 
     /// The sample as replay prints it: the text member's bytes as a JSON string, or an object
@@ -110,7 +173,7 @@ struct TarReplayCache {
         var out: [UInt8] = []
         if let textField {
             if let m = s.member(withExtension: textField), let data = m.data {
-                JSON.writeString(String(decoding: data, as: UTF8.self).utf8, into: &out)
+                data.withUnsafeBytes { writeText($0, into: &out) }
             } else {
                 out.append(contentsOf: "null".utf8)
             }
@@ -126,7 +189,7 @@ struct TarReplayCache {
             out.append(UInt8(ascii: ":"))
             let data = m.data ?? []
             if isText(m.extension) {
-                JSON.writeString(String(decoding: data, as: UTF8.self).utf8, into: &out)
+                data.withUnsafeBytes { writeText($0, into: &out) }
             } else {
                 JSON.writeString(ParquetJSON.base64(data).utf8, into: &out)
             }
