@@ -209,6 +209,12 @@ YAML
   T=$(time_cmd "$BIN" replay --manifest "$B/m-$fmt" --rank 0)
   if [ "$fmt" = parquet ]; then PEER=3500; else PEER=330; fi
   row "replay $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "≥ 100×" "-"
+  # The Python reader on the same manifest (pyarrow for Parquet; tar members by offset).
+  T=$(time_cmd env PYTHONPATH="$ROOT/python" python3 -c "
+from mixtera_replay import ManifestReader
+n = sum(1 for _ in ManifestReader('$B/m-$fmt', 0))
+assert n == $SAMPLES, n")
+  row "Python ManifestReader $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "-" "-"
 done
 
 # Parquet: scan time against the text column's size. The 4x copy repeats every text 4 times (same columns, row

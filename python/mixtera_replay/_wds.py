@@ -1,6 +1,7 @@
 """WebDataset replay (docs/manifest-format.md §4.2, docs/webdataset.md "Replay"), matching the Swift reader.
 
-Per file, the tar headers are walked once (stdlib `tarfile`; payloads are never read in a plain tar) and
+Per file, the tar headers are walked once (in place in a mapping of a plain tar when every header is plain
+ustar/GNU/v7, else with stdlib `tarfile`; payloads are never read in a plain tar) and
 the sample table is kept: per sample its key, the header offset of its first member and (extension, data
 offset, size) of each member. An entry's locator must be the first header offset of a sample.
 
@@ -19,6 +20,7 @@ import bz2
 import gzip
 import io
 import lzma
+import mmap
 import os
 import tarfile
 import zlib
@@ -105,6 +107,80 @@ def build_table(tf: "tarfile.TarFile") -> List[_Sample]:
     return out
 
 
+_ZERO_BLOCK = bytes(512)
+_REGULAR = (b"0", b"\0", b"7")
+_OTHER_KNOWN = (b"1", b"2", b"3", b"4", b"5", b"6")
+
+
+def _octal(field: bytes) -> int:
+    """A numeric header field as `tarfile` reads it (octal up to the first NUL); ValueError otherwise."""
+    if field[:1] and field[0] & 0x80:
+        raise ValueError("base-256 number")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text or b"0", 8)
+
+
+def fast_table(data, size: int) -> Optional[List[_Sample]]:
+    """`build_table` for an archive of plain ustar/GNU/v7 headers, read in place from `data` (a buffer or
+    mmap of the whole plain tar). Returns None, so that the caller falls back to `tarfile`, at anything
+    `tarfile` treats specially: pax or GNU long-name headers, base-256 numbers, a bad checksum, data of a
+    non-regular member, unknown member types, or damage (a cut-off header or member)."""
+    out = []
+    pending = None
+    exts = None
+    off = 0
+    while off < size:
+        if off + 512 > size:
+            return None
+        h = data[off:off + 512]
+        if h == _ZERO_BLOCK:
+            break
+        try:
+            chk_field = h[148:156]
+            chk = _octal(chk_field)
+            # The common 11 digits + NUL/space size field directly, anything else the general way.
+            length = int(h[124:135], 8) if h[135] in (0, 32) and h[124] != 0 else _octal(h[124:136])
+        except ValueError:
+            return None
+        if chk != sum(h) - sum(chk_field) + 256:
+            return None
+        flag = h[156:157]
+        name = h[0:100].split(b"\0", 1)[0]
+        if h[257:263] == b"ustar\0":
+            prefix = h[345:500].split(b"\0", 1)[0]
+            if prefix:
+                name = prefix + b"/" + name
+        data_off = off + 512
+        off = data_off + ((length + 511) // 512) * 512
+        if off > size:  # the member or its padding is cut off
+            return None
+        if flag not in _REGULAR:
+            if flag in _OTHER_KNOWN and length == 0:
+                continue
+            return None
+        if flag == b"\0" and name.endswith(b"/"):
+            if length:
+                return None
+            continue  # a v7 directory
+        sp = split_name(_fix_name(name.decode("utf-8", "surrogateescape")))
+        if sp is None:
+            continue
+        key, ext = sp
+        if pending is not None and pending.key == key:
+            if ext in exts:  # duplicate extension: the archive is bad from here on
+                return out
+            exts.add(ext)
+            pending.members.append((ext, data_off, length, data_off - 512))
+            continue
+        if pending is not None:
+            out.append(pending)
+        pending = _Sample(key, data_off - 512, [(ext, data_off, length, data_off - 512)])
+        exts = {ext}
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
 def _open_stream(path: str, compression: str):
     if compression == "gzip":
         return gzip.open(path, "rb")
@@ -141,9 +217,16 @@ class TarReplayFile:
         self.buf = None
         if compression == "none":
             self.fd = os.open(path, os.O_RDONLY)
-            with open(path, "rb") as f:
-                with tarfile.open(fileobj=f, mode="r:") as tf:
-                    self.table = build_table(tf)
+            size = os.fstat(self.fd).st_size
+            table = None
+            if size > 0:
+                with mmap.mmap(self.fd, size, access=mmap.ACCESS_READ) as mm:
+                    table = fast_table(mm, size)
+            if table is None:
+                with open(path, "rb") as f:
+                    with tarfile.open(fileobj=f, mode="r:") as tf:
+                        table = build_table(tf)
+            self.table = table
         else:
             if os.path.getsize(path) <= INMEM_LIMIT:
                 s = _open_stream(path, compression)
