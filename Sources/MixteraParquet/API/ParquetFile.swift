@@ -268,6 +268,30 @@ public final class ParquetFile: Sendable {
         return try chunkReader(column, rowGroup: rowGroup).byteArrayPage(page, locations: locations, dictionary: dictionary)
     }
 
+    /// Data page `page` of the flat BYTE_ARRAY `column` in `rowGroup`, indexed for reading a few of its rows without
+    /// decompressing it whole (``withSparseRows(_:rowGroup:page:rows:window:_:)``); nil when the page is not a
+    /// snappy PLAIN data page (v1), or the chunk's pages are unknown: read it with
+    /// ``byteArrayPage(_:rowGroup:page:dictionary:)`` instead.
+    public func sparseByteArrayPage(_ column: ParquetColumnDescriptor, rowGroup: Int, page: Int) throws(ParquetError)
+        -> ParquetSparseByteArrayPage?
+    {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            return nil
+        }
+        return try chunkReader(column, rowGroup: rowGroup).sparseByteArrayPage(page, locations: locations)
+    }
+
+    /// Decodes rows `rows` (page-relative) of `page` (from ``sparseByteArrayPage(_:rowGroup:page:)`` for the same
+    /// column and row group) into `window`, then calls `body` with each row's page-relative index and value bytes
+    /// (nil when null), in row order. The bytes are valid only during the call.
+    public func withSparseRows(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: ParquetSparseByteArrayPage, rows: Range<Int>,
+        window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) throws(ParquetError) {
+        try chunkReader(column, rowGroup: rowGroup).withSparseRows(page, rows: rows, window: window, body)
+    }
+
     /// Decodes one leaf column of one row group: levels plus typed non-null values.
     ///
     /// - Complexity: reads and decodes only this column chunk's bytes.

@@ -178,6 +178,94 @@ struct SnappySparseReader {
     }
 }
 
+extension SnappySparseReader {
+    /// The element index of the fully indexed block (after `finish()`), to keep and resolve ranges from later.
+    func elementIndex() -> SnappyElementIndex {
+        SnappyElementIndex(
+            outStarts: Array(UnsafeBufferPointer(start: outStarts, count: count)),
+            sources: Array(UnsafeBufferPointer(start: sources, count: count)), outLength: indexedEnd)
+    }
+}
+
+/// The elements of a checked snappy block (output start and source of each, as `SnappySparseReader` indexes them):
+/// enough to produce any range of its output from the compressed bytes without decompressing the rest. A byte in
+/// a literal is read from the input; a byte in a copy is resolved from the earlier output it repeats, recursively.
+/// 8 bytes per element.
+struct SnappyElementIndex: Sendable {
+    let outStarts: [Int32]
+    /// ≥ 0: the literal's input offset; < 0: minus the copy distance.
+    let sources: [Int32]
+    let outLength: Int
+
+    var count: Int { outStarts.count }
+
+    /// Writes output bytes `range` into `dst`, reading literals from `input` (the block this index was built
+    /// from). Work is bounded: false when resolving the copies would take more than about `budget` element
+    /// steps (or nest deeper than 64 copies), and the caller decompresses the block whole instead.
+    func copy(_ range: Range<Int>, from input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, budget: Int)
+        -> Bool
+    {
+        guard range.lowerBound >= 0, range.upperBound <= outLength, !range.isEmpty else { return range.isEmpty }
+        var left = budget
+        return outStarts.withUnsafeBufferPointer { starts in
+            sources.withUnsafeBufferPointer { sources in
+                Self.resolve(
+                    range.lowerBound, range.upperBound, into: dst, starts: starts, sources: sources,
+                    outLength: outLength, input: input, depth: 0, budget: &left)
+            }
+        }
+    }
+
+    private static func resolve(
+        _ a: Int, _ b: Int, into dst: UnsafeMutableRawPointer, starts: UnsafeBufferPointer<Int32>,
+        sources: UnsafeBufferPointer<Int32>, outLength: Int, input: UnsafeRawBufferPointer, depth: Int,
+        budget: inout Int
+    ) -> Bool {
+        guard depth < 64, let src = input.baseAddress else { return false }
+        // The element holding `a`: the last start at or before it.
+        var lo = 0
+        var hi = starts.count
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if Int(starts[mid]) <= a { lo = mid } else { hi = mid }
+        }
+        var k = lo
+        var p = a
+        while p < b {
+            budget -= 1
+            guard budget >= 0, k < starts.count else { return false }
+            let start = Int(starts[k])
+            let end = k + 1 < starts.count ? Int(starts[k + 1]) : outLength
+            let n = min(b, end) - p
+            let s = Int(sources[k])
+            let to = dst + (p - a)
+            if s >= 0 {
+                let from = s + (p - start)
+                guard from >= 0, n <= input.count - from else { return false }
+                to.copyMemory(from: src + from, byteCount: n)
+            } else {
+                let distance = -s
+                guard distance <= p else { return false }
+                // The first `min(distance, n)` bytes repeat earlier output; an overlapping copy repeats them.
+                let first = min(distance, n)
+                guard
+                    resolve(
+                        p - distance, p - distance + first, into: to, starts: starts, sources: sources,
+                        outLength: outLength, input: input, depth: depth + 1, budget: &budget)
+                else { return false }
+                var i = first
+                while i < n {
+                    (to + i).storeBytes(of: to.load(fromByteOffset: i - distance, as: UInt8.self), as: UInt8.self)
+                    i += 1
+                }
+            }
+            p += n
+            k += 1
+        }
+        return true
+    }
+}
+
 /// Element storage for `SnappySparseReader`, reused from page to page.
 final class SnappyElementBuffers {
     private(set) var outStarts: UnsafeMutablePointer<Int32>

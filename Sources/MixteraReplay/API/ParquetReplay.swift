@@ -20,8 +20,14 @@ struct ParquetReplayCache {
     /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
     private var pageStarts: [PageKey: [Int64]?] = [:]
 
-    init(budget: Int = ParquetReplayCache.defaultBudget) {
+    /// Whether snappy PLAIN text pages are read sparsely (else every page is decoded whole; tests compare both).
+    private let sparse: Bool
+    /// The decoded window of sparse reads.
+    private let window = ParquetSparseWindow()
+
+    init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true) {
         pages = PageCache(budget: budget)
+        self.sparse = sparse
     }
 
     mutating func samples(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int)
@@ -81,23 +87,47 @@ struct ParquetReplayCache {
                 let mid = (lo + hi) / 2
                 if starts[mid] <= row { lo = mid } else { hi = mid }
             }
-            let page = try self.page(
+            switch try self.page(
                 file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
-            let pageEnd = page.firstRow + Int64(page.rowCount)
-            let stop = min(end, pageEnd)
-            for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
-                out.append(Self.json(page, row: r))
+            {
+            case .sparse(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
+                do {
+                    try file.withSparseRows(column, rowGroup: g.index, page: page, rows: rows, window: window) { _, text in
+                        out.append(Self.json(text))
+                    }
+                } catch { throw ReplayError(error) }
+                row = stop
+            case .page(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
+                    out.append(page.withValue(r) { Self.json($0) } ?? Self.json(nil))
+                }
+                row = stop
+            case .dictionary:
+                preconditionFailure("a data page key holds a dictionary")
             }
-            row = stop
         }
         return out
     }
 
-    /// Page `k` of the text column in `rowGroup`, from the cache or decoded (with the chunk's dictionary).
+    /// Page `k` of the text column in `rowGroup`, from the cache, else indexed for sparse reads (snappy PLAIN
+    /// pages) or decoded whole (with the chunk's dictionary).
     private mutating func page(
         _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
-    ) throws(ReplayError) -> ParquetByteArrayPage {
-        if case .page(let p)? = pages.get(key) { return p }
+    ) throws(ReplayError) -> PageCache.Entry {
+        if let e = pages.get(key) { return e }
+        if sparse {
+            let indexed: ParquetSparseByteArrayPage?
+            do { indexed = try file.sparseByteArrayPage(column, rowGroup: rowGroup, page: k) } catch {
+                throw ReplayError(error)
+            }
+            if let indexed {
+                pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                return .sparse(indexed)
+            }
+        }
         let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
         var dictionary: ParquetByteArrayDictionary
         if case .dictionary(let d)? = pages.get(dictKey) {
@@ -114,21 +144,20 @@ struct ParquetReplayCache {
         }
         // A dictionary-encoded page shares the dictionary's bytes: count only its own arrays.
         pages.put(key, .page(p), bytes: p.dictionaryIndices.isEmpty ? p.byteCount : p.byteCount - p.bytes.count)
-        return p
+        return .page(p)
     }
 
-    /// Row `r` of a decoded page as a JSON string (`null` when the value is null).
-    static func json(_ page: ParquetByteArrayPage, row r: Int) -> [UInt8] {
-        page.withValue(r) { text in
-            var json: [UInt8] = []
-            json.reserveCapacity(text.count + 2)
-            if Self.isValidUTF8(text) {
-                JSON.writeString(text, into: &json)
-            } else {
-                JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
-            }
-            return json
-        } ?? Array("null".utf8)
+    /// A text value as a JSON string (`null` when the value is null).
+    static func json(_ text: UnsafeRawBufferPointer?) -> [UInt8] {
+        guard let text else { return Array("null".utf8) }
+        var json: [UInt8] = []
+        json.reserveCapacity(text.count + 2)
+        if Self.isValidUTF8(text) {
+            JSON.writeString(text, into: &json)
+        } else {
+            JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
+        }
+        return json
     }
 
     /// ASCII fast path, else a full UTF-8 check.
@@ -225,6 +254,7 @@ struct PageCache {
     enum Entry {
         case page(ParquetByteArrayPage)
         case dictionary(ParquetByteArrayDictionary)
+        case sparse(ParquetSparseByteArrayPage)
     }
 
     let budget: Int
