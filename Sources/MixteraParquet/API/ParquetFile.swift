@@ -289,8 +289,22 @@ public final class ParquetFile: Sendable {
         _ column: ParquetColumnDescriptor, rowGroup: Int, page: ParquetSparseByteArrayPage, rows: Range<Int>,
         window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
     ) throws(ParquetError) {
-        try chunkReader(column, rowGroup: rowGroup).withSparseRows(page, rows: rows, window: window, body)
+        var reader = chunkReader(column, rowGroup: rowGroup)
+        // A sparse read touches a few pages of the mapping: rather than dropping them after each read (a TLB
+        // flush each time), the whole mapping is dropped every `sparseReleaseInterval` reads (mode `.map`).
+        reader.releaseMappedPages = false
+        try reader.withSparseRows(page, rows: rows, window: window, body)
+        guard mode == .map, let bytes = mapping?.bytes else { return }
+        let due = sparseReads.withLock { n in
+            n += 1
+            return n % Self.sparseReleaseInterval == 0
+        }
+        if due { FileMapping.release(bytes, 0..<bytes.count) }
     }
+
+    /// Sparse reads between two releases of the whole mapping (at most a few pages each stay resident meanwhile).
+    static let sparseReleaseInterval = 256
+    let sparseReads = Mutex<Int>(0)
 
     /// Decodes one leaf column of one row group: levels plus typed non-null values.
     ///

@@ -181,9 +181,19 @@ struct SnappySparseReader {
 extension SnappySparseReader {
     /// The element index of the fully indexed block (after `finish()`), to keep and resolve ranges from later.
     func elementIndex() -> SnappyElementIndex {
-        SnappyElementIndex(
+        // Per `SnappyElementIndex.stride` output bytes: the element holding the first of them.
+        var buckets: [Int32] = []
+        buckets.reserveCapacity(indexedEnd / SnappyElementIndex.stride + 1)
+        var k = 0
+        var p = 0
+        while p < indexedEnd {
+            while k + 1 < count && Int(outStarts[k + 1]) <= p { k += 1 }
+            buckets.append(Int32(truncatingIfNeeded: k))
+            p += SnappyElementIndex.stride
+        }
+        return SnappyElementIndex(
             outStarts: Array(UnsafeBufferPointer(start: outStarts, count: count)),
-            sources: Array(UnsafeBufferPointer(start: sources, count: count)), outLength: indexedEnd)
+            sources: Array(UnsafeBufferPointer(start: sources, count: count)), buckets: buckets, outLength: indexedEnd)
     }
 }
 
@@ -195,7 +205,11 @@ struct SnappyElementIndex: Sendable {
     let outStarts: [Int32]
     /// ≥ 0: the literal's input offset; < 0: minus the copy distance.
     let sources: [Int32]
+    /// Per `stride` output bytes: the element holding the first of them (a lookup starts there).
+    let buckets: [Int32]
     let outLength: Int
+
+    static let stride = 256
 
     var count: Int { outStarts.count }
 
@@ -209,27 +223,27 @@ struct SnappyElementIndex: Sendable {
         var left = budget
         return outStarts.withUnsafeBufferPointer { starts in
             sources.withUnsafeBufferPointer { sources in
-                Self.resolve(
-                    range.lowerBound, range.upperBound, into: dst, starts: starts, sources: sources,
-                    outLength: outLength, input: input, depth: 0, budget: &left)
+                buckets.withUnsafeBufferPointer { buckets in
+                    Self.resolve(
+                        range.lowerBound, range.upperBound, into: dst, starts: starts, sources: sources,
+                        buckets: buckets, outLength: outLength, input: input, depth: 0, budget: &left)
+                }
             }
         }
     }
 
     private static func resolve(
         _ a: Int, _ b: Int, into dst: UnsafeMutableRawPointer, starts: UnsafeBufferPointer<Int32>,
-        sources: UnsafeBufferPointer<Int32>, outLength: Int, input: UnsafeRawBufferPointer, depth: Int,
-        budget: inout Int
+        sources: UnsafeBufferPointer<Int32>, buckets: UnsafeBufferPointer<Int32>, outLength: Int,
+        input: UnsafeRawBufferPointer, depth: Int, budget: inout Int
     ) -> Bool {
-        guard depth < 64, let src = input.baseAddress else { return false }
-        // The element holding `a`: the last start at or before it.
-        var lo = 0
-        var hi = starts.count
-        while hi - lo > 1 {
-            let mid = (lo + hi) >> 1
-            if Int(starts[mid]) <= a { lo = mid } else { hi = mid }
+        guard depth < 64, let src = input.baseAddress, a / stride < buckets.count else { return false }
+        // The element holding `a`: from its bucket's first element, forward (each step counts against the budget).
+        var k = Int(buckets[a / stride])
+        while k + 1 < starts.count && Int(starts[k + 1]) <= a {
+            k += 1
+            budget -= 1
         }
-        var k = lo
         var p = a
         while p < b {
             budget -= 1
@@ -246,12 +260,25 @@ struct SnappyElementIndex: Sendable {
             } else {
                 let distance = -s
                 guard distance <= p else { return false }
-                // The first `min(distance, n)` bytes repeat earlier output; an overlapping copy repeats them.
+                // The first `min(distance, n)` bytes repeat earlier output (already in `dst` when it is within the
+                // range, else resolved); an overlapping copy repeats them.
                 let first = min(distance, n)
+                if p - distance >= a {
+                    if distance >= n {
+                        to.copyMemory(from: to - distance, byteCount: n)
+                    } else {
+                        for i in 0..<n {
+                            (to + i).storeBytes(of: to.load(fromByteOffset: i - distance, as: UInt8.self), as: UInt8.self)
+                        }
+                    }
+                    p += n
+                    k += 1
+                    continue
+                }
                 guard
                     resolve(
                         p - distance, p - distance + first, into: to, starts: starts, sources: sources,
-                        outLength: outLength, input: input, depth: depth + 1, budget: &budget)
+                        buckets: buckets, outLength: outLength, input: input, depth: depth + 1, budget: &budget)
                 else { return false }
                 var i = first
                 while i < n {

@@ -23,7 +23,7 @@ public struct ParquetSparseByteArrayPage: Sendable {
 
     public var rowCount: Int { starts.count }
     /// Memory held, for cache budgets.
-    public var byteCount: Int { 8 * starts.count + 8 * elements.count + 128 }
+    public var byteCount: Int { 8 * starts.count + 8 * elements.count + 4 * elements.buckets.count + 128 }
 }
 
 /// The decoded window `ParquetFile.withSparseRows` decodes into, reused from call to call.
