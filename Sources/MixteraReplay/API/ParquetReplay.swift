@@ -6,13 +6,15 @@ import MixteraParquet
 /// sample; the entry covers rows `locator ..< locator + count`. The sample is the text column as a JSON string
 /// when the dataset declares `text`, else the whole row as a JSON object (docs/parquet-support.md mapping).
 ///
-/// Opened files are kept (at most 16). For a flat BYTE_ARRAY text column, decoded pages (and each chunk's
-/// dictionary) are kept in a least-recently-used cache of at most `budget` bytes, whatever the manifest's size: an
-/// entry decodes (decompresses) only the text pages it touches that are not cached, and JSON-encodes only its own
-/// rows. Page boundaries come from the offset index or, without one, from the page headers. Other columns (and
-/// files whose pages cannot be located) decode exactly the entry's rows through the general reader.
+/// Opened files are kept (at most 16). For a flat BYTE_ARRAY text column, a snappy PLAIN page is indexed once
+/// (`ParquetFile.sparseByteArrayPage`: row positions and snappy elements) and an entry's rows are produced from the
+/// compressed bytes without decompressing the page; other pages are decoded whole (with the chunk's dictionary).
+/// Indexes, decoded pages and dictionaries are kept in a least-recently-used cache of at most `budget` bytes,
+/// whatever the manifest's size, and only an entry's own rows are JSON-encoded. Page boundaries come from the offset
+/// index or, without one, from the page headers. Other columns (and files whose pages cannot be located) decode
+/// exactly the entry's rows through the general reader.
 struct ParquetReplayCache {
-    /// Default memory budget of the decoded-page cache.
+    /// Default memory budget of the page cache.
     static let defaultBudget = 256 << 20
 
     private var files: [Int: ParquetFile] = [:]
