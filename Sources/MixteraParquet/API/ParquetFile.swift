@@ -271,15 +271,17 @@ public final class ParquetFile: Sendable {
     /// Data page `page` of the flat BYTE_ARRAY `column` in `rowGroup`, indexed for reading a few of its rows without
     /// decompressing it whole (``withSparseRows(_:rowGroup:page:rows:window:_:)``); nil when the page is not a
     /// snappy PLAIN data page (v1), or the chunk's pages are unknown: read it with
-    /// ``byteArrayPage(_:rowGroup:page:dictionary:)`` instead.
-    public func sparseByteArrayPage(_ column: ParquetColumnDescriptor, rowGroup: Int, page: Int) throws(ParquetError)
-        -> ParquetSparseByteArrayPage?
-    {
+    /// ``byteArrayPage(_:rowGroup:page:dictionary:)`` instead. `scratch` (the same as for the reads) keeps the
+    /// walk's working storage warm from page to page.
+    public func sparseByteArrayPage(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, scratch: ParquetSparseWindow = ParquetSparseWindow()
+    ) throws(ParquetError) -> ParquetSparseByteArrayPage? {
         try requireFlatByteArray(column)
         guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
             return nil
         }
-        return try chunkReader(column, rowGroup: rowGroup).sparseByteArrayPage(page, locations: locations)
+        return try chunkReader(column, rowGroup: rowGroup).sparseByteArrayPage(
+            page, locations: locations, elementBuffers: scratch.elementBuffers)
     }
 
     /// Decodes rows `rows` (page-relative) of `page` (from ``sparseByteArrayPage(_:rowGroup:page:)`` for the same

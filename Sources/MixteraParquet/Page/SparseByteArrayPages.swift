@@ -26,10 +26,13 @@ public struct ParquetSparseByteArrayPage: Sendable {
     public var byteCount: Int { 8 * starts.count + 8 * elements.count + 4 * elements.buckets.count + 128 }
 }
 
-/// The decoded window `ParquetFile.withSparseRows` decodes into, reused from call to call.
+/// Scratch space of sparse reads, reused from call to call: the window `ParquetFile.withSparseRows` decodes into
+/// and the element storage `ParquetFile.sparseByteArrayPage` walks a page into.
 public final class ParquetSparseWindow {
     private(set) var bytes: UnsafeMutableRawPointer
     private var capacity: Int
+    /// The snappy element storage pages are walked into (warm from page to page; each index copies its part).
+    let elementBuffers = SnappyElementBuffers()
 
     public init() {
         capacity = 1 << 16
@@ -51,7 +54,9 @@ extension ColumnChunkReader {
     /// Indexes data page `k` of `locations` for sparse reads; nil when the page is not a snappy PLAIN data page (v1)
     /// with RLE definition levels (read it whole with `byteArrayPage`). The page is checked as strictly as a full
     /// decode: header, crc, snappy structure and exact length, value lengths and the row count.
-    func sparseByteArrayPage(_ k: Int, locations: [PageLocation]) throws(ParquetError) -> ParquetSparseByteArrayPage? {
+    func sparseByteArrayPage(_ k: Int, locations: [PageLocation], elementBuffers: SnappyElementBuffers) throws(ParquetError)
+        -> ParquetSparseByteArrayPage?
+    {
         let codec = try codec()
         guard codec == .snappy else { return nil }
         let loc = locations[k]
@@ -84,6 +89,7 @@ extension ColumnChunkReader {
                         .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
                 }
                 var scratch = ByteArrayPageScratch()
+                scratch.sparse = elementBuffers
                 var lengths: [Int32] = []
                 var starts: [Int32]? = []
                 starts?.reserveCapacity(n)

@@ -18,6 +18,8 @@ struct ParquetReplayCache {
     static let defaultBudget = 256 << 20
 
     private var files: [Int: ParquetFile] = [:]
+    /// Per opened file: its flat byte-array text column, nil when the text field is not one.
+    private var textColumns: [Int: ParquetColumnDescriptor?] = [:]
     private var pages: PageCache
     /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
     private var pageStarts: [PageKey: [Int64]?] = [:]
@@ -43,6 +45,7 @@ struct ParquetReplayCache {
             if files.count >= 16 {
                 files.removeAll()
                 pageStarts.removeAll()
+                textColumns.removeAll()
             }
             files[i] = file
         }
@@ -53,8 +56,16 @@ struct ParquetReplayCache {
         }
         var out: [[UInt8]] = []
         out.reserveCapacity(count)
-        var column: ParquetColumnDescriptor?
-        if let textField, let c = try? file.column(textField), ParquetFile.isFlatByteArray(c) { column = c }
+        // The flat byte-array text column, looked up once per opened file.
+        let column: ParquetColumnDescriptor?
+        if let known = textColumns[i] {
+            column = known
+        } else {
+            var c: ParquetColumnDescriptor?
+            if let textField, let found = try? file.column(textField), ParquetFile.isFlatByteArray(found) { c = found }
+            textColumns[i] = .some(c)
+            column = c
+        }
         var row = firstRow
         let end = firstRow + Int64(count)
         while row < end {
@@ -122,7 +133,7 @@ struct ParquetReplayCache {
         if let e = pages.get(key) { return e }
         if sparse {
             let indexed: ParquetSparseByteArrayPage?
-            do { indexed = try file.sparseByteArrayPage(column, rowGroup: rowGroup, page: k) } catch {
+            do { indexed = try file.sparseByteArrayPage(column, rowGroup: rowGroup, page: k, scratch: window) } catch {
                 throw ReplayError(error)
             }
             if let indexed {
