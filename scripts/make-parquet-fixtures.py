@@ -234,6 +234,32 @@ def numeric_table(n=N):
     )
 
 
+def snappy_text():
+    """Compressible texts (many snappy copies, overlapping runs, a row over 64 KiB), nulls and empty strings; the
+    dictionary falls back to PLAIN early; several pages per row group, no page index (pages found from headers)."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "é", "日本"]
+    texts = []
+    state = 12345
+    for i in range(600):
+        state = (state * 1103515245 + 12345) % (1 << 31)
+        if i % 37 == 5:
+            texts.append(None)
+        elif i % 53 == 7:
+            texts.append("")
+        elif i == 300:
+            texts.append("x" * 70000 + " tail")
+        elif i % 29 == 11:
+            texts.append("a" * (state % 300) + "b" * (state % 17))
+        else:
+            n = 5 + state % 90
+            texts.append(" ".join(words[(state >> (j % 20)) % len(words)] for j in range(n)) + f" #{i}")
+    table = pa.table({"id": pa.array(list(range(600)), pa.int64()), "text": pa.array(texts, pa.string())})
+    write(
+        table, "snappy_text", compression="snappy", dictionary_pagesize_limit=2048, data_page_size=8192,
+        write_batch_size=16, row_group_size=400,
+    )
+
+
 def main():
     os.makedirs(GOOD, exist_ok=True)
     os.makedirs(BAD, exist_ok=True)
@@ -254,6 +280,7 @@ def main():
     )
     # Dictionary falls back to PLAIN mid-chunk (tiny dictionary page limit).
     write(big, "dict_fallback", compression="none", dictionary_pagesize_limit=256, write_batch_size=16, data_page_size=1024)
+    snappy_text()
     numeric = numeric_table()
     write(
         numeric, "delta", use_dictionary=False, compression="none",

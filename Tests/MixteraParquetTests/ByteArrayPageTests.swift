@@ -99,4 +99,146 @@ import Testing
             #expect(throws: ParquetError.self) { try rd.byte(at: 3) }
         }
     }
+
+    /// Sparse reads of snappy PLAIN pages against whole-page decoding: every page, every row alone, runs of three
+    /// rows and the whole page, on every fixture.
+    @Test(arguments: Fixtures.list("fixtures/parquet", suffix: ".parquet"))
+    func sparseRowsMatchWholePages(_ name: String) throws {
+        let file = try ParquetFile(path: Fixtures.good(name), mode: .map)
+        let window = ParquetSparseWindow()
+        for column in file.schema.columns where ParquetFile.isFlatByteArray(column) {
+            for g in file.rowGroups.indices where file.rowGroups[g].rowCount > 0 {
+                guard let starts = file.pageRowStarts(column, rowGroup: g),
+                    let dictionary = try file.byteArrayDictionary(column, rowGroup: g)
+                else { continue }
+                for k in starts.indices {
+                    let whole = try file.byteArrayPage(column, rowGroup: g, page: k, dictionary: dictionary)
+                    let expected = (0..<whole.rowCount).map { r in whole.withValue(r) { Array($0) } }
+                    guard let sparse = try file.sparseByteArrayPage(column, rowGroup: g, page: k) else { continue }
+                    #expect(sparse.firstRow == whole.firstRow && sparse.rowCount == whole.rowCount)
+                    var ranges = [0..<sparse.rowCount]
+                    for r in 0..<sparse.rowCount { ranges += [r..<r + 1, r..<min(sparse.rowCount, r + 3)] }
+                    for range in ranges {
+                        var got: [[UInt8]?] = []
+                        var rows: [Int] = []
+                        try file.withSparseRows(column, rowGroup: g, page: sparse, rows: range, window: window) { r, v in
+                            rows.append(r)
+                            got.append(v.map { Array($0) })
+                        }
+                        #expect(rows == Array(range))
+                        #expect(got == Array(expected[range]), "\(name) \(column.dottedPath) \(g) page \(k) rows \(range)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The compressible-text fixture exercises what the comparison above relies on: sparse pages with copies,
+    /// overlapping copies and a value longer than snappy's 64 KiB fragments.
+    @Test func sparseFixtureHasCopies() throws {
+        let file = try ParquetFile(path: Fixtures.good("snappy_text.parquet"), mode: .pread)
+        let column = try file.column("text")
+        var pages = 0
+        var copies = 0
+        var longest = 0
+        for g in file.rowGroups.indices {
+            for k in (file.pageRowStarts(column, rowGroup: g) ?? []).indices {
+                guard let p = try file.sparseByteArrayPage(column, rowGroup: g, page: k) else { continue }
+                pages += 1
+                copies += p.elements.sources.filter { $0 < 0 }.count
+                longest = max(longest, Int(p.lengths.max() ?? 0))
+            }
+        }
+        #expect(pages >= 4)
+        #expect(copies >= 100)
+        #expect(longest > 65536)
+    }
+
+    /// Ranges of a hand-built block resolved from its element index; a chain of copies deeper than the bound is
+    /// refused (the caller then decompresses whole) instead of recursing without end.
+    @Test func elementIndexResolvesRanges() throws {
+        var block: [UInt8] = [23]
+        block += [7 << 2] + Array("abcdefgh".utf8)
+        block += [0b000_000_01, 8]
+        block += [0b000_001_01, 1]
+        block += [2 << 2] + Array("xyz".utf8)
+        block += [(3 - 1) << 2 | 2, 20, 0]
+        let expected =
+            Array("abcdefgh".utf8) + Array("abcd".utf8) + Array("ddddd".utf8) + Array("xyz".utf8) + Array("abc".utf8)
+        let out = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { out.deallocate() }
+        try block.withUnsafeBytes { raw in
+            var rd = try SnappySparseReader(raw, expectedLength: 23, buffers: SnappyElementBuffers())
+            try rd.finish()
+            let index = rd.elementIndex()
+            for a in 0..<23 {
+                for b in (a + 1)...23 {
+                    #expect(index.copy(a..<b, from: raw, into: out, budget: 1000))
+                    #expect(Array(UnsafeRawBufferPointer(start: out, count: b - a)) == Array(expected[a..<b]), "\(a)..<\(b)")
+                }
+            }
+            #expect(!index.copy(0..<23, from: raw, into: out, budget: 2))
+            #expect(!index.copy(20..<24, from: raw, into: out, budget: 1000))
+        }
+        // "abcd", then 100 copies of 4 bytes from 4 back.
+        var chain: [UInt8] = [0x94, 0x03, 3 << 2] + Array("abcd".utf8)
+        for _ in 0..<100 { chain += [0b000_000_01, 4] }
+        try chain.withUnsafeBytes { raw in
+            var rd = try SnappySparseReader(raw, expectedLength: 404, buffers: SnappyElementBuffers())
+            try rd.finish()
+            let index = rd.elementIndex()
+            #expect(index.copy(0..<404, from: raw, into: out, budget: 1000))
+            #expect(
+                Array(UnsafeRawBufferPointer(start: out, count: 404))
+                    == Array(repeating: Array("abcd".utf8), count: 101).flatMap { $0 })
+            #expect(index.copy(40..<48, from: raw, into: out, budget: 1000))
+            #expect(Array(UnsafeRawBufferPointer(start: out, count: 8)) == Array("abcdabcd".utf8))
+            #expect(!index.copy(400..<404, from: raw, into: out, budget: 100_000))
+        }
+    }
+
+    /// A page indexed from a good file, read after the file's bytes changed underneath (same size): garbage or a
+    /// typed error, never a crash; and corrupted page bodies are typed errors when indexed.
+    @Test func sparseReadsSurviveCorruption() throws {
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.good("snappy_text.parquet"))))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sparse-\(getpid()).parquet").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(good).write(to: URL(fileURLWithPath: path))
+        let file = try ParquetFile(path: path, mode: .pread)
+        let column = try file.column("text")
+        var indexed: [(Int, ParquetSparseByteArrayPage)] = []
+        for g in file.rowGroups.indices {
+            for k in (file.pageRowStarts(column, rowGroup: g) ?? []).indices {
+                if let p = try file.sparseByteArrayPage(column, rowGroup: g, page: k) { indexed.append((g, p)) }
+            }
+        }
+        #expect(!indexed.isEmpty)
+        let window = ParquetSparseWindow()
+        for seed in 0..<8 {
+            var bad = good
+            var x = UInt64(seed + 1) &* 0x9E37_79B9_7F4A_7C15
+            for _ in 0..<64 {
+                x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let at = 4 + Int(x >> 33) % (bad.count - 12)
+                bad[at] ^= UInt8(truncatingIfNeeded: x >> 8) | 1
+            }
+            try Data(bad).write(to: URL(fileURLWithPath: path))
+            for (g, p) in indexed {
+                for r in stride(from: 0, to: p.rowCount, by: 7) {
+                    do {
+                        try file.withSparseRows(column, rowGroup: g, page: p, rows: r..<min(p.rowCount, r + 2), window: window) {
+                            _, _ in
+                        }
+                    } catch {}
+                }
+            }
+            let reopened = try? ParquetFile(path: path, mode: .map)
+            guard let reopened, let c = try? reopened.column("text") else { continue }
+            for g in reopened.rowGroups.indices {
+                for k in (reopened.pageRowStarts(c, rowGroup: g) ?? []).indices {
+                    do { _ = try reopened.sparseByteArrayPage(c, rowGroup: g, page: k) } catch {}
+                }
+            }
+        }
+    }
 }

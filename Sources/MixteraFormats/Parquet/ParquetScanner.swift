@@ -151,6 +151,10 @@ public struct ParquetScanner {
             } catch { throw Self.formatError(error) }
             for (slot, s) in catSources.enumerated() { catCache[slot] = Self.emptyCache(s, columns) }
             for (slot, s) in numSources.enumerated() { numCache[slot] = Self.emptyCache(s, columns) }
+            // Per slot reading a string column: its rows' dictionary keys (empty otherwise), so that a cached
+            // conversion is found in the row loop without copying the column.
+            let catKeys = catSources.map { Self.keys($0, columns) }
+            let numKeys = numSources.map { Self.keys($0, columns) }
             var textCounts: [Int?]?
             var textLengths: [Int32] = []
             if let textColumn, ParquetFile.isFlatByteArray(textColumn) {
@@ -193,8 +197,20 @@ public struct ParquetScanner {
                             }
                         }
                     }
-                    for (i, s) in catSources.enumerated() { catValues[i] = try value(s, schema.categorical[i], &catCache[i]) }
-                    for (i, s) in numSources.enumerated() { numValues[i] = try value(s, schema.numeric[i], &numCache[i]) }
+                    for i in catSources.indices {
+                        if !catKeys[i].isEmpty, catKeys[i][r] >= 0, let hit = catCache[i][Int(catKeys[i][r])] {
+                            catValues[i] = hit
+                        } else {
+                            catValues[i] = try value(catSources[i], schema.categorical[i], &catCache[i])
+                        }
+                    }
+                    for i in numSources.indices {
+                        if !numKeys[i].isEmpty, numKeys[i][r] >= 0, let hit = numCache[i][Int(numKeys[i][r])] {
+                            numValues[i] = hit
+                        } else {
+                            numValues[i] = try value(numSources[i], schema.numeric[i], &numCache[i])
+                        }
+                    }
                     var text: Int64 = 0
                     if !textLengths.isEmpty {
                         let n = textLengths[r]
@@ -250,6 +266,12 @@ public struct ParquetScanner {
         if case .column(let i) = s, case .strings(let rows) = columns[i] {
             return [PropertyValue?](repeating: nil, count: rows.dictionary.count)
         }
+        return []
+    }
+
+    /// The per-row dictionary keys of the string column a slot reads, or empty.
+    private static func keys(_ s: Source, _ columns: [ColumnRows]) -> [Int32] {
+        if case .column(let i) = s, case .strings(let rows) = columns[i] { return rows.keys }
         return []
     }
 

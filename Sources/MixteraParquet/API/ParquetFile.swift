@@ -268,6 +268,46 @@ public final class ParquetFile: Sendable {
         return try chunkReader(column, rowGroup: rowGroup).byteArrayPage(page, locations: locations, dictionary: dictionary)
     }
 
+    /// Data page `page` of the flat BYTE_ARRAY `column` in `rowGroup`, indexed for reading a few of its rows without
+    /// decompressing it whole (``withSparseRows(_:rowGroup:page:rows:window:_:)``); nil when the page is not a
+    /// snappy PLAIN data page (v1), or the chunk's pages are unknown: read it with
+    /// ``byteArrayPage(_:rowGroup:page:dictionary:)`` instead. `scratch` (the same as for the reads) keeps the
+    /// walk's working storage warm from page to page.
+    public func sparseByteArrayPage(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, scratch: ParquetSparseWindow = ParquetSparseWindow()
+    ) throws(ParquetError) -> ParquetSparseByteArrayPage? {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            return nil
+        }
+        return try chunkReader(column, rowGroup: rowGroup).sparseByteArrayPage(
+            page, locations: locations, elementBuffers: scratch.elementBuffers)
+    }
+
+    /// Decodes rows `rows` (page-relative) of `page` (from ``sparseByteArrayPage(_:rowGroup:page:)`` for the same
+    /// column and row group) into `window`, then calls `body` with each row's page-relative index and value bytes
+    /// (nil when null), in row order. The bytes are valid only during the call.
+    public func withSparseRows(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: ParquetSparseByteArrayPage, rows: Range<Int>,
+        window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) throws(ParquetError) {
+        var reader = chunkReader(column, rowGroup: rowGroup)
+        // A sparse read touches a few pages of the mapping: rather than dropping them after each read (a TLB
+        // flush each time), the whole mapping is dropped every `sparseReleaseInterval` reads (mode `.map`).
+        reader.releaseMappedPages = false
+        try reader.withSparseRows(page, rows: rows, window: window, body)
+        guard mode == .map, let bytes = mapping?.bytes else { return }
+        let due = sparseReads.withLock { n in
+            n += 1
+            return n % Self.sparseReleaseInterval == 0
+        }
+        if due { FileMapping.release(bytes, 0..<bytes.count) }
+    }
+
+    /// Sparse reads between two releases of the whole mapping (at most a few pages each stay resident meanwhile).
+    static let sparseReleaseInterval = 256
+    let sparseReads = Mutex<Int>(0)
+
     /// Decodes one leaf column of one row group: levels plus typed non-null values.
     ///
     /// - Complexity: reads and decodes only this column chunk's bytes.

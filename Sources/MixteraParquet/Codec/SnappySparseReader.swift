@@ -178,6 +178,121 @@ struct SnappySparseReader {
     }
 }
 
+extension SnappySparseReader {
+    /// The element index of the fully indexed block (after `finish()`), to keep and resolve ranges from later.
+    func elementIndex() -> SnappyElementIndex {
+        // Per `SnappyElementIndex.stride` output bytes: the element holding the first of them.
+        var buckets: [Int32] = []
+        buckets.reserveCapacity(indexedEnd / SnappyElementIndex.stride + 1)
+        var k = 0
+        var p = 0
+        while p < indexedEnd {
+            while k + 1 < count && Int(outStarts[k + 1]) <= p { k += 1 }
+            buckets.append(Int32(truncatingIfNeeded: k))
+            p += SnappyElementIndex.stride
+        }
+        return SnappyElementIndex(
+            outStarts: Array(UnsafeBufferPointer(start: outStarts, count: count)),
+            sources: Array(UnsafeBufferPointer(start: sources, count: count)), buckets: buckets, outLength: indexedEnd)
+    }
+}
+
+/// The elements of a checked snappy block (output start and source of each, as `SnappySparseReader` indexes them):
+/// enough to produce any range of its output from the compressed bytes without decompressing the rest. A byte in
+/// a literal is read from the input; a byte in a copy is resolved from the earlier output it repeats, recursively.
+/// 8 bytes per element.
+struct SnappyElementIndex: Sendable {
+    let outStarts: [Int32]
+    /// ≥ 0: the literal's input offset; < 0: minus the copy distance.
+    let sources: [Int32]
+    /// Per `stride` output bytes: the element holding the first of them (a lookup starts there).
+    let buckets: [Int32]
+    let outLength: Int
+
+    static let stride = 256
+
+    var count: Int { outStarts.count }
+
+    /// Writes output bytes `range` into `dst`, reading literals from `input` (the block this index was built
+    /// from). Work is bounded: false when resolving the copies would take more than about `budget` element
+    /// steps (or nest deeper than 64 copies), and the caller decompresses the block whole instead.
+    func copy(_ range: Range<Int>, from input: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, budget: Int)
+        -> Bool
+    {
+        guard range.lowerBound >= 0, range.upperBound <= outLength, !range.isEmpty else { return range.isEmpty }
+        var left = budget
+        return outStarts.withUnsafeBufferPointer { starts in
+            sources.withUnsafeBufferPointer { sources in
+                buckets.withUnsafeBufferPointer { buckets in
+                    Self.resolve(
+                        range.lowerBound, range.upperBound, into: dst, starts: starts, sources: sources,
+                        buckets: buckets, outLength: outLength, input: input, depth: 0, budget: &left)
+                }
+            }
+        }
+    }
+
+    private static func resolve(
+        _ a: Int, _ b: Int, into dst: UnsafeMutableRawPointer, starts: UnsafeBufferPointer<Int32>,
+        sources: UnsafeBufferPointer<Int32>, buckets: UnsafeBufferPointer<Int32>, outLength: Int,
+        input: UnsafeRawBufferPointer, depth: Int, budget: inout Int
+    ) -> Bool {
+        guard depth < 64, let src = input.baseAddress, a / stride < buckets.count else { return false }
+        // The element holding `a`: from its bucket's first element, forward (each step counts against the budget).
+        var k = Int(buckets[a / stride])
+        while k + 1 < starts.count && Int(starts[k + 1]) <= a {
+            k += 1
+            budget -= 1
+        }
+        var p = a
+        while p < b {
+            budget -= 1
+            guard budget >= 0, k < starts.count else { return false }
+            let start = Int(starts[k])
+            let end = k + 1 < starts.count ? Int(starts[k + 1]) : outLength
+            let n = min(b, end) - p
+            let s = Int(sources[k])
+            let to = dst + (p - a)
+            if s >= 0 {
+                let from = s + (p - start)
+                guard from >= 0, n <= input.count - from else { return false }
+                to.copyMemory(from: src + from, byteCount: n)
+            } else {
+                let distance = -s
+                guard distance <= p else { return false }
+                // The first `min(distance, n)` bytes repeat earlier output (already in `dst` when it is within the
+                // range, else resolved); an overlapping copy repeats them.
+                let first = min(distance, n)
+                if p - distance >= a {
+                    if distance >= n {
+                        to.copyMemory(from: to - distance, byteCount: n)
+                    } else {
+                        for i in 0..<n {
+                            (to + i).storeBytes(of: to.load(fromByteOffset: i - distance, as: UInt8.self), as: UInt8.self)
+                        }
+                    }
+                    p += n
+                    k += 1
+                    continue
+                }
+                guard
+                    resolve(
+                        p - distance, p - distance + first, into: to, starts: starts, sources: sources,
+                        buckets: buckets, outLength: outLength, input: input, depth: depth + 1, budget: &budget)
+                else { return false }
+                var i = first
+                while i < n {
+                    (to + i).storeBytes(of: to.load(fromByteOffset: i - distance, as: UInt8.self), as: UInt8.self)
+                    i += 1
+                }
+            }
+            p += n
+            k += 1
+        }
+        return true
+    }
+}
+
 /// Element storage for `SnappySparseReader`, reused from page to page.
 final class SnappyElementBuffers {
     private(set) var outStarts: UnsafeMutablePointer<Int32>

@@ -417,6 +417,17 @@ extension ColumnChunkReader {
         _ body: UnsafeRawBufferPointer, header: PageHeader, maxDef: Int16, scratch: inout ByteArrayPageScratch,
         lengths: inout [Int32]
     ) throws(ParquetError) {
+        var none: [Int32]? = nil
+        _ = try sparsePlainWalk(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &none)
+    }
+
+    /// `sparsePlainLengths`, also appending each value's start in the decompressed page (-1 when null) to `starts`
+    /// when it is non-nil. Returns the fully indexed reader (its element storage is `scratch.sparse`).
+    @inline(__always)
+    func sparsePlainWalk(
+        _ body: UnsafeRawBufferPointer, header: PageHeader, maxDef: Int16, scratch: inout ByteArrayPageScratch,
+        lengths: inout [Int32], starts: inout [Int32]?
+    ) throws(ParquetError) -> SnappySparseReader {
         let n = header.valueCount
         var rd = try SnappySparseReader(body, expectedLength: header.uncompressedByteCount, buffers: scratch.sparse)
         let out = rd.outLength
@@ -442,15 +453,18 @@ extension ColumnChunkReader {
         for r in 0..<n {
             if hasLevels && scratch.levels[r] != maxDef {
                 lengths.append(-1)
+                starts?.append(-1)
                 continue
             }
             let len = Int(try rd.uint32(at: pos))
             pos += 4
             guard out - pos >= len else { throw truncated("PLAIN byte array \(r)", need: len, have: out - pos) }
             lengths.append(Int32(truncatingIfNeeded: len))
+            starts?.append(Int32(truncatingIfNeeded: pos))
             pos += len
         }
         try rd.finish()
+        return rd
     }
 
     /// Per row of the chunk, the byte length of its value, or -1 when null, appended to `lengths`. Pages are

@@ -6,22 +6,32 @@ import MixteraParquet
 /// sample; the entry covers rows `locator ..< locator + count`. The sample is the text column as a JSON string
 /// when the dataset declares `text`, else the whole row as a JSON object (docs/parquet-support.md mapping).
 ///
-/// Opened files are kept (at most 16). For a flat BYTE_ARRAY text column, decoded pages (and each chunk's
-/// dictionary) are kept in a least-recently-used cache of at most `budget` bytes, whatever the manifest's size: an
-/// entry decodes (decompresses) only the text pages it touches that are not cached, and JSON-encodes only its own
-/// rows. Page boundaries come from the offset index or, without one, from the page headers. Other columns (and
-/// files whose pages cannot be located) decode exactly the entry's rows through the general reader.
+/// Opened files are kept (at most 16). For a flat BYTE_ARRAY text column, a snappy PLAIN page is indexed once
+/// (`ParquetFile.sparseByteArrayPage`: row positions and snappy elements) and an entry's rows are produced from the
+/// compressed bytes without decompressing the page; other pages are decoded whole (with the chunk's dictionary).
+/// Indexes, decoded pages and dictionaries are kept in a least-recently-used cache of at most `budget` bytes,
+/// whatever the manifest's size, and only an entry's own rows are JSON-encoded. Page boundaries come from the offset
+/// index or, without one, from the page headers. Other columns (and files whose pages cannot be located) decode
+/// exactly the entry's rows through the general reader.
 struct ParquetReplayCache {
-    /// Default memory budget of the decoded-page cache.
+    /// Default memory budget of the page cache.
     static let defaultBudget = 256 << 20
 
     private var files: [Int: ParquetFile] = [:]
+    /// Per opened file: its flat byte-array text column, nil when the text field is not one.
+    private var textColumns: [Int: ParquetColumnDescriptor?] = [:]
     private var pages: PageCache
     /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
     private var pageStarts: [PageKey: [Int64]?] = [:]
 
-    init(budget: Int = ParquetReplayCache.defaultBudget) {
+    /// Whether snappy PLAIN text pages are read sparsely (else every page is decoded whole; tests compare both).
+    private let sparse: Bool
+    /// The decoded window of sparse reads.
+    private let window = ParquetSparseWindow()
+
+    init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true) {
         pages = PageCache(budget: budget)
+        self.sparse = sparse
     }
 
     mutating func samples(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int)
@@ -35,6 +45,7 @@ struct ParquetReplayCache {
             if files.count >= 16 {
                 files.removeAll()
                 pageStarts.removeAll()
+                textColumns.removeAll()
             }
             files[i] = file
         }
@@ -45,8 +56,16 @@ struct ParquetReplayCache {
         }
         var out: [[UInt8]] = []
         out.reserveCapacity(count)
-        var column: ParquetColumnDescriptor?
-        if let textField, let c = try? file.column(textField), ParquetFile.isFlatByteArray(c) { column = c }
+        // The flat byte-array text column, looked up once per opened file.
+        let column: ParquetColumnDescriptor?
+        if let known = textColumns[i] {
+            column = known
+        } else {
+            var c: ParquetColumnDescriptor?
+            if let textField, let found = try? file.column(textField), ParquetFile.isFlatByteArray(found) { c = found }
+            textColumns[i] = .some(c)
+            column = c
+        }
         var row = firstRow
         let end = firstRow + Int64(count)
         while row < end {
@@ -81,23 +100,47 @@ struct ParquetReplayCache {
                 let mid = (lo + hi) / 2
                 if starts[mid] <= row { lo = mid } else { hi = mid }
             }
-            let page = try self.page(
+            switch try self.page(
                 file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
-            let pageEnd = page.firstRow + Int64(page.rowCount)
-            let stop = min(end, pageEnd)
-            for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
-                out.append(Self.json(page, row: r))
+            {
+            case .sparse(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
+                do {
+                    try file.withSparseRows(column, rowGroup: g.index, page: page, rows: rows, window: window) { _, text in
+                        out.append(Self.json(text))
+                    }
+                } catch { throw ReplayError(error) }
+                row = stop
+            case .page(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
+                    out.append(page.withValue(r) { Self.json($0) } ?? Self.json(nil))
+                }
+                row = stop
+            case .dictionary:
+                preconditionFailure("a data page key holds a dictionary")
             }
-            row = stop
         }
         return out
     }
 
-    /// Page `k` of the text column in `rowGroup`, from the cache or decoded (with the chunk's dictionary).
+    /// Page `k` of the text column in `rowGroup`, from the cache, else indexed for sparse reads (snappy PLAIN
+    /// pages) or decoded whole (with the chunk's dictionary).
     private mutating func page(
         _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
-    ) throws(ReplayError) -> ParquetByteArrayPage {
-        if case .page(let p)? = pages.get(key) { return p }
+    ) throws(ReplayError) -> PageCache.Entry {
+        if let e = pages.get(key) { return e }
+        if sparse {
+            let indexed: ParquetSparseByteArrayPage?
+            do { indexed = try file.sparseByteArrayPage(column, rowGroup: rowGroup, page: k, scratch: window) } catch {
+                throw ReplayError(error)
+            }
+            if let indexed {
+                pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                return .sparse(indexed)
+            }
+        }
         let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
         var dictionary: ParquetByteArrayDictionary
         if case .dictionary(let d)? = pages.get(dictKey) {
@@ -114,21 +157,20 @@ struct ParquetReplayCache {
         }
         // A dictionary-encoded page shares the dictionary's bytes: count only its own arrays.
         pages.put(key, .page(p), bytes: p.dictionaryIndices.isEmpty ? p.byteCount : p.byteCount - p.bytes.count)
-        return p
+        return .page(p)
     }
 
-    /// Row `r` of a decoded page as a JSON string (`null` when the value is null).
-    static func json(_ page: ParquetByteArrayPage, row r: Int) -> [UInt8] {
-        page.withValue(r) { text in
-            var json: [UInt8] = []
-            json.reserveCapacity(text.count + 2)
-            if Self.isValidUTF8(text) {
-                JSON.writeString(text, into: &json)
-            } else {
-                JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
-            }
-            return json
-        } ?? Array("null".utf8)
+    /// A text value as a JSON string (`null` when the value is null).
+    static func json(_ text: UnsafeRawBufferPointer?) -> [UInt8] {
+        guard let text else { return Array("null".utf8) }
+        var json: [UInt8] = []
+        json.reserveCapacity(text.count + 2)
+        if Self.isValidUTF8(text) {
+            JSON.writeString(text, into: &json)
+        } else {
+            JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
+        }
+        return json
     }
 
     /// ASCII fast path, else a full UTF-8 check.
@@ -225,6 +267,7 @@ struct PageCache {
     enum Entry {
         case page(ParquetByteArrayPage)
         case dictionary(ParquetByteArrayDictionary)
+        case sparse(ParquetSparseByteArrayPage)
     }
 
     let budget: Int

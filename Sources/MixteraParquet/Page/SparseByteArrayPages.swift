@@ -1,0 +1,155 @@
+/// A snappy-compressed PLAIN data page (v1) of a flat BYTE_ARRAY column, indexed so that a few of its rows can be
+/// read without decompressing the page: each row's value position in the decompressed page, and the snappy block's
+/// element index (`SnappyElementIndex`). A row range is produced from the compressed bytes alone: literal bytes are
+/// copied from the input, copied bytes resolved from the earlier output they repeat. Reading a row costs about its
+/// own bytes (plus the copies it repeats), not the page's. Memory: 8 bytes per row and per snappy element (a page
+/// of text that compresses little holds few, long literals).
+public struct ParquetSparseByteArrayPage: Sendable {
+    /// File row index of the page's first row.
+    public let firstRow: Int64
+    /// Data page index within the chunk's page locations, and its page number for error locations.
+    let page: Int
+    let pageNumber: Int
+    /// The compressed body: file offset and byte count.
+    let bodyOffset: Int64
+    let bodyCount: Int
+    /// Decompressed byte count.
+    let outLength: Int
+    /// Per row: where the value starts in the decompressed page, or -1 when null; and its byte length (-1 when null).
+    let starts: [Int32]
+    let lengths: [Int32]
+    /// The snappy block's elements.
+    let elements: SnappyElementIndex
+
+    public var rowCount: Int { starts.count }
+    /// Memory held, for cache budgets.
+    public var byteCount: Int { 8 * starts.count + 8 * elements.count + 4 * elements.buckets.count + 128 }
+}
+
+/// Scratch space of sparse reads, reused from call to call: the window `ParquetFile.withSparseRows` decodes into
+/// and the element storage `ParquetFile.sparseByteArrayPage` walks a page into.
+public final class ParquetSparseWindow {
+    private(set) var bytes: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// The snappy element storage pages are walked into (warm from page to page; each index copies its part).
+    let elementBuffers = SnappyElementBuffers()
+
+    public init() {
+        capacity = 1 << 16
+        bytes = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// Grows the buffer to at least `n` bytes (its contents are not kept).
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        bytes.deallocate()
+        capacity = max(n, capacity * 2)
+        bytes = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+extension ColumnChunkReader {
+    /// Indexes data page `k` of `locations` for sparse reads; nil when the page is not a snappy PLAIN data page (v1)
+    /// with RLE definition levels (read it whole with `byteArrayPage`). The page is checked as strictly as a full
+    /// decode: header, crc, snappy structure and exact length, value lengths and the row count.
+    func sparseByteArrayPage(_ k: Int, locations: [PageLocation], elementBuffers: SnappyElementBuffers) throws(ParquetError)
+        -> ParquetSparseByteArrayPage?
+    {
+        let codec = try codec()
+        guard codec == .snappy else { return nil }
+        let loc = locations[k]
+        let endRow = k + 1 < locations.count ? locations[k + 1].firstRowIndex : rowGroup.rowCount
+        let pageNumber = k + (locations[0].offset > chunk.startOffset ? 1 : 0)
+        let maxDef = Int16(descriptor.maxDefinitionLevel)
+        return try withRange(loc.offset, Int64(loc.compressedByteCount), what: "data page") {
+            (all: UnsafeRawBufferPointer) throws(ParquetError) -> ParquetSparseByteArrayPage? in
+            let (header, headerLength) = try pageHeader(all, at: 0, page: pageNumber, pageOffset: loc.offset)
+            guard PageType(rawValue: header.type) == .dataPage, ParquetEncoding(rawValue: header.encoding) == .plain,
+                maxDef == 0 || header.definitionLevelEncoding == 3
+            else { return nil }
+            guard header.compressedByteCount <= all.count - headerLength else {
+                throw error(
+                    ParquetError(.truncatedPage, "page body extends past its offset-index length"), page: pageNumber,
+                    at: loc.offset)
+            }
+            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
+            do throws(ParquetError) {
+                if let crc = header.crc, PageCRC.crc32(body) != crc {
+                    throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
+                }
+                let n = header.valueCount
+                guard n <= Self.maxValuesPerPage else {
+                    throw ParquetError(
+                        .valueCountMismatch, "data page declares \(n) values (page limit \(Self.maxValuesPerPage))")
+                }
+                guard Int64(n) == endRow - loc.firstRowIndex else {
+                    throw ParquetError(
+                        .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
+                }
+                var scratch = ByteArrayPageScratch()
+                scratch.sparse = elementBuffers
+                var lengths: [Int32] = []
+                var starts: [Int32]? = []
+                starts?.reserveCapacity(n)
+                let rd = try sparsePlainWalk(
+                    body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &starts)
+                return ParquetSparseByteArrayPage(
+                    firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k, pageNumber: pageNumber,
+                    bodyOffset: loc.offset + Int64(headerLength), bodyCount: header.compressedByteCount,
+                    outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
+                    elements: rd.elementIndex())
+            } catch {
+                throw self.error(error, page: pageNumber, at: loc.offset)
+            }
+        }
+    }
+
+    /// Decodes the bytes of rows `rows` (page-relative) of `page` into `window` and calls `body` with each row's
+    /// index and value (nil when null), in order.
+    func withSparseRows(
+        _ page: ParquetSparseByteArrayPage, rows: Range<Int>, window: ParquetSparseWindow,
+        _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) throws(ParquetError) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= page.rowCount, "rows out of the page")
+        var lo = Int.max
+        var hi = 0
+        for r in rows where page.starts[r] >= 0 {
+            lo = min(lo, Int(page.starts[r]))
+            hi = max(hi, Int(page.starts[r]) + Int(page.lengths[r]))
+        }
+        guard lo < hi else {
+            for r in rows {
+                if page.starts[r] >= 0 { body(r, UnsafeRawBufferPointer(start: nil, count: 0)) } else { body(r, nil) }
+            }
+            return
+        }
+        var base = lo
+        window.reserve(hi - lo)
+        let dst = window.bytes
+        let whole = try withRange(page.bodyOffset, Int64(page.bodyCount), what: "data page") {
+            (input: UnsafeRawBufferPointer) throws(ParquetError) -> Bool in
+            if page.elements.copy(lo..<hi, from: input, into: dst, budget: page.elements.count + 256) { return false }
+            // Copies too deep to follow within the budget: decompress the page whole.
+            window.reserve(page.outLength)
+            do throws(ParquetError) {
+                _ = try PageDecompressor.decompress(
+                    input, codec: .snappy, into: UnsafeMutableRawBufferPointer(start: window.bytes, count: page.outLength))
+            } catch {
+                throw self.error(error, page: page.pageNumber, at: page.bodyOffset)
+            }
+            return true
+        }
+        if whole { base = 0 }
+        let bytes = window.bytes
+        for r in rows {
+            let s = Int(page.starts[r])
+            if s < 0 {
+                body(r, nil)
+            } else {
+                body(r, UnsafeRawBufferPointer(start: bytes + (s - base), count: Int(page.lengths[r])))
+            }
+        }
+    }
+}
