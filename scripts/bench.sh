@@ -197,9 +197,9 @@ done
 for tag in samples blocks; do
   STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$tag.json'))['steps'])")
   SAMPLES=$((STEPS * 128))
-  T=$(time_cmd env PYTHONPATH="$ROOT/python" python3 -m mixtera_replay --manifest "$B/m-$tag" --rank 0)
+  T=$(best3 env PYTHONPATH="$ROOT/python" python3 -m mixtera_replay --manifest "$B/m-$tag" --rank 0)
   row "Python CLI replay lines rank 0, shuffle $tag (k samples/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s')")" "≥ 100 k/s" "-"
-  T=$(time_cmd env PYTHONPATH="$ROOT/python" python3 -c "
+  T=$(best3 env PYTHONPATH="$ROOT/python" python3 -c "
 from mixtera_replay import ManifestReader
 n = sum(1 for _ in ManifestReader('$B/m-$tag', 0))
 assert n == $SAMPLES, n")
@@ -254,7 +254,7 @@ YAML
   if [ "$fmt" = parquet ]; then PEER=3500; else PEER=330; fi
   row "replay $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "≥ 100×" "-"
   # The Python reader on the same manifest (pyarrow for Parquet; tar members by offset).
-  T=$(time_cmd env PYTHONPATH="$ROOT/python" python3 -c "
+  T=$(best3 env PYTHONPATH="$ROOT/python" python3 -c "
 from mixtera_replay import ManifestReader
 n = sum(1 for _ in ManifestReader('$B/m-$fmt', 0))
 assert n == $SAMPLES, n")
