@@ -406,7 +406,7 @@ public struct JSONLScanner {
             let body = UnsafeRawBufferPointer(start: base + Int(s.start), count: Int(s.end - s.start))
             let startCount = scratch.count
             if s.escaped { scratch.append(contentsOf: JSONString.unescape(body)) } else { scratch.append(contentsOf: body) }
-            if !UTF8Check.isValid(scratch[startCount...]) {
+            if !UTF8Validator.isValid(scratch[startCount...]) {
                 throw FormatError(.invalidUTF8, "property \"\(prop)\" is not valid UTF-8", at: located(Int(s.start)))
             }
         }

@@ -74,17 +74,3 @@ enum NumberParsing {
         }
     }
 }
-
-enum UTF8Check {
-    static func isValid(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var it = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&it) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
-    }
-}

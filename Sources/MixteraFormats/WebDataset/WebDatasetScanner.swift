@@ -550,7 +550,7 @@ public struct WebDatasetScanner {
         {
             var bytes = Array(bytes(m, all))
             while let l = bytes.last, l == 0x0A || l == 0x0D { bytes.removeLast() }
-            guard UTF8Check.isValid(bytes[...]) else {
+            guard UTF8Validator.isValid(bytes[...]) else {
                 throw FormatError(.invalidUTF8, "member is not valid UTF-8", at: located(m))
             }
             let text = String(decoding: bytes, as: UTF8.self)

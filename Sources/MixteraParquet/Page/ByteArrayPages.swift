@@ -87,19 +87,6 @@ extension ColumnChunkReader {
         return try withBytes(try readBytes(offset, count, what: what), body)
     }
 
-    /// The codec of this chunk, or the typed error for an unsupported one.
-    func codec() throws(ParquetError) -> ParquetCompression {
-        guard let codec = ParquetCompression(rawValue: chunk.codecNumber), codec != .lzo else {
-            let name = ParquetCompression(rawValue: chunk.codecNumber)?.description ?? "number \(chunk.codecNumber)"
-            throw error(
-                ParquetError(
-                    .unsupportedCodec,
-                    "column \"\(columnName)\" uses compression codec \(name), which is not supported; rewrite the file with zstd, snappy or gzip"
-                ), at: chunk.startOffset)
-        }
-        return codec
-    }
-
     /// Parses the page header at `pos` of `all` (copying only the header's bytes); returns it and its length.
     func pageHeader(_ all: UnsafeRawBufferPointer, at pos: Int, page: Int, pageOffset: Int64) throws(ParquetError)
         -> (PageHeader, Int)

@@ -57,9 +57,8 @@ struct ColumnChunkReader {
         }
     }
 
-    /// Decodes the whole chunk, or only the pages overlapping `rows` (row indices within the row group) when the
-    /// chunk has a valid offset index.
-    func read(rows: Range<Int64>? = nil) throws(ParquetError) -> LeafChunk {
+    /// The codec of this chunk, or the typed error for an unsupported one.
+    func codec() throws(ParquetError) -> ParquetCompression {
         guard let codec = ParquetCompression(rawValue: chunk.codecNumber), codec != .lzo else {
             let name = ParquetCompression(rawValue: chunk.codecNumber)?.description ?? "number \(chunk.codecNumber)"
             throw error(
@@ -68,6 +67,13 @@ struct ColumnChunkReader {
                     "column \"\(columnName)\" uses compression codec \(name), which is not supported; rewrite the file with zstd, snappy or gzip"
                 ), at: chunk.startOffset)
         }
+        return codec
+    }
+
+    /// Decodes the whole chunk, or only the pages overlapping `rows` (row indices within the row group) when the
+    /// chunk has a valid offset index.
+    func read(rows: Range<Int64>? = nil) throws(ParquetError) -> LeafChunk {
+        let codec = try codec()
         var out = LeafChunk(
             values: ValueBuffer(physicalType: descriptor.physicalType, fixedWidth: Int(descriptor.typeLength ?? 0)))
         if let rows, let locations = (try? offsetIndex()) ?? derivedLocations?(), !locations.isEmpty,

@@ -165,31 +165,12 @@ struct ParquetReplayCache {
         guard let text else { return Array("null".utf8) }
         var json: [UInt8] = []
         json.reserveCapacity(text.count + 2)
-        if Self.isValidUTF8(text) {
+        if UTF8Validator.isValid(text) {
             JSON.writeString(text, into: &json)
         } else {
             JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
         }
         return json
-    }
-
-    /// ASCII fast path, else a full UTF-8 check.
-    static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i + 8 <= b.count {
-            if b.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
-            i += 8
-        }
-        if i + 8 > b.count && !b[i...].contains(where: { $0 >= 0x80 }) { return true }
-        var it = b.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&it) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
     }
 
     static func decode(_ file: ParquetFile, _ rows: Range<Int64>, textField: String?) throws(ReplayError)
@@ -219,7 +200,7 @@ struct ParquetReplayCache {
                             guard wanted else { continue }
                             let text = UnsafeRawBufferPointer(rebasing: all[lo..<hi])
                             json.reserveCapacity(hi - lo + 2)
-                            if Self.isValidUTF8(text) {
+                            if UTF8Validator.isValid(text) {
                                 JSON.writeString(text, into: &json)
                             } else {
                                 JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)

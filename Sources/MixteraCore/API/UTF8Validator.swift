@@ -1,6 +1,6 @@
 /// Well-formed UTF-8 (Unicode Table 3-7: no overlong forms, surrogates or code points above U+10FFFF), the
 /// same rule as `String(decoding:as: UTF8.self)`, which leaves exactly such input unchanged. Replay uses it to
-/// write a member's bytes as they are when decoding would not change them.
+/// write text bytes as they are when decoding would not change them; scans use it to reject invalid text.
 public enum UTF8Validator {
     public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
@@ -46,5 +46,11 @@ public enum UTF8Validator {
             }
         }
         return true
+    }
+}
+
+extension UTF8Validator {
+    public static func isValid(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.withUnsafeBytes { isValid($0) }
     }
 }
