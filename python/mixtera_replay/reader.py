@@ -7,7 +7,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, 
 
 from ._json import FieldMissing, LineError, PathError, TextExtractor, json_string, to_utf8
 from ._jsonl import PlainReader, StreamReader
-from ._xxh3 import hex64, xxh3_64_file
+from ._xxh3 import file_fingerprint
 from .errors import (DataChangedError, DataMissingError, MixteraReplayError, RecordError, UnsupportedFormatError,
                      UsageError, CorruptBlockError)
 from .manifest import Header, open_rank, read_header
@@ -117,7 +117,7 @@ class ManifestReader:
         if st.st_size != f.size:
             raise DataChangedError("data file changed: size is %d bytes, manifest expects %d" % (st.st_size, f.size), path)
         if mode == "deep" or st.st_mtime_ns != f.mtime_ns:
-            fp = hex64(xxh3_64_file(path))
+            fp = file_fingerprint(path, f.fingerprint)
             if fp != f.fingerprint:
                 raise DataChangedError("data file changed: fingerprint is %s, manifest expects %s" % (fp, f.fingerprint),
                                        path)

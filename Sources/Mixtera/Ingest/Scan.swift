@@ -93,7 +93,7 @@ public enum Ingest {
             while i < todo.count {
                 let slice = Array(todo[i..<min(todo.count, i + batch)])
                 let results = parallelMap(slice, jobs: jobs) { f in
-                    Result { () throws(FormatError) -> (FileScanResult, UInt64) in
+                    Result { () throws(FormatError) -> (FileScanResult, String) in
                         try scanFile(dataset: dataset, relativePath: f.relativePath)
                     }
                 }
@@ -105,7 +105,7 @@ public enum Ingest {
                     let file = CatalogFile(
                         datasetID: datasetID, relativePath: f.relativePath, format: format.rawValue,
                         compression: compression.rawValue, byteCount: f.stat.byteCount,
-                        mtimeNanoseconds: f.stat.mtimeNanoseconds, fingerprint: XXH3.hex(fingerprint),
+                        mtimeNanoseconds: f.stat.mtimeNanoseconds, fingerprint: fingerprint,
                         sampleCount: Int64(result.sampleCount), skippedCount: Int64(result.skippedRecords),
                         propertiesHash: propsHash)
                     let index = FileIndex(
@@ -128,7 +128,7 @@ public enum Ingest {
         return report
     }
 
-    static func scanFile(dataset: DatasetDecl, relativePath: String) throws(FormatError) -> (FileScanResult, UInt64) {
+    static func scanFile(dataset: DatasetDecl, relativePath: String) throws(FormatError) -> (FileScanResult, String) {
         let path = dataset.root + "/" + relativePath
         let format = detectFormat(dataset.format, relativePath)
         let result: FileScanResult
@@ -146,8 +146,8 @@ public enum Ingest {
             // detectFormat never returns .auto.
             throw FormatError(.unsupported, "cannot tell the format of this file", at: DataLocation(path: path))
         }
-        if let fp = result.fingerprint { return (result, fp) }
-        do { return (result, try FileSystem.fingerprint(path: path)) } catch { throw FormatError(error) }
+        if let fp = result.fingerprint { return (result, result.fingerprintPrefix + XXH3.hex(fp)) }
+        do { return (result, XXH3.hex(try FileSystem.fingerprint(path: path))) } catch { throw FormatError(error) }
     }
 
     /// The format of a file: the dataset's, or by extension under `auto` (`.parquet` → parquet; `.tar`,

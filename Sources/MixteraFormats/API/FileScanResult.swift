@@ -26,6 +26,9 @@ public struct FileScanResult: Sendable {
     /// Records skipped under `on_error: skip`, and the first problems (at most 20).
     /// XXH3-64 of the file's bytes when the scan could compute it while reading (plain and zstd files).
     public var fingerprint: UInt64?
+    /// Prepended to the hex fingerprint in the catalog: "" for XXH3-64 of the whole file, or
+    /// ``TarHeaderFingerprint/prefix`` for a plain tar's header fingerprint.
+    public var fingerprintPrefix = ""
     public var skippedRecords: Int = 0
     public var problems: [FormatError] = []
 

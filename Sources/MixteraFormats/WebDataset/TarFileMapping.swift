@@ -4,9 +4,10 @@ import MixteraCore
     import Glibc
 #endif
 
-/// A plain tar mapped read-only (`MAP_PRIVATE | MAP_POPULATE`), unmapped when released. The scan maps a
-/// plain tar once, hashes its fingerprint over the mapping and walks its headers in place (``TarWalker``
-/// `init(path:mapping:limits:)`), so neither the fingerprint nor the walk copies the file through `read`.
+/// A plain tar mapped read-only (`MAP_PRIVATE`), unmapped when released. The scan maps a plain tar once,
+/// computes its ``TarHeaderFingerprint`` over the mapping and walks its headers in place (``TarWalker``
+/// `init(path:mapping:limits:)`): only the pages that hold headers and property members are touched, and
+/// nothing is copied through `read`.
 ///
 /// As with mapped JSONL scans, the file must not shrink while it is mapped (a read past the new end faults).
 public final class TarFileMapping: @unchecked Sendable {
@@ -15,8 +16,8 @@ public final class TarFileMapping: @unchecked Sendable {
     /// The open file (kept for the walker's file source).
     let file: ReadOnlyFile
 
-    /// Files larger than this are not mapped: populating the mapping of an N-byte file takes N/512 bytes of
-    /// page tables (16 MiB at this limit) until it is unmapped.
+    /// Files larger than this are not mapped (they are read with `pread`), which bounds the page tables a
+    /// mapping can take.
     public static let maxByteCount = 8 << 30
 
     /// Maps `path`; nil when the file is empty, larger than ``maxByteCount``, cannot be mapped (callers then
@@ -28,7 +29,7 @@ public final class TarFileMapping: @unchecked Sendable {
             file = try ReadOnlyFile(path: path)
             size = Int(try file.stat().byteCount)
         } catch { throw FormatError(error) }
-        guard size > 0, size <= Self.maxByteCount, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.fd, 0),
+        guard size > 0, size <= Self.maxByteCount, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.fd, 0),
             p != MAP_FAILED
         else { return nil }
         let bytes = UnsafeRawBufferPointer(start: p, count: size)
@@ -41,11 +42,4 @@ public final class TarFileMapping: @unchecked Sendable {
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
-
-    /// XXH3-64 of the file (the catalog's `fingerprint`).
-    public func fingerprint() -> UInt64 {
-        let hasher = XXH3Stream()
-        hasher.update(bytes)
-        return hasher.digest()
-    }
 }

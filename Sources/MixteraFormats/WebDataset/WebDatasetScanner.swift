@@ -108,7 +108,8 @@ public struct WebDatasetScanner {
 
     /// Scans the archive at `path` (absolute); `displayPath` names it in errors.
     ///
-    /// A plain tar is mapped (``TarFileMapping``): the fingerprint is hashed over the mapping, and the walk
+    /// A plain tar is mapped (``TarFileMapping``): its fingerprint is ``TarHeaderFingerprint`` (payloads are
+    /// not read for it either), and the walk
     /// groups members on their name bytes and reads property members in place, without a string, an array
     /// or a copy per sample. Compressed tars are streamed with ``WebDatasetReader``. Both paths group as
     /// ``WebDatasetGrouper`` does and give the same results and errors.
@@ -121,13 +122,14 @@ public struct WebDatasetScanner {
         var state = State(scanner: self, displayPath: displayPath)
         var fingerprint: UInt64?
         if allowMapping, let mapping = try TarFileMapping(path: path) {
-            fingerprint = mapping.fingerprint()
+            fingerprint = TarHeaderFingerprint.compute(mapping.bytes)
             try scanMapped(path: path, mapping: mapping, state: &state)
         } else {
             try scanStreamed(path: path, state: &state)
         }
         var result = state.acc.finish()
         result.fingerprint = fingerprint
+        if fingerprint != nil { result.fingerprintPrefix = TarHeaderFingerprint.prefix }
         return result
     }
 

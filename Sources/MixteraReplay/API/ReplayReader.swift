@@ -125,11 +125,17 @@ public final class ReplayReader {
                 at: DataLocation(path: path))
         }
         if mode == .deep || st.mtimeNanoseconds != f.mtimeNanoseconds {
-            let fp: UInt64
-            do { fp = try FileSystem.fingerprint(path: path) } catch { throw ReplayError(error) }
-            guard XXH3.hex(fp) == f.fingerprint else {
+            // `tarh:` fingerprints cover a plain tar's headers (TarHeaderFingerprint), others the whole file.
+            let fp: String
+            do {
+                fp =
+                    f.fingerprint.hasPrefix(TarHeaderFingerprint.prefix)
+                    ? TarHeaderFingerprint.string(try TarHeaderFingerprint.compute(path: path))
+                    : XXH3.hex(try FileSystem.fingerprint(path: path))
+            } catch { throw ReplayError(error) }
+            guard fp == f.fingerprint else {
                 throw ReplayError(
-                    "data-changed", "data file changed: fingerprint is \(XXH3.hex(fp)), manifest expects \(f.fingerprint)",
+                    "data-changed", "data file changed: fingerprint is \(fp), manifest expects \(f.fingerprint)",
                     at: DataLocation(path: path))
             }
         }
