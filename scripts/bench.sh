@@ -87,7 +87,7 @@ for layout in mixed sorted; do
   C=$B/corpus-$layout-$N
   S=$(spec "$C" "**/*.jsonl" "plain-$layout")
   rm -f "$B/cat-$layout.sqlite"*
-  T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-$layout.sqlite" --quiet)
+  T=$(best3 sh -c "rm -f '$B/cat-$layout.sqlite'*; '$BIN' scan --spec '$S' --catalog '$B/cat-$layout.sqlite' --quiet")
   row "scan plain JSONL, $layout (MB/s; bound cat)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_CAT")" "$(ratio "$T_CAT" "$T")"
   if [ "$layout" = mixed ]; then
     row "scan plain JSONL, mixed (MB/s; bound wc -l)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_WC")" "$(ratio "$T_WC" "$T")"
@@ -104,11 +104,11 @@ row "rescan unchanged tree, $F files (s)" "$T" "-" "-"
 
 S=$(spec "$MIXED/zst" "*.jsonl.zst" zst)
 rm -f "$B/cat-zst.sqlite"*
-T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-zst.sqlite" --quiet)
+T=$(best3 sh -c "rm -f '$B/cat-zst.sqlite'*; '$BIN' scan --spec '$S' --catalog '$B/cat-zst.sqlite' --quiet")
 row "scan .jsonl.zst (decompressed MB/s; bound zstd -dc)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_ZSTD")" "$(ratio "$T_ZSTD" "$T")"
 S=$(spec "$MIXED/gz" "*.jsonl.gz" gz)
 rm -f "$B/cat-gz.sqlite"*
-T=$(time_cmd "$BIN" scan --spec "$S" --catalog "$B/cat-gz.sqlite" --quiet)
+T=$(best3 sh -c "rm -f '$B/cat-gz.sqlite'*; '$BIN' scan --spec '$S' --catalog '$B/cat-gz.sqlite' --quiet")
 row "scan .jsonl.gz (decompressed MB/s; bound gzip -dc)" "$(rate "$BYTES" "$T")" "$(rate "$BYTES" "$T_GZIP")" "$(ratio "$T_GZIP" "$T")"
 
 # Planning + manifest writing: static mixture over source, G = 1024, D = 8. Time: best of 3 runs.
@@ -234,7 +234,7 @@ T_CAT_PQ=$(time_cmd sh -c "cat '$FMT'/parquet/*.parquet")
 T_CAT_WDS=$(time_cmd sh -c "cat '$FMT'/wds/*.tar")
 for fmt in parquet wds; do
   rm -f "$B/cat-$fmt.sqlite"*
-  T=$(time_cmd "$BIN" scan --spec "$B/datasets-$fmt.yaml" --catalog "$B/cat-$fmt.sqlite" --quiet)
+  T=$(best3 sh -c "rm -f '$B/cat-$fmt.sqlite'*; '$BIN' scan --spec '$B/datasets-$fmt.yaml' --catalog '$B/cat-$fmt.sqlite' --quiet")
   if [ "$fmt" = parquet ]; then FB=$PQ_BYTES; TB=$T_CAT_PQ; PEER=52000; else FB=$WDS_BYTES; TB=$T_CAT_WDS; PEER=28000; fi
   row "scan $fmt (k samples/s; MB/s of files; × the Python system)" "$(python3 -c "print(f'{$N/$T/1e3:.0f} k/s; {$FB/$T/1e6:.0f} MB/s; {$N/$T/$PEER:.0f}×')")" "cat: $(rate "$FB" "$TB") MB/s" "$(ratio "$TB" "$T")"
   cat > "$B/build-$fmt.yaml" <<YAML
