@@ -98,18 +98,10 @@ extension ColumnChunkReader {
             do {
                 let header = try PageHeader(try thrift.readStruct())
                 return (header, thrift.position)
-            } catch let e as ThriftError {
-                if n < all.count - pos {
-                    window *= 16
-                    continue
-                }
-                let kind: ParquetError.Code =
-                    e.message.contains("end of") || e.message.contains("exceeds") ? .truncatedPage : .corruptPage
-                throw error(ParquetError(kind, "page header is corrupt: \(e.message)"), page: page, at: pageOffset)
-            } catch let e as PageHeader.Failure {
-                throw error(ParquetError(.corruptPage, e.message), page: page, at: pageOffset)
+            } catch is ThriftError where n < all.count - pos {
+                window *= 16  // the header may be longer than the window: read more
             } catch {
-                throw self.error(ParquetError(.corruptPage, "page header is corrupt"), page: page, at: pageOffset)
+                throw pageHeaderError(error, page: page, at: pageOffset)
             }
         }
     }

@@ -199,6 +199,20 @@ struct ColumnChunkReader {
         var pageIndex = 0
     }
 
+    /// The typed error for a page header that does not decode (truncated or corrupt Thrift, bad fields).
+    func pageHeaderError(_ e: any Error, page: Int, at pageOffset: Int64) -> ParquetError {
+        switch e {
+        case let e as ThriftError:
+            let kind: ParquetError.Code =
+                e.message.contains("end of") || e.message.contains("exceeds") ? .truncatedPage : .corruptPage
+            return error(ParquetError(kind, "page header is corrupt: \(e.message)"), page: page, at: pageOffset)
+        case let e as PageHeader.Failure:
+            return error(ParquetError(.corruptPage, e.message), page: page, at: pageOffset)
+        default:
+            return error(ParquetError(.corruptPage, "page header is corrupt"), page: page, at: pageOffset)
+        }
+    }
+
     private func decodePages(
         _ bytes: [UInt8], baseOffset: Int64, firstPageIndex: Int, codec: ParquetCompression, into out: inout LeafChunk,
         state: inout DecodeState, dictionaryOnly: Bool
@@ -212,14 +226,8 @@ struct ColumnChunkReader {
             let header: PageHeader
             do {
                 header = try PageHeader(try thrift.readStruct())
-            } catch let e as ThriftError {
-                let kind: ParquetError.Code =
-                    e.message.contains("end of") || e.message.contains("exceeds") ? .truncatedPage : .corruptPage
-                throw error(ParquetError(kind, "page header is corrupt: \(e.message)"), page: page, at: pageOffset)
-            } catch let e as PageHeader.Failure {
-                throw error(ParquetError(.corruptPage, e.message), page: page, at: pageOffset)
             } catch {
-                throw self.error(ParquetError(.corruptPage, "page header is corrupt"), page: page, at: pageOffset)
+                throw pageHeaderError(error, page: page, at: pageOffset)
             }
             let bodyStart = thrift.position
             guard header.compressedByteCount <= bytes.count - bodyStart else {
