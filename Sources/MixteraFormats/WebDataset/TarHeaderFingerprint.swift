@@ -22,37 +22,8 @@ public enum TarHeaderFingerprint {
     public static let prefix = "tarh:"
 
     public static func compute(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        let hasher = XXH3Stream()
-        let n = bytes.count
-        var o = 0
-        var hashedTo = 0
-        var paxSize: Int? = nil
-        while o <= n - 512 {
-            let h = UnsafeRawBufferPointer(rebasing: bytes[o..<(o + 512)])
-            if isZeroBlock(h) { break }
-            guard let size = number(UnsafeRawBufferPointer(rebasing: h[124..<136])) else { break }
-            let flag = h[156]
-            let regular = flag == UInt8(ascii: "0") || flag == 0 || flag == UInt8(ascii: "7")
-            var dataSize = size
-            if regular, let p = paxSize { dataSize = p }
-            let dataStart = o + 512
-            // A size past the end stands for "to the end" (no overflow on absurd sizes).
-            let padded = dataSize > n ? Int.max / 2 : (dataSize + 511) / 512 * 512
-            if flag == UInt8(ascii: "x") {
-                let end = min(n, dataStart + size)
-                paxSize = paxSizeRecord(UnsafeRawBufferPointer(rebasing: bytes[min(dataStart, end)..<end]))
-            } else if flag != UInt8(ascii: "g") {
-                paxSize = nil
-            }
-            if regular {
-                hasher.update(UnsafeRawBufferPointer(rebasing: bytes[hashedTo..<dataStart]))
-                hashedTo = min(n, dataStart + padded)
-            }
-            guard padded <= n - dataStart else { break }
-            o = dataStart + padded
-        }
-        if hashedTo < n { hasher.update(UnsafeRawBufferPointer(rebasing: bytes[hashedTo..<n])) }
-        return hasher.digest()
+        var walk = TarHeaderFingerprinter(bytes)
+        return walk.finish()
     }
 
     /// The fingerprint of the file at `path` (mapped read-only), or an I/O error.
@@ -69,15 +40,6 @@ public enum TarHeaderFingerprint {
 
     /// The catalog's fingerprint string for a fingerprint value.
     public static func string(_ value: UInt64) -> String { prefix + XXH3.hex(value) }
-
-    private static func isZeroBlock(_ h: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < 512 {
-            if h.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
-            i += 8
-        }
-        return true
-    }
 
     /// A numeric header field: octal digits after optional spaces, ended by NUL, space or the field's
     /// end (empty is 0); or base-256 when the first byte has its high bit set (negative values: nil).
@@ -136,5 +98,70 @@ public enum TarHeaderFingerprint {
             pos += len
         }
         return found
+    }
+}
+
+/// ``TarHeaderFingerprint`` computed incrementally: the scan advances it behind its own header walk, so
+/// each header is read while it is still in cache.
+public struct TarHeaderFingerprinter {
+    private let bytes: UnsafeRawBufferPointer
+    private let hasher = XXH3Stream()
+    private var o = 0
+    private var hashedTo = 0
+    private var paxSize: Int? = nil
+    private var stopped = false
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// Walks the headers that start before `limit`.
+    public mutating func advance(to limit: Int) {
+        let n = bytes.count
+        while !stopped && o < limit {
+            guard o <= n - 512 else { return stop() }
+            let h = UnsafeRawBufferPointer(rebasing: bytes[o..<(o + 512)])
+            if Self.isZeroBlock(h) { return stop() }
+            guard let size = TarHeaderFingerprint.number(UnsafeRawBufferPointer(rebasing: h[124..<136])) else {
+                return stop()
+            }
+            let flag = h[156]
+            let regular = flag == UInt8(ascii: "0") || flag == 0 || flag == UInt8(ascii: "7")
+            var dataSize = size
+            if regular, let p = paxSize { dataSize = p }
+            let dataStart = o + 512
+            // A size past the end stands for "to the end" (no overflow on absurd sizes).
+            let padded = dataSize > n ? Int.max / 2 : (dataSize + 511) / 512 * 512
+            if flag == UInt8(ascii: "x") {
+                let end = min(n, dataStart + size)
+                paxSize = TarHeaderFingerprint.paxSizeRecord(UnsafeRawBufferPointer(rebasing: bytes[min(dataStart, end)..<end]))
+            } else if flag != UInt8(ascii: "g") {
+                paxSize = nil
+            }
+            if regular {
+                hasher.update(UnsafeRawBufferPointer(rebasing: bytes[hashedTo..<dataStart]))
+                hashedTo = min(n, dataStart + padded)
+            }
+            guard padded <= n - dataStart else { return stop() }
+            o = dataStart + padded
+        }
+    }
+
+    /// Walks the rest and returns the fingerprint.
+    public mutating func finish() -> UInt64 {
+        advance(to: Int.max)
+        let n = bytes.count
+        if hashedTo < n { hasher.update(UnsafeRawBufferPointer(rebasing: bytes[hashedTo..<n])) }
+        hashedTo = n
+        return hasher.digest()
+    }
+
+    private mutating func stop() { stopped = true }
+
+    private static func isZeroBlock(_ h: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < 512 {
+            if h.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        return true
     }
 }

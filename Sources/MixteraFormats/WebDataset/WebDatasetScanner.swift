@@ -122,8 +122,9 @@ public struct WebDatasetScanner {
         var state = State(scanner: self, displayPath: displayPath)
         var fingerprint: UInt64?
         if allowMapping, let mapping = try TarFileMapping(path: path) {
-            fingerprint = TarHeaderFingerprint.compute(mapping.bytes)
-            try scanMapped(path: path, mapping: mapping, state: &state)
+            var fingerprinter = TarHeaderFingerprinter(mapping.bytes)
+            try scanMapped(path: path, mapping: mapping, state: &state, fingerprinter: &fingerprinter)
+            fingerprint = fingerprinter.finish()
         } else {
             try scanStreamed(path: path, state: &state)
         }
@@ -187,7 +188,9 @@ public struct WebDatasetScanner {
         }
     }
 
-    private func scanMapped(path: String, mapping: TarFileMapping, state: inout State) throws(FormatError) {
+    private func scanMapped(
+        path: String, mapping: TarFileMapping, state: inout State, fingerprinter: inout TarHeaderFingerprinter
+    ) throws(FormatError) {
         let walker = TarWalker(path: path, mapping: mapping)
         let maxLoad = WebDatasetReader.Options().maxLoadByteCount
         var pending = false
@@ -197,6 +200,8 @@ public struct WebDatasetScanner {
                     if pending { try record(&state, data: mapping.bytes) }
                     return
                 }
+                // Hash the headers up to this member's while they are in cache.
+                fingerprinter.advance(to: Int(m.dataByteOffset))
                 guard m.kind == .regular else { continue }
                 var failure: FormatError?
                 walker.withCurrentName { name in
