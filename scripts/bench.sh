@@ -193,12 +193,13 @@ for tag in samples blocks; do
   T_BOUND=$(python3 -c "print($T_CAT * $SAMPLES / $N)")
   row "replay rank 0, shuffle $tag (k samples/s; MB/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$RB/$T/1e6:.0f} MB/s')")" "cat: $(rate "$RB" "$T_BOUND") MB/s" "$(ratio "$T_BOUND" "$T")"
 done
-# Python reader on the same manifests (replay lines to /dev/null, like `mixtera replay`).
+# Python reader on the same manifests: the CLI (replay lines to /dev/null, like `mixtera replay`), and
+# ManifestReader, the reader a training loop iterates, which the issue's ≥ 100 k samples/s target is about.
 for tag in samples blocks; do
   STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$tag.json'))['steps'])")
   SAMPLES=$((STEPS * 128))
   T=$(best3 env PYTHONPATH="$ROOT/python" python3 -m mixtera_replay --manifest "$B/m-$tag" --rank 0)
-  row "Python CLI replay lines rank 0, shuffle $tag (k samples/s)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s')")" "≥ 100 k/s" "-"
+  row "Python CLI replay lines rank 0, shuffle $tag (k samples/s; JSON lines like mixtera replay)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s')")" "-" "-"
   T=$(best3 env PYTHONPATH="$ROOT/python" python3 -c "
 from mixtera_replay import ManifestReader
 n = sum(1 for _ in ManifestReader('$B/m-$tag', 0))
