@@ -26,7 +26,7 @@ import tarfile
 import zlib
 from typing import List, Optional
 
-from . import _zstd
+from . import _xxh3, _zstd
 from ._json import json_string, text_str, utf8_replaced
 from .errors import CorruptBlockError, RecordError, UnsupportedFormatError
 
@@ -179,6 +179,105 @@ def fast_table(data, size: int) -> Optional[List[_Sample]]:
     if pending is not None:
         out.append(pending)
     return out
+
+
+TAR_HEADERS_PREFIX = "tarh:"
+
+
+def _tar_number(f: bytes) -> Optional[int]:
+    """A tar numeric field as docs/catalog-schema.md "Fingerprints" reads it (octal, or base-256)."""
+    if not f:
+        return 0
+    if f[0] & 0x80:
+        if f[0] & 0x40:
+            return None
+        v = f[0] & 0x3F
+        for b in f[1:]:
+            v = (v << 8) | b
+        return v if v < (1 << 63) else None
+    i = 0
+    while i < len(f) and f[i] == 0x20:
+        i += 1
+    v = 0
+    while i < len(f) and f[i] not in (0, 0x20):
+        d = f[i] - 0x30
+        if not 0 <= d < 8:
+            return None
+        v = (v << 3) | d
+        i += 1
+    return v if v < (1 << 63) else None
+
+
+def _pax_size(d: bytes) -> Optional[int]:
+    """The `size` record of pax extended-header data, if any and well formed (the last one wins)."""
+    pos = 0
+    found = None
+    n = len(d)
+    while pos < n:
+        i = pos
+        length = 0
+        while i < n and 0x30 <= d[i] <= 0x39:
+            length = length * 10 + d[i] - 0x30
+            i += 1
+        if i >= n or d[i] != 0x20 or length <= 0 or length > n - pos:
+            return found
+        record = d[i + 1:pos + length]
+        if 6 < len(record) <= 24 and record.startswith(b"size=") and record.endswith(b"\n") and record[5:-1].isdigit():
+            found = int(record[5:-1])
+        pos += length
+    return found
+
+
+def tar_header_ranges(data, n: int):
+    """The byte ranges a plain tar's header fingerprint covers: everything but the data areas of regular
+    members (types 0, NUL, 7), walking headers exactly as TarHeaderFingerprint.swift does."""
+    ranges = []
+    o = 0
+    hashed_to = 0
+    pax_size = None
+    zero = bytes(512)
+    while o + 512 <= n:
+        h = data[o:o + 512]
+        if h == zero:
+            break
+        size = _tar_number(h[124:136])
+        if size is None:
+            break
+        flag = h[156]
+        regular = flag in (0x30, 0, 0x37)
+        data_size = pax_size if (regular and pax_size is not None) else size
+        start = o + 512
+        padded = (1 << 62) if data_size > n else (data_size + 511) // 512 * 512
+        if flag == 0x78:  # 'x'
+            pax_size = _pax_size(data[start:min(n, start + size)])
+        elif flag != 0x67:  # 'g'
+            pax_size = None
+        if regular:
+            ranges.append((hashed_to, start))
+            hashed_to = min(n, start + padded)
+        if padded > n - start:
+            break
+        o = start + padded
+    if hashed_to < n:
+        ranges.append((hashed_to, n))
+    return ranges
+
+
+def tar_header_fingerprint_file(path: str) -> int:
+    """TarHeaderFingerprint of the plain tar at `path` (docs/catalog-schema.md, "Fingerprints")."""
+    with open(path, "rb") as f:
+        n = os.fstat(f.fileno()).st_size
+        if n == 0:
+            return _xxh3.xxh3_64(b"")
+        with mmap.mmap(f.fileno(), n, access=mmap.ACCESS_READ) as mm:
+            ranges = tar_header_ranges(mm, n)
+            if _xxh3.BACKEND == "python":
+                return _xxh3.xxh3_64_python(b"".join(mm[a:b] for a, b in ranges))
+            h = _xxh3._new_stream()
+            for a, b in ranges:
+                if b > a:
+                    h.update(mm[a:b])
+            return h.intdigest()
 
 
 def _open_stream(path: str, compression: str):

@@ -424,7 +424,7 @@ def test_tar_header_fingerprints_match_swift(env):
 
 def test_tar_header_fingerprint_ignores_payload_bytes(tmp_path):
     from mixtera_replay._wds import fast_table
-    from mixtera_replay._xxh3 import tar_header_fingerprint_file
+    from mixtera_replay._wds import tar_header_fingerprint_file
     src = os.path.join(FIX, "wds", "webdataset-writer.tar")
     data = bytearray(open(src, "rb").read())
     base = tar_header_fingerprint_file(src)

@@ -118,12 +118,10 @@ public struct TarHeaderFingerprinter {
         let n = bytes.count
         while !stopped && o < limit {
             guard o <= n - 512 else { return stop() }
-            let h = UnsafeRawBufferPointer(rebasing: bytes[o..<(o + 512)])
-            if Self.isZeroBlock(h) { return stop() }
-            guard let size = TarHeaderFingerprint.number(UnsafeRawBufferPointer(rebasing: h[124..<136])) else {
-                return stop()
-            }
-            let flag = h[156]
+            let h = TarHeader(bytes: UnsafeRawBufferPointer(rebasing: bytes[o..<(o + 512)]))
+            if h.isZero { return stop() }
+            guard let size = TarHeaderFingerprint.number(h.field(TarHeader.size)) else { return stop() }
+            let flag = h.typeFlag
             let regular = flag == UInt8(ascii: "0") || flag == 0 || flag == UInt8(ascii: "7")
             var dataSize = size
             if regular, let p = paxSize { dataSize = p }
@@ -155,13 +153,4 @@ public struct TarHeaderFingerprinter {
     }
 
     private mutating func stop() { stopped = true }
-
-    private static func isZeroBlock(_ h: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < 512 {
-            if h.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
-            i += 8
-        }
-        return true
-    }
 }
