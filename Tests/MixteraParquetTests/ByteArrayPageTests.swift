@@ -58,14 +58,6 @@ import Testing
         }
     }
 
-    @Test func fingerprintMatchesFileHash() throws {
-        let path = Fixtures.good("basic_snappy_v1.parquet")
-        let expected = try FileSystem.fingerprint(path: path)
-        for mode in [ParquetFile.ReadMode.pread, .map, .mapPopulated] {
-            #expect(try ParquetFile(path: path, mode: mode).fingerprint() == expected)
-        }
-    }
-
     /// A snappy block built by hand: literals, a 1-byte-offset copy, an overlapping copy and a 2-byte-offset copy.
     @Test func sparseSnappyReadsBytesThroughCopies() throws {
         var block: [UInt8] = [23]  // uncompressed length

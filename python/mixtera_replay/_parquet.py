@@ -35,6 +35,26 @@ except ImportError:  # pragma: no cover - depends on the environment
 PYARROW_VERSION = getattr(pa, "__version__", None)
 
 
+PARQUET_FOOTER_PREFIX = "pqf:"
+
+
+def parquet_footer_fingerprint_file(path: str) -> int:
+    """ParquetFooterFingerprint of the file at `path` (docs/catalog-schema.md, "Fingerprints"): XXH3-64 of
+    its last n + 8 bytes, n being the u32 LE footer length 8 bytes before the end; the whole file when it has
+    fewer than 12 bytes or n > size - 12. Needs no pyarrow."""
+    from . import _xxh3
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        start = 0
+        if size >= 12:
+            f.seek(size - 8)
+            (n,) = struct.unpack("<I", f.read(4))
+            if n <= size - 12:
+                start = size - 8 - n
+        f.seek(start)
+        return _xxh3.xxh3_64(f.read(size - start))
+
+
 def need_pyarrow(path: str):
     if pa is None:
         raise UnsupportedFormatError("replay of parquet files needs pyarrow (pip install pyarrow)", path)

@@ -278,8 +278,12 @@ def hex64(v: int) -> str:
 
 def file_fingerprint(path: str, expected: str) -> str:
     """The fingerprint string of `path` computed the way `expected` (a manifest's fingerprint) was: a
-    `tarh:` prefix means the plain-tar header fingerprint (_wds.tar_header_fingerprint_file)."""
+    `tarh:` prefix means the plain-tar header fingerprint (_wds.tar_header_fingerprint_file), `pqf:` the
+    Parquet footer fingerprint (_parquet.parquet_footer_fingerprint_file)."""
+    from ._parquet import PARQUET_FOOTER_PREFIX, parquet_footer_fingerprint_file
     from ._wds import TAR_HEADERS_PREFIX, tar_header_fingerprint_file
     if expected.startswith(TAR_HEADERS_PREFIX):
         return TAR_HEADERS_PREFIX + hex64(tar_header_fingerprint_file(path))
+    if expected.startswith(PARQUET_FOOTER_PREFIX):
+        return PARQUET_FOOTER_PREFIX + hex64(parquet_footer_fingerprint_file(path))
     return hex64(xxh3_64_file(path))

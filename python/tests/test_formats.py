@@ -402,24 +402,54 @@ def test_missing_pyarrow_is_a_clear_error(env, monkeypatch):
 
 
 @needs_bin
-def test_tar_header_fingerprints_match_swift(env):
-    """Plain tars carry `tarh:` fingerprints (headers only); Python recomputes every one the way Swift did,
-    and a deep verify (which rehashes every file) passes."""
+def test_partial_fingerprints_match_swift(env):
+    """Plain tars carry `tarh:` fingerprints (headers only) and Parquet files `pqf:` (footer only); Python
+    recomputes every one the way Swift did, and a deep verify (which rehashes every file) passes."""
     from mixtera_replay._xxh3 import file_fingerprint
     names = ["tricky:samples"] + (["all-raw:samples"] if HAVE_PYARROW else ["wds:samples"])
-    tarh = 0
+    seen = {"tarh:": 0, "pqf:": 0}
     for name in names:
         m = manifest_for(env, name)
         with ManifestReader(m, 0) as r:
             for i, f in enumerate(r.header.files):
                 if f.format == "webdataset" and f.compression == "none":
-                    assert f.fingerprint.startswith("tarh:"), f.path
-                    tarh += 1
+                    prefix = "tarh:"
+                elif f.format == "parquet":
+                    prefix = "pqf:"
                 else:
-                    assert not f.fingerprint.startswith("tarh:"), f.path
+                    prefix = None
+                if prefix:
+                    assert f.fingerprint.startswith(prefix), f.path
+                    seen[prefix] += 1
+                else:
+                    assert ":" not in f.fingerprint, f.path
                 assert file_fingerprint(r.absolute_path(i), f.fingerprint) == f.fingerprint, f.path
                 r.verify_file(i, "deep")
-    assert tarh >= 2
+    assert seen["tarh:"] >= 2
+    assert seen["pqf:"] >= (2 if HAVE_PYARROW else 0)
+
+
+def test_parquet_footer_fingerprint_covers_the_footer_only(tmp_path):
+    from mixtera_replay._parquet import parquet_footer_fingerprint_file
+    from mixtera_replay._xxh3 import xxh3_64
+    src = os.path.join(FIX, "parquet", "basic_snappy_v1.parquet")
+    data = bytearray(open(src, "rb").read())
+    n = int.from_bytes(data[-8:-4], "little")
+    base = parquet_footer_fingerprint_file(src)
+    assert base == xxh3_64(bytes(data[len(data) - n - 8:]))
+    page = tmp_path / "page.parquet"
+    edited = bytearray(data)
+    edited[8] ^= 0xFF  # a page byte: not covered
+    page.write_bytes(bytes(edited))
+    assert parquet_footer_fingerprint_file(str(page)) == base
+    foot = tmp_path / "foot.parquet"
+    edited = bytearray(data)
+    edited[len(data) - 12] ^= 0xFF  # a footer byte: covered
+    foot.write_bytes(bytes(edited))
+    assert parquet_footer_fingerprint_file(str(foot)) != base
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1" + b"\xff\xff\xff\x7f" + b"PAR1")  # footer length past the file: whole file
+    assert parquet_footer_fingerprint_file(str(bad)) == xxh3_64(open(bad, "rb").read())
 
 
 def test_tar_header_fingerprint_ignores_payload_bytes(tmp_path):

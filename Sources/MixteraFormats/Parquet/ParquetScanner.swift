@@ -66,8 +66,8 @@ public struct ParquetScanner {
     /// Scans the file at `path` (absolute); `displayPath` names it in errors.
     public func scan(path: String, displayPath: String) throws(FormatError) -> FileScanResult {
         let file: ParquetFile
-        // Mapped and populated: the fingerprint hashes every byte anyway, and page reads then copy nothing.
-        do { file = try ParquetFile(path: path, mode: .mapPopulated) } catch { throw Self.formatError(error) }
+        // Mapped, faulted in on demand: only the projected columns' pages and the footer are touched.
+        do { file = try ParquetFile(path: path, mode: .map) } catch { throw Self.formatError(error) }
         let fileLocation = DataLocation(path: displayPath)
         let available = file.schema.columns.prefix(50).map(\.dottedPath).joined(separator: ", ")
 
@@ -258,6 +258,7 @@ public struct ParquetScanner {
         }
         var result = acc.finish()
         do { result.fingerprint = try file.fingerprint() } catch { throw Self.formatError(error) }
+        result.fingerprintPrefix = ParquetFooterFingerprint.prefix
         return result
     }
 

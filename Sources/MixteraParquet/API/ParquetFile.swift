@@ -132,10 +132,15 @@ public final class ParquetFile: Sendable {
         self.mapping = mode == .pread ? nil : FileMapping(fd: f.fd, byteCount: Int(size), populate: mode == .mapPopulated)
     }
 
-    /// XXH3-64 of the file's bytes (the catalog's file fingerprint): hashed over the mapping when there is one.
+    /// The catalog's file fingerprint (`ParquetFooterFingerprint`): XXH3-64 of the footer, its length and
+    /// the closing magic — the file's last `byteCount - footerOffset` bytes, already validated by `init`.
     public func fingerprint() throws(ParquetError) -> UInt64 {
-        if let mapping { return XXH3.hash(mapping.bytes) }
-        do { return try FileSystem.fingerprint(path: path) } catch { throw ParquetError(error) }
+        if let mapping {
+            return XXH3.hash(UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(footerOffset)..<Int(byteCount)]))
+        }
+        do { return XXH3.hash(try file.readExactly(Int(byteCount - footerOffset), at: footerOffset)) } catch {
+            throw ParquetError(error)
+        }
     }
 
     private static func show(_ b: [UInt8]) -> String {

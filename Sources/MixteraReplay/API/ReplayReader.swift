@@ -125,13 +125,17 @@ public final class ReplayReader {
                 at: DataLocation(path: path))
         }
         if mode == .deep || st.mtimeNanoseconds != f.mtimeNanoseconds {
-            // `tarh:` fingerprints cover a plain tar's headers (TarHeaderFingerprint), others the whole file.
+            // `tarh:` fingerprints cover a plain tar's headers (TarHeaderFingerprint), `pqf:` a Parquet
+            // footer (ParquetFooterFingerprint), others the whole file.
             let fp: String
             do {
-                fp =
-                    f.fingerprint.hasPrefix(TarHeaderFingerprint.prefix)
-                    ? TarHeaderFingerprint.string(try TarHeaderFingerprint.compute(path: path))
-                    : XXH3.hex(try FileSystem.fingerprint(path: path))
+                if f.fingerprint.hasPrefix(TarHeaderFingerprint.prefix) {
+                    fp = TarHeaderFingerprint.string(try TarHeaderFingerprint.compute(path: path))
+                } else if f.fingerprint.hasPrefix(ParquetFooterFingerprint.prefix) {
+                    fp = ParquetFooterFingerprint.string(try ParquetFooterFingerprint.compute(path: path))
+                } else {
+                    fp = XXH3.hex(try FileSystem.fingerprint(path: path))
+                }
             } catch { throw ReplayError(error) }
             guard fp == f.fingerprint else {
                 throw ReplayError(
