@@ -126,24 +126,89 @@ import Testing
     }
 
     /// The compressible-text fixture exercises what the comparison above relies on: sparse pages with copies,
-    /// overlapping copies and a value longer than snappy's 64 KiB fragments.
+    /// overlapping copies and a value longer than snappy's 64 KiB fragments; pyarrow's snappy keeps to fragments,
+    /// so its pages are read fragment by fragment.
     @Test func sparseFixtureHasCopies() throws {
         let file = try ParquetFile(path: Fixtures.good("snappy_text.parquet"), mode: .pread)
         let column = try file.column("text")
         var pages = 0
         var copies = 0
         var longest = 0
+        var fragments = 0
         for g in file.rowGroups.indices {
             for k in (file.pageRowStarts(column, rowGroup: g) ?? []).indices {
                 guard let p = try file.sparseByteArrayPage(column, rowGroup: g, page: k) else { continue }
                 pages += 1
-                copies += p.elements.sources.filter { $0 < 0 }.count
+                #expect(p.elements == nil && !p.fragmentStarts.isEmpty)
+                fragments = max(fragments, p.fragmentStarts.count)
+                // Count the copies with a walk of its own.
+                let body = try file.file.readExactly(p.bodyCount, at: p.bodyOffset)
+                try body.withUnsafeBytes { raw in
+                    var rd = try SnappySparseReader(raw, expectedLength: p.outLength, buffers: SnappyElementBuffers())
+                    try rd.finish()
+                    copies += rd.elementIndex().sources.filter { $0 < 0 }.count
+                    #expect(rd.fragmentStarts == p.fragmentStarts)
+                }
                 longest = max(longest, Int(p.lengths.max() ?? 0))
             }
         }
         #expect(pages >= 4)
         #expect(copies >= 100)
         #expect(longest > 65536)
+        #expect(fragments >= 2)
+    }
+
+    /// Blocks built by hand across a 64 KiB fragment boundary: one that keeps to fragments is decoded from either
+    /// fragment and resumed; a copy reaching into the previous fragment, or an element across the boundary, makes
+    /// the block keep its element index instead.
+    @Test func fragmentsDecodeAndResume() throws {
+        func literal(_ bytes: [UInt8]) -> [UInt8] {
+            let n = bytes.count - 1
+            return (n < 60 ? [UInt8(n << 2)] : [62 << 2, UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16)]) + bytes
+        }
+        func varint(_ v: Int) -> [UInt8] {
+            var v = v
+            var out: [UInt8] = []
+            while v >= 0x80 {
+                out.append(UInt8(v & 0x7F) | 0x80)
+                v >>= 7
+            }
+            return out + [UInt8(v)]
+        }
+        let first = (0..<65536).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+        let second = Array("0123456789abcdef".utf8)
+        // Fragment 1: a literal of 16, then a copy of 16 from 16 back and an overlapping copy of 10 from 3 back.
+        let elements1 = literal(second) + [(16 - 1) << 2 | 2, 16, 0] + [(10 - 1) << 2 | 2, 3, 0]
+        let expected = first + second + second + Array(repeating: Array("def".utf8), count: 4).flatMap { $0 }.prefix(10)
+        let good = varint(expected.count) + literal(first) + elements1
+        try good.withUnsafeBytes { raw in
+            var rd = try SnappySparseReader(raw, expectedLength: expected.count, buffers: SnappyElementBuffers())
+            try rd.finish()
+            #expect(rd.fragmentIndependent)
+            #expect(rd.fragmentStarts.count == 2)
+            let window = ParquetSparseWindow()
+            for range in [65540..<65560, 65560..<expected.count, 10..<20, 65530..<65540, 0..<expected.count] {
+                let base = try #require(
+                    window.fragments(raw, path: "t", bodyOffset: 4, fragmentStarts: rd.fragmentStarts, range: range))
+                #expect(base <= range.lowerBound && range.lowerBound - base < SnappyFragments.size)
+                let got = Array(UnsafeRawBufferPointer(start: window.bytes + (range.lowerBound - base), count: range.count))
+                #expect(got == Array(expected[range]), "\(range)")
+            }
+        }
+        // The copy in fragment 1 reaches 20 bytes back, into fragment 0.
+        let reaching = varint(65536 + 16 + 4) + literal(first) + literal(second) + [0b000_000_01, 20]
+        try reaching.withUnsafeBytes { raw in
+            var rd = try SnappySparseReader(raw, expectedLength: 65536 + 20, buffers: SnappyElementBuffers())
+            try rd.finish()
+            #expect(!rd.fragmentIndependent && rd.fragmentStarts.isEmpty)
+        }
+        // One literal runs across the boundary.
+        let across = varint(65536 + 16) + literal(first + second)
+        try across.withUnsafeBytes { raw in
+            var rd = try SnappySparseReader(raw, expectedLength: 65536 + 16, buffers: SnappyElementBuffers())
+            try rd.finish()
+            #expect(!rd.fragmentIndependent)
+        }
     }
 
     /// Ranges of a hand-built block resolved from its element index; a chain of copies deeper than the bound is

@@ -24,6 +24,13 @@ struct SnappySparseReader {
     private var count = 0
     /// Copy hops taken, against a budget (a hostile chain of short copies must not cost quadratic time).
     private var hops = 0
+    /// While the indexed elements keep to 64 KiB output fragments (no element crosses a multiple of 64 KiB and no
+    /// copy reaches before its fragment's start, as the reference compressor writes them): the input offset of
+    /// each fragment's first element. `SnappyFragments` then decodes any range from its fragment on.
+    private(set) var fragmentStarts: [Int32] = []
+    private(set) var fragmentIndependent = true
+    /// Output position of the next fragment boundary (`Int.max` once the block is known not to keep to them).
+    private var nextBoundary = 0
 
     /// - Parameter buffers: element storage to reuse (grown to the block's worst case).
     init(_ input: UnsafeRawBufferPointer, expectedLength: Int, buffers: SnappyElementBuffers) throws(ParquetError) {
@@ -73,11 +80,14 @@ struct SnappySparseReader {
     mutating func finish() throws(ParquetError) {
         while inPos < input.count { try indexOne() }
         guard indexedEnd == outLength else { throw corrupt("produced \(indexedEnd) of \(outLength) bytes") }
+        // The last element ran across a fragment boundary that no element starts on.
+        if indexedEnd > nextBoundary { leaveFragments() }
     }
 
     @inline(__always)
     private mutating func indexOne() throws(ParquetError) {
         guard inPos < input.count else { throw corrupt("produced \(indexedEnd) of \(outLength) bytes") }
+        if indexedEnd >= nextBoundary { passBoundary() }
         let tag = input[inPos]
         inPos += 1
         var length: Int
@@ -121,11 +131,27 @@ struct SnappySparseReader {
             guard distance > 0, distance <= indexedEnd, outLength - indexedEnd >= length else {
                 throw corrupt("copy of \(length) bytes from \(distance) back at byte \(indexedEnd) is out of range")
             }
+            if distance > indexedEnd &- (nextBoundary &- SnappyFragments.size) { leaveFragments() }
             outStarts[count] = Int32(truncatingIfNeeded: indexedEnd)
             sources[count] = Int32(truncatingIfNeeded: -distance)
             count += 1
         }
         indexedEnd += length
+    }
+
+    /// An element starts at or past the next fragment boundary: exactly on it, it starts the next fragment.
+    @inline(never)
+    private mutating func passBoundary() {
+        guard indexedEnd == nextBoundary else { return leaveFragments() }
+        fragmentStarts.append(Int32(truncatingIfNeeded: inPos))
+        nextBoundary += SnappyFragments.size
+    }
+
+    @inline(never)
+    private mutating func leaveFragments() {
+        fragmentIndependent = false
+        fragmentStarts = []
+        nextBoundary = Int.max
     }
 
     /// The indexed element holding output position `p` (`p < indexedEnd`): a short walk back from the newest
@@ -317,5 +343,98 @@ final class SnappyElementBuffers {
     deinit {
         outStarts.deallocate()
         sources.deallocate()
+    }
+}
+
+/// Decoding part of a snappy block from a 64 KiB output fragment on, for blocks whose elements keep to fragments
+/// (`SnappySparseReader.fragmentStarts`; the reference compressor compresses each 64 KiB of input on its own, so its
+/// copies never reach into an earlier fragment). Reading a range then costs the range plus at most one fragment.
+enum SnappyFragments {
+    static let size = 1 << 16
+    /// Bytes `decode` may write past the last element (short elements are copied 8 or 16 bytes at a time).
+    static let slack = 64
+
+    /// Decodes whole elements from input offset `i` into `window` at offset `o` until `o ≥ end`, growing the
+    /// window as needed (keeping its bytes). Copies may reach back to the window's start but not before it.
+    /// False when the bytes break that rule or the block's structure (the caller then decompresses the block
+    /// whole, which reports the damage).
+    static func decode(
+        _ input: UnsafeRawBufferPointer, from i: inout Int, to o: inout Int, through end: Int,
+        window: ParquetSparseWindow
+    ) -> Bool {
+        guard let src = input.baseAddress else { return false }
+        let n = input.count
+        var dst = window.bytes
+        var capacity = window.capacity
+        while o < end {
+            guard i < n else { return false }
+            let tag = input[i]
+            i += 1
+            var length: Int
+            if tag & 3 == 0 {
+                length = Int(tag >> 2) + 1
+                if length > 60 {
+                    let extra = length - 60
+                    guard n - i >= extra else { return false }
+                    var v = 0
+                    for j in 0..<extra { v |= Int(input[i + j]) << (8 * j) }
+                    i += extra
+                    length = v + 1
+                }
+                guard n - i >= length else { return false }
+                if o + length + slack > capacity {
+                    window.grow(to: o + length + slack, keeping: o)
+                    (dst, capacity) = (window.bytes, window.capacity)
+                }
+                if length <= 16 && n - i >= 16 {
+                    (dst + o).storeBytes(of: input.loadUnaligned(fromByteOffset: i, as: UInt64.self), as: UInt64.self)
+                    (dst + o + 8).storeBytes(
+                        of: input.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self), as: UInt64.self)
+                } else {
+                    (dst + o).copyMemory(from: src + i, byteCount: length)
+                }
+                i += length
+                o += length
+                continue
+            }
+            let distance: Int
+            switch tag & 3 {
+            case 1:
+                guard i < n else { return false }
+                length = 4 + Int((tag >> 2) & 7)
+                distance = Int(tag >> 5) << 8 | Int(input[i])
+                i += 1
+            case 2:
+                guard n - i >= 2 else { return false }
+                length = Int(tag >> 2) + 1
+                distance = Int(input[i]) | Int(input[i + 1]) << 8
+                i += 2
+            default:
+                guard n - i >= 4 else { return false }
+                length = Int(tag >> 2) + 1
+                distance = Int(input.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian)
+                i += 4
+            }
+            guard distance > 0, distance <= o else { return false }
+            if o + length + slack > capacity {
+                window.grow(to: o + length + slack, keeping: o)
+                (dst, capacity) = (window.bytes, window.capacity)
+            }
+            let to = dst + o
+            if distance >= 8 {
+                // 8 bytes at a time (up to 7 past the copy, within the slack): each load reads bytes already written.
+                var j = 0
+                while j < length {
+                    (to + j).storeBytes(of: (to + j - distance).loadUnaligned(as: UInt64.self), as: UInt64.self)
+                    j += 8
+                }
+            } else {
+                for j in 0..<length {
+                    (to + j).storeBytes(of: to.load(fromByteOffset: j - distance, as: UInt8.self), as: UInt8.self)
+                }
+            }
+            o += length
+        }
+        return true
     }
 }

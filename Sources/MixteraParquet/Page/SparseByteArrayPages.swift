@@ -2,8 +2,10 @@
 /// read without decompressing the page: each row's value position in the decompressed page, and the snappy block's
 /// element index (`SnappyElementIndex`). A row range is produced from the compressed bytes alone: literal bytes are
 /// copied from the input, copied bytes resolved from the earlier output they repeat. Reading a row costs about its
-/// own bytes (plus the copies it repeats), not the page's. Memory: 8 bytes per row and per snappy element (a page
-/// of text that compresses little holds few, long literals).
+/// own bytes (plus the copies it repeats), not the page's. When the block keeps to 64 KiB fragments (as the reference
+/// snappy compressor writes it), only each fragment's input offset is kept and a range is decoded from the start of
+/// its fragment (`SnappyFragments`): memory is then 8 bytes per row. Otherwise the element index is kept: 8 more
+/// bytes per snappy element.
 public struct ParquetSparseByteArrayPage: Sendable {
     /// File row index of the page's first row.
     public let firstRow: Int64
@@ -18,19 +20,32 @@ public struct ParquetSparseByteArrayPage: Sendable {
     /// Per row: where the value starts in the decompressed page, or -1 when null; and its byte length (-1 when null).
     let starts: [Int32]
     let lengths: [Int32]
-    /// The snappy block's elements.
-    let elements: SnappyElementIndex
+    /// The input offset of each 64 KiB output fragment when the block keeps to them, else empty.
+    let fragmentStarts: [Int32]
+    /// The snappy block's elements, when it does not keep to fragments.
+    let elements: SnappyElementIndex?
 
     public var rowCount: Int { starts.count }
     /// Memory held, for cache budgets.
-    public var byteCount: Int { 8 * starts.count + 8 * elements.count + 4 * elements.buckets.count + 128 }
+    public var byteCount: Int {
+        8 * starts.count + 4 * fragmentStarts.count + 8 * (elements?.count ?? 0) + 4 * (elements?.buckets.count ?? 0)
+            + 128
+    }
 }
 
 /// Scratch space of sparse reads, reused from call to call: the window `ParquetFile.withSparseRows` decodes into
 /// and the element storage `ParquetFile.sparseByteArrayPage` walks a page into.
 public final class ParquetSparseWindow {
     private(set) var bytes: UnsafeMutableRawPointer
-    private var capacity: Int
+    private(set) var capacity: Int
+    /// What `bytes` holds after a fragment decode, so that the next read of the same page continues it: the page
+    /// (file path and body offset), the output position `bytes` starts at, how far it is decoded, and the input
+    /// offset to continue from. `body` is -1 when the window holds nothing reusable.
+    private var decodedPath = ""
+    private var decodedBody: Int64 = -1
+    private var decodedBase = 0
+    private var decodedEnd = 0
+    private var decodedIn = 0
     /// The snappy element storage pages are walked into (warm from page to page; each index copies its part).
     let elementBuffers = SnappyElementBuffers()
 
@@ -41,10 +56,52 @@ public final class ParquetSparseWindow {
 
     /// Grows the buffer to at least `n` bytes (its contents are not kept).
     func reserve(_ n: Int) {
+        decodedBody = -1
         guard n > capacity else { return }
         bytes.deallocate()
         capacity = max(n, capacity * 2)
         bytes = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// Grows the buffer to at least `n` bytes, keeping its first `keep` bytes.
+    func grow(to n: Int, keeping keep: Int) {
+        guard n > capacity else { return }
+        capacity = max(n, capacity * 2)
+        let new = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        new.copyMemory(from: bytes, byteCount: keep)
+        bytes.deallocate()
+        bytes = new
+    }
+
+    /// Makes output bytes `range` of a fragment-keeping snappy block (`input`, the body of the page at `bodyOffset`
+    /// of `path`) available in `bytes` and returns the output position `bytes` starts at; nil when the block
+    /// breaks the fragment rule. A read of the same page at or after the last one continues its decode.
+    func fragments(
+        _ input: UnsafeRawBufferPointer, path: String, bodyOffset: Int64, fragmentStarts: [Int32], range: Range<Int>
+    ) -> Int? {
+        let f = range.lowerBound / SnappyFragments.size
+        let fragmentStart = f * SnappyFragments.size
+        let reuse =
+            decodedBody == bodyOffset && decodedBase <= range.lowerBound && fragmentStart <= decodedEnd
+            && decodedPath == path
+        if !reuse {
+            guard f < fragmentStarts.count else { return nil }
+            decodedPath = path
+            decodedBody = bodyOffset
+            decodedBase = fragmentStart
+            decodedEnd = fragmentStart
+            decodedIn = Int(fragmentStarts[f])
+        }
+        if range.upperBound > decodedEnd {
+            var o = decodedEnd - decodedBase
+            guard SnappyFragments.decode(input, from: &decodedIn, to: &o, through: range.upperBound - decodedBase, window: self)
+            else {
+                decodedBody = -1
+                return nil
+            }
+            decodedEnd = decodedBase + o
+        }
+        return decodedBase
     }
 
     deinit { bytes.deallocate() }
@@ -99,7 +156,8 @@ extension ColumnChunkReader {
                     firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k, pageNumber: pageNumber,
                     bodyOffset: loc.offset + Int64(headerLength), bodyCount: header.compressedByteCount,
                     outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
-                    elements: rd.elementIndex())
+                    fragmentStarts: rd.fragmentIndependent ? rd.fragmentStarts : [],
+                    elements: rd.fragmentIndependent && !rd.fragmentStarts.isEmpty ? nil : rd.elementIndex())
             } catch {
                 throw self.error(error, page: pageNumber, at: loc.offset)
             }
@@ -125,13 +183,17 @@ extension ColumnChunkReader {
             }
             return
         }
-        var base = lo
-        window.reserve(hi - lo)
-        let dst = window.bytes
-        let whole = try withRange(page.bodyOffset, Int64(page.bodyCount), what: "data page") {
-            (input: UnsafeRawBufferPointer) throws(ParquetError) -> Bool in
-            if page.elements.copy(lo..<hi, from: input, into: dst, budget: page.elements.count + 256) { return false }
-            // Copies too deep to follow within the budget: decompress the page whole.
+        let base = try withRange(page.bodyOffset, Int64(page.bodyCount), what: "data page") {
+            (input: UnsafeRawBufferPointer) throws(ParquetError) -> Int in
+            if let elements = page.elements {
+                window.reserve(hi - lo)
+                if elements.copy(lo..<hi, from: input, into: window.bytes, budget: elements.count + 256) { return lo }
+            } else if let base = window.fragments(
+                input, path: path, bodyOffset: page.bodyOffset, fragmentStarts: page.fragmentStarts, range: lo..<hi)
+            {
+                return base
+            }
+            // Copies too deep to follow within the budget (or off the fragment rule): decompress the page whole.
             window.reserve(page.outLength)
             do throws(ParquetError) {
                 _ = try PageDecompressor.decompress(
@@ -139,9 +201,8 @@ extension ColumnChunkReader {
             } catch {
                 throw self.error(error, page: page.pageNumber, at: page.bodyOffset)
             }
-            return true
+            return 0
         }
-        if whole { base = 0 }
         let bytes = window.bytes
         for r in rows {
             let s = Int(page.starts[r])
