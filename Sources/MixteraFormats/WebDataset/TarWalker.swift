@@ -1,4 +1,5 @@
 import MixteraCore
+import CMixteraSIMD
 
 /// Iterates over the members of a tar archive, plain or compressed, without reading member data unless asked.
 ///
@@ -307,6 +308,11 @@ public final class TarWalker {
             memberCount += 1
             nextHeaderOffset = end
             current = member
+            // Start loading the next header's cache lines (and a small member's data after it) while the caller
+            // handles this member: past a skipped payload they are far from anything read so far.
+            if let mapping, end < Int64(mapping.bytes.count), let base = mapping.bytes.baseAddress {
+                mixtera_prefetch(base + Int(end), min(1024, mapping.bytes.count - Int(end)))
+            }
             return member
         }
     }
