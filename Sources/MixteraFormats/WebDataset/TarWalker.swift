@@ -1,5 +1,5 @@
-import MixteraCore
 import CMixteraSIMD
+import MixteraCore
 
 /// Iterates over the members of a tar archive, plain or compressed, without reading member data unless asked.
 ///
