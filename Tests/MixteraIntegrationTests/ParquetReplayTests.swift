@@ -6,7 +6,7 @@ import Testing
 @testable import MixteraReplay
 
 /// Parquet replay of the `text` column three ways: sparse reads of snappy PLAIN pages, whole decoded pages, and
-/// the general reader; every fixture with a flat `text` column, runs of 1, 2, 3 and 7 rows over every row.
+/// the general reader (and `forEachSample` against `samples`); every fixture with a flat `text` column, runs of 1, 2, 3 and 7 rows over every row.
 @Suite struct ParquetReplayTests {
     static let files: [String] = {
         let dir = TestSupport.fixture("parquet")
@@ -21,6 +21,8 @@ import Testing
         guard let column = try? file.column("text"), ParquetFile.isFlatByteArray(column) else { return }
         let rows = file.rowCount
         var sparse = ParquetReplayCache(sparse: true)
+        // `forEachSample` (the replay path: runs of the page the last entry read skip the lookups) on its own cache.
+        var streamed = ParquetReplayCache(sparse: true)
         // A small budget: pages and indexes are evicted and read again.
         var whole = ParquetReplayCache(budget: 4096, sparse: false)
         for run in [1, 2, 3, 7] {
@@ -36,6 +38,11 @@ import Testing
                     let hi = min(first + Int64(count), g.firstRowIndex + g.rowCount)
                     if lo < hi { c += try ParquetReplayCache.decode(file, lo..<hi, textField: "text") }
                 }
+                var d: [[UInt8]] = []
+                try streamed.forEachSample(file: 0, path: path, textField: "text", firstRow: first, count: count) {
+                    d.append($0)
+                }
+                #expect(a == d, "\(name) rows \(first)+\(count): forEachSample vs samples")
                 #expect(a == b, "\(name) rows \(first)+\(count): sparse vs whole pages")
                 #expect(a == c, "\(name) rows \(first)+\(count): sparse vs general reader")
                 first += Int64(count)

@@ -28,10 +28,54 @@ struct ParquetReplayCache {
     private let sparse: Bool
     /// The decoded window of sparse reads.
     private let window = ParquetSparseWindow()
+    /// The sparse page the last entry ended in, so that the next entry of the same page (the usual case: a block's
+    /// rows are runs of one page) skips the lookups.
+    private var hot: HotPage?
+    private struct HotPage {
+        let fileIndex: Int
+        let file: ParquetFile
+        let column: ParquetColumnDescriptor
+        let rowGroup: Int
+        let page: ParquetSparseByteArrayPage
+    }
+    /// The JSON buffer `forEachSample` reuses.
+    private var json: [UInt8] = []
 
     init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true) {
         pages = PageCache(budget: budget)
         self.sparse = sparse
+    }
+
+    /// Calls `body` with the JSON of each sample of rows `firstRow ..< firstRow + count` (`samples`, without an
+    /// array per sample when the rows are in the sparse page the last entry read). The array passed is reused
+    /// afterwards unless `body` keeps it.
+    mutating func forEachSample(
+        file i: Int, path: String, textField: String?, firstRow: Int64, count: Int,
+        _ body: ([UInt8]) throws(ReplayError) -> Void
+    ) throws(ReplayError) {
+        if let h = hot, h.fileIndex == i, firstRow >= h.page.firstRow,
+            firstRow + Int64(count) <= h.page.firstRow + Int64(h.page.rowCount), count > 0
+        {
+            let lo = Int(firstRow - h.page.firstRow)
+            var json = self.json
+            self.json = []
+            defer { self.json = json }
+            var failure: ReplayError?
+            do {
+                try h.file.withSparseRows(h.column, rowGroup: h.rowGroup, page: h.page, rows: lo..<lo + count, window: window)
+                { _, text in
+                    guard failure == nil else { return }
+                    json.removeAll(keepingCapacity: true)
+                    Self.appendJSON(text, to: &json)
+                    do throws(ReplayError) { try body(json) } catch { failure = error }
+                }
+            } catch { throw ReplayError(error) }
+            if let failure { throw failure }
+            return
+        }
+        for sample in try samples(file: i, path: path, textField: textField, firstRow: firstRow, count: count) {
+            try body(sample)
+        }
     }
 
     mutating func samples(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int)
@@ -111,6 +155,7 @@ struct ParquetReplayCache {
                         out.append(Self.json(text))
                     }
                 } catch { throw ReplayError(error) }
+                hot = HotPage(fileIndex: i, file: file, column: column, rowGroup: g.index, page: page)
                 row = stop
             case .page(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
@@ -162,15 +207,20 @@ struct ParquetReplayCache {
 
     /// A text value as a JSON string (`null` when the value is null).
     static func json(_ text: UnsafeRawBufferPointer?) -> [UInt8] {
-        guard let text else { return Array("null".utf8) }
         var json: [UInt8] = []
-        json.reserveCapacity(text.count + 2)
+        json.reserveCapacity((text?.count ?? 2) + 2)
+        appendJSON(text, to: &json)
+        return json
+    }
+
+    /// Appends a text value as a JSON string (`null` when the value is null; invalid UTF-8 replaced by U+FFFD).
+    static func appendJSON(_ text: UnsafeRawBufferPointer?, to json: inout [UInt8]) {
+        guard let text else { return json.append(contentsOf: "null".utf8) }
         if UTF8Validator.isValid(text) {
             JSON.writeString(text, into: &json)
         } else {
             JSON.writeString(String(decoding: text, as: UTF8.self).utf8, into: &json)
         }
-        return json
     }
 
     static func decode(_ file: ParquetFile, _ rows: Range<Int64>, textField: String?) throws(ReplayError)

@@ -195,10 +195,18 @@ public final class ReplayReader {
                     try readJSONL(e, step: s, slot: &slot, body)
                 case .parquet:
                     let f = header.files[e.file]
-                    let samples = try parquet.samples(
+                    var row = e.row
+                    try parquet.forEachSample(
                         file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
-                        firstRow: e.locator, count: e.count)
-                    try emit(samples, e, step: s, slot: &slot, body)
+                        firstRow: e.locator, count: e.count
+                    ) { (json) throws(ReplayError) in
+                        try body(
+                            ReplaySample(
+                                step: s, rank: rank, slot: slot, component: e.component, file: e.file, row: row, json: json)
+                        )
+                        slot += 1
+                        row += 1
+                    }
                 case .webdataset:
                     let f = header.files[e.file]
                     let samples = try tars.samples(
