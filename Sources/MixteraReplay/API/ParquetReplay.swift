@@ -62,8 +62,9 @@ struct ParquetReplayCache {
             defer { self.json = json }
             var failure: ReplayError?
             do {
-                try h.file.withSparseRows(h.column, rowGroup: h.rowGroup, page: h.page, rows: lo..<lo + count, window: window)
-                { _, text in
+                try h.file.withSparseRows(
+                    h.column, rowGroup: h.rowGroup, page: h.page, rows: lo..<lo + count, window: window
+                ) { _, text in
                     guard failure == nil else { return }
                     json.removeAll(keepingCapacity: true)
                     Self.appendJSON(text, to: &json)
