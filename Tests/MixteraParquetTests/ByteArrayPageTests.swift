@@ -125,6 +125,52 @@ import Testing
         }
     }
 
+    /// Dictionary-encoded pages read against the sparsely indexed dictionary page, against whole-page decoding:
+    /// every such page of every fixture, each row alone and the whole page.
+    @Test(arguments: Fixtures.list("fixtures/parquet", suffix: ".parquet"))
+    func sparseDictionaryRowsMatchWholePages(_ name: String) throws {
+        let file = try ParquetFile(path: Fixtures.good(name), mode: .map)
+        let window = ParquetSparseWindow()
+        for column in file.schema.columns where ParquetFile.isFlatByteArray(column) {
+            for g in file.rowGroups.indices where file.rowGroups[g].rowCount > 0 {
+                guard let starts = file.pageRowStarts(column, rowGroup: g),
+                    let dictionary = try file.byteArrayDictionary(column, rowGroup: g),
+                    let sparse = try file.sparseDictionaryPage(column, rowGroup: g)
+                else { continue }
+                #expect(sparse.rowCount == dictionary.count)
+                for k in starts.indices {
+                    let whole = try file.byteArrayPage(column, rowGroup: g, page: k, dictionary: dictionary)
+                    let expected = (0..<whole.rowCount).map { r in whole.withValue(r) { Array($0) } }
+                    guard let rows = try file.sparseDictionaryRows(column, rowGroup: g, page: k, dictionary: sparse) else {
+                        #expect(whole.dictionaryIndices.isEmpty, "\(name) \(column.dottedPath) \(g) page \(k)")
+                        continue
+                    }
+                    #expect(rows.firstRow == whole.firstRow && rows.rowCount == whole.rowCount)
+                    for range in [0..<rows.rowCount] + (0..<rows.rowCount).map({ $0..<$0 + 1 }) {
+                        var got: [[UInt8]?] = []
+                        try file.withSparseRows(column, rowGroup: g, rows: rows, range: range, window: window) { _, v in
+                            got.append(v.map { Array($0) })
+                        }
+                        #expect(got == Array(expected[range]), "\(name) \(column.dottedPath) \(g) page \(k) rows \(range)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fixtures hold snappy dictionary-encoded pages for the comparison above.
+    @Test func someFixturesHaveSparseDictionaries() throws {
+        var n = 0
+        for name in ["basic_snappy_v1.parquet", "basic_snappy_v2.parquet"] {
+            let file = try ParquetFile(path: Fixtures.good(name))
+            for column in file.schema.columns where ParquetFile.isFlatByteArray(column) {
+                guard let d = try file.sparseDictionaryPage(column, rowGroup: 0) else { continue }
+                if try file.sparseDictionaryRows(column, rowGroup: 0, page: 0, dictionary: d) != nil { n += 1 }
+            }
+        }
+        #expect(n >= 2)
+    }
+
     /// The compressible-text fixture exercises what the comparison above relies on: sparse pages with copies,
     /// overlapping copies and a value longer than snappy's 64 KiB fragments; pyarrow's snappy keeps to fragments,
     /// so its pages are read fragment by fragment.

@@ -289,6 +289,47 @@ public final class ParquetFile: Sendable {
             page, locations: locations, elementBuffers: scratch.elementBuffers)
     }
 
+    /// The dictionary page of the flat BYTE_ARRAY `column` in `rowGroup`, indexed for sparse reads (value `i`
+    /// standing for row `i`); nil when the chunk has no dictionary page, it is not snappy PLAIN, or the chunk's
+    /// pages are unknown.
+    public func sparseDictionaryPage(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, scratch: ParquetSparseWindow = ParquetSparseWindow()
+    ) throws(ParquetError) -> ParquetSparseByteArrayPage? {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup) else { return nil }
+        return try chunkReader(column, rowGroup: rowGroup).sparseDictionaryPage(
+            locations: locations, elementBuffers: scratch.elementBuffers)
+    }
+
+    /// Data page `page` of `column` in `rowGroup` decoded against `dictionary` (from
+    /// ``sparseDictionaryPage(_:rowGroup:scratch:)`` for the same chunk) without decoding the dictionary's values;
+    /// nil when the page is not dictionary-encoded (read it with ``sparseByteArrayPage(_:rowGroup:page:scratch:)``
+    /// or ``byteArrayPage(_:rowGroup:page:dictionary:)``).
+    public func sparseDictionaryRows(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, dictionary: ParquetSparseByteArrayPage
+    ) throws(ParquetError) -> ParquetSparseDictionaryRows? {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            return nil
+        }
+        return try chunkReader(column, rowGroup: rowGroup).sparseDictionaryRows(
+            page, locations: locations, dictionary: dictionary)
+    }
+
+    /// Decodes rows `range` (page-relative) of `rows` (from ``sparseDictionaryRows(_:rowGroup:page:dictionary:)``)
+    /// from the dictionary's compressed bytes into `window`, then calls `body` with each row's page-relative index
+    /// and value bytes (nil when null), in row order. The bytes are valid only during the call.
+    public func withSparseRows(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, rows: ParquetSparseDictionaryRows, range: Range<Int>,
+        window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) throws(ParquetError) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows.rowCount, "rows out of the page")
+        var reader = chunkReader(column, rowGroup: rowGroup)
+        reader.releaseMappedPages = false
+        try reader.withSparseValues(
+            rows.dictionary, starts: rows.starts, lengths: rows.lengths, rows: range, window: window, body)
+    }
+
     /// Decodes rows `rows` (page-relative) of `page` (from ``sparseByteArrayPage(_:rowGroup:page:)`` for the same
     /// column and row group) into `window`, then calls `body` with each row's page-relative index and value bytes
     /// (nil when null), in row order. The bytes are valid only during the call.

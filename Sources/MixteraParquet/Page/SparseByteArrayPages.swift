@@ -33,6 +33,22 @@ public struct ParquetSparseByteArrayPage: Sendable {
     }
 }
 
+/// A dictionary-encoded data page of a flat BYTE_ARRAY column read against a sparse dictionary page: per row, the
+/// span of its value in the decompressed dictionary (-1 when null). Rows are produced from the dictionary's
+/// compressed bytes like a sparse page's (`ParquetFile.withSparseRows(_:rowGroup:rows:range:window:_:)`).
+public struct ParquetSparseDictionaryRows: Sendable {
+    /// File row index of the page's first row.
+    public let firstRow: Int64
+    let starts: [Int32]
+    let lengths: [Int32]
+    /// The chunk's dictionary page.
+    let dictionary: ParquetSparseByteArrayPage
+
+    public var rowCount: Int { starts.count }
+    /// Memory held, for cache budgets (the dictionary index is counted with the dictionary).
+    public var byteCount: Int { 8 * starts.count + 64 }
+}
+
 /// Scratch space of sparse reads, reused from call to call: the window `ParquetFile.withSparseRows` decodes into
 /// and the element storage `ParquetFile.sparseByteArrayPage` walks a page into.
 public final class ParquetSparseWindow {
@@ -164,6 +180,65 @@ extension ColumnChunkReader {
         }
     }
 
+    /// Indexes the chunk's dictionary page for sparse reads, its values standing for rows (`firstRow` 0); nil when
+    /// the chunk has none or it is not a snappy PLAIN dictionary page. Checked as strictly as a full decode.
+    func sparseDictionaryPage(locations: [PageLocation], elementBuffers: SnappyElementBuffers) throws(ParquetError)
+        -> ParquetSparseByteArrayPage?
+    {
+        let start = chunk.startOffset
+        guard try codec() == .snappy, let firstData = locations.first?.offset, start < firstData else { return nil }
+        return try withRange(start, firstData - start, what: "dictionary page") {
+            (all: UnsafeRawBufferPointer) throws(ParquetError) -> ParquetSparseByteArrayPage? in
+            let (header, headerLength) = try pageHeader(all, at: 0, page: 0, pageOffset: start)
+            guard PageType(rawValue: header.type) == .dictionaryPage, header.encoding == 0 || header.encoding == 2 else {
+                return nil
+            }
+            guard header.compressedByteCount <= all.count - headerLength else {
+                throw error(
+                    ParquetError(.truncatedPage, "dictionary page body extends past the first data page"), page: 0, at: start)
+            }
+            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
+            do throws(ParquetError) {
+                if let crc = header.crc, PageCRC.crc32(body) != crc {
+                    throw ParquetError(.crcMismatch, "dictionary page crc32 differs from its header; the file is corrupt")
+                }
+                guard header.valueCount <= Self.maxValuesPerPage else {
+                    throw ParquetError(
+                        .valueCountMismatch,
+                        "dictionary page declares \(header.valueCount) values (page limit \(Self.maxValuesPerPage))")
+                }
+                var scratch = ByteArrayPageScratch()
+                scratch.sparse = elementBuffers
+                var lengths: [Int32] = []
+                var starts: [Int32]? = []
+                starts?.reserveCapacity(header.valueCount)
+                let rd = try sparsePlainWalk(
+                    body, header: header, maxDef: 0, scratch: &scratch, lengths: &lengths, starts: &starts)
+                return ParquetSparseByteArrayPage(
+                    firstRow: 0, page: -1, pageNumber: 0, bodyOffset: start + Int64(headerLength),
+                    bodyCount: header.compressedByteCount, outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
+                    fragmentStarts: rd.fragmentIndependent ? rd.fragmentStarts : [],
+                    elements: rd.fragmentIndependent && !rd.fragmentStarts.isEmpty ? nil : rd.elementIndex())
+            } catch {
+                throw self.error(error, page: 0, at: start)
+            }
+        }
+    }
+
+    /// Data page `k` of `locations` decoded against a sparse `dictionary` (from `sparseDictionaryPage`): each row's
+    /// value span in the decompressed dictionary page. Nil when the page is not dictionary-encoded.
+    func sparseDictionaryRows(_ k: Int, locations: [PageLocation], dictionary: ParquetSparseByteArrayPage)
+        throws(ParquetError) -> ParquetSparseDictionaryRows?
+    {
+        // The spans of a dictionary-encoded page only index the dictionary's starts and lengths; its bytes stay
+        // compressed in the file.
+        let spans = ParquetByteArrayDictionary(bytes: [], starts: dictionary.starts, lengths: dictionary.lengths)
+        let p = try byteArrayPage(k, locations: locations, dictionary: spans)
+        guard !p.dictionaryIndices.isEmpty || p.rowCount == 0 else { return nil }
+        return ParquetSparseDictionaryRows(
+            firstRow: p.firstRow, starts: p.starts, lengths: p.lengths, dictionary: dictionary)
+    }
+
     /// Decodes the bytes of rows `rows` (page-relative) of `page` into `window` and calls `body` with each row's
     /// index and value (nil when null), in order.
     func withSparseRows(
@@ -171,15 +246,24 @@ extension ColumnChunkReader {
         _ body: (Int, UnsafeRawBufferPointer?) -> Void
     ) throws(ParquetError) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= page.rowCount, "rows out of the page")
+        try withSparseValues(page, starts: page.starts, lengths: page.lengths, rows: rows, window: window, body)
+    }
+
+    /// Decodes the values at `starts`/`lengths` (positions in `page`'s decompressed bytes, -1 for null) of rows
+    /// `rows` into `window` and calls `body` with each row's index and value (nil when null), in order.
+    func withSparseValues(
+        _ page: ParquetSparseByteArrayPage, starts: [Int32], lengths: [Int32], rows: Range<Int>,
+        window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) throws(ParquetError) {
         var lo = Int.max
         var hi = 0
-        for r in rows where page.starts[r] >= 0 {
-            lo = min(lo, Int(page.starts[r]))
-            hi = max(hi, Int(page.starts[r]) + Int(page.lengths[r]))
+        for r in rows where starts[r] >= 0 {
+            lo = min(lo, Int(starts[r]))
+            hi = max(hi, Int(starts[r]) + Int(lengths[r]))
         }
         guard lo < hi else {
             for r in rows {
-                if page.starts[r] >= 0 { body(r, UnsafeRawBufferPointer(start: nil, count: 0)) } else { body(r, nil) }
+                if starts[r] >= 0 { body(r, UnsafeRawBufferPointer(start: nil, count: 0)) } else { body(r, nil) }
             }
             return
         }
@@ -205,11 +289,11 @@ extension ColumnChunkReader {
         }
         let bytes = window.bytes
         for r in rows {
-            let s = Int(page.starts[r])
+            let s = Int(starts[r])
             if s < 0 {
                 body(r, nil)
             } else {
-                body(r, UnsafeRawBufferPointer(start: bytes + (s - base), count: Int(page.lengths[r])))
+                body(r, UnsafeRawBufferPointer(start: bytes + (s - base), count: Int(lengths[r])))
             }
         }
     }

@@ -23,6 +23,9 @@ struct ParquetReplayCache {
     private var pages: PageCache
     /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
     private var pageStarts: [PageKey: [Int64]?] = [:]
+    /// Per (file, row group): the text column's dictionary page indexed for sparse reads (8 bytes per value), nil
+    /// when there is none or it is not snappy PLAIN.
+    private var sparseDictionaries: [PageKey: ParquetSparseByteArrayPage?] = [:]
 
     /// Whether snappy PLAIN text pages are read sparsely (else every page is decoded whole; tests compare both).
     private let sparse: Bool
@@ -91,6 +94,7 @@ struct ParquetReplayCache {
                 files.removeAll()
                 pageStarts.removeAll()
                 textColumns.removeAll()
+                sparseDictionaries.removeAll()
             }
             files[i] = file
         }
@@ -158,6 +162,15 @@ struct ParquetReplayCache {
                 } catch { throw ReplayError(error) }
                 hot = HotPage(fileIndex: i, file: file, column: column, rowGroup: g.index, page: page)
                 row = stop
+            case .dictionaryRows(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
+                do {
+                    try file.withSparseRows(column, rowGroup: g.index, rows: page, range: rows, window: window) { _, text in
+                        out.append(Self.json(text))
+                    }
+                } catch { throw ReplayError(error) }
+                row = stop
             case .page(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
                 for r in Int(row - page.firstRow)..<Int(stop - page.firstRow) {
@@ -185,6 +198,27 @@ struct ParquetReplayCache {
             if let indexed {
                 pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
                 return .sparse(indexed)
+            }
+            // A dictionary-encoded page: its rows' spans in the chunk's dictionary page, read sparsely too.
+            let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
+            let dictionary: ParquetSparseByteArrayPage?
+            if let known = sparseDictionaries[dictKey] {
+                dictionary = known
+            } else {
+                do { dictionary = try file.sparseDictionaryPage(column, rowGroup: rowGroup, scratch: window) } catch {
+                    throw ReplayError(error)
+                }
+                sparseDictionaries[dictKey] = .some(dictionary)
+            }
+            if let dictionary {
+                let rows: ParquetSparseDictionaryRows?
+                do { rows = try file.sparseDictionaryRows(column, rowGroup: rowGroup, page: k, dictionary: dictionary) } catch {
+                    throw ReplayError(error)
+                }
+                if let rows {
+                    pages.put(key, .dictionaryRows(rows), bytes: rows.byteCount)
+                    return .dictionaryRows(rows)
+                }
             }
         }
         let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
@@ -300,6 +334,7 @@ struct PageCache {
         case page(ParquetByteArrayPage)
         case dictionary(ParquetByteArrayDictionary)
         case sparse(ParquetSparseByteArrayPage)
+        case dictionaryRows(ParquetSparseDictionaryRows)
     }
 
     let budget: Int
