@@ -550,23 +550,33 @@ extension ColumnChunkReader {
 
     /// The chunk's dictionary page, decoded (empty when the chunk has none).
     func byteArrayDictionary(locations: [PageLocation]) throws(ParquetError) -> ParquetByteArrayDictionary {
-        let start = chunk.startOffset
-        guard let firstData = locations.first?.offset, start < firstData else { return .empty }
         let codec = try codec()
+        return try withDictionaryPage(locations: locations) { (header, body, _) throws(ParquetError) in
+            try decodeByteArrayDictionary(body, header: header, codec: codec)
+        } ?? .empty
+    }
+
+    /// Calls `body` with the chunk's dictionary page header, its (crc-checked) body and the body's file offset; nil
+    /// when the chunk has no dictionary page. Errors are located at the page.
+    func withDictionaryPage<R>(
+        locations: [PageLocation], _ body: (PageHeader, UnsafeRawBufferPointer, Int64) throws(ParquetError) -> R
+    ) throws(ParquetError) -> R? {
+        let start = chunk.startOffset
+        guard let firstData = locations.first?.offset, start < firstData else { return nil }
         return try withRange(start, firstData - start, what: "dictionary page") {
-            (all: UnsafeRawBufferPointer) throws(ParquetError) in
+            (all: UnsafeRawBufferPointer) throws(ParquetError) -> R? in
             let (header, headerLength) = try pageHeader(all, at: 0, page: 0, pageOffset: start)
-            guard PageType(rawValue: header.type) == .dictionaryPage else { return .empty }
+            guard PageType(rawValue: header.type) == .dictionaryPage else { return nil }
             guard header.compressedByteCount <= all.count - headerLength else {
                 throw error(
                     ParquetError(.truncatedPage, "dictionary page body extends past the first data page"), page: 0, at: start)
             }
-            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
+            let page = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
             do throws(ParquetError) {
-                if let crc = header.crc, PageCRC.crc32(body) != crc {
+                if let crc = header.crc, PageCRC.crc32(page) != crc {
                     throw ParquetError(.crcMismatch, "dictionary page crc32 differs from its header; the file is corrupt")
                 }
-                return try decodeByteArrayDictionary(body, header: header, codec: codec)
+                return try body(header, page, start + Int64(headerLength))
             } catch {
                 throw self.error(error, page: 0, at: start)
             }

@@ -161,19 +161,9 @@ extension ColumnChunkReader {
                     throw ParquetError(
                         .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
                 }
-                var scratch = ByteArrayPageScratch()
-                scratch.sparse = elementBuffers
-                var lengths: [Int32] = []
-                var starts: [Int32]? = []
-                starts?.reserveCapacity(n)
-                let rd = try sparsePlainWalk(
-                    body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &starts)
-                return ParquetSparseByteArrayPage(
-                    firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k, pageNumber: pageNumber,
-                    bodyOffset: loc.offset + Int64(headerLength), bodyCount: header.compressedByteCount,
-                    outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
-                    fragmentStarts: rd.fragmentIndependent ? rd.fragmentStarts : [],
-                    elements: rd.fragmentIndependent && !rd.fragmentStarts.isEmpty ? nil : rd.elementIndex())
+                return try sparsePage(
+                    body, header: header, maxDef: maxDef, firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k,
+                    pageNumber: pageNumber, bodyOffset: loc.offset + Int64(headerLength), elementBuffers: elementBuffers)
             } catch {
                 throw self.error(error, page: pageNumber, at: loc.offset)
             }
@@ -185,44 +175,38 @@ extension ColumnChunkReader {
     func sparseDictionaryPage(locations: [PageLocation], elementBuffers: SnappyElementBuffers) throws(ParquetError)
         -> ParquetSparseByteArrayPage?
     {
-        let start = chunk.startOffset
-        guard try codec() == .snappy, let firstData = locations.first?.offset, start < firstData else { return nil }
-        return try withRange(start, firstData - start, what: "dictionary page") {
-            (all: UnsafeRawBufferPointer) throws(ParquetError) -> ParquetSparseByteArrayPage? in
-            let (header, headerLength) = try pageHeader(all, at: 0, page: 0, pageOffset: start)
-            guard PageType(rawValue: header.type) == .dictionaryPage, header.encoding == 0 || header.encoding == 2 else {
-                return nil
+        guard try codec() == .snappy else { return nil }
+        return try withDictionaryPage(locations: locations) {
+            (header, body, bodyOffset) throws(ParquetError) -> ParquetSparseByteArrayPage? in
+            guard header.encoding == 0 || header.encoding == 2 else { return nil }
+            guard header.valueCount <= Self.maxValuesPerPage else {
+                throw ParquetError(
+                    .valueCountMismatch,
+                    "dictionary page declares \(header.valueCount) values (page limit \(Self.maxValuesPerPage))")
             }
-            guard header.compressedByteCount <= all.count - headerLength else {
-                throw error(
-                    ParquetError(.truncatedPage, "dictionary page body extends past the first data page"), page: 0, at: start)
-            }
-            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
-            do throws(ParquetError) {
-                if let crc = header.crc, PageCRC.crc32(body) != crc {
-                    throw ParquetError(.crcMismatch, "dictionary page crc32 differs from its header; the file is corrupt")
-                }
-                guard header.valueCount <= Self.maxValuesPerPage else {
-                    throw ParquetError(
-                        .valueCountMismatch,
-                        "dictionary page declares \(header.valueCount) values (page limit \(Self.maxValuesPerPage))")
-                }
-                var scratch = ByteArrayPageScratch()
-                scratch.sparse = elementBuffers
-                var lengths: [Int32] = []
-                var starts: [Int32]? = []
-                starts?.reserveCapacity(header.valueCount)
-                let rd = try sparsePlainWalk(
-                    body, header: header, maxDef: 0, scratch: &scratch, lengths: &lengths, starts: &starts)
-                return ParquetSparseByteArrayPage(
-                    firstRow: 0, page: -1, pageNumber: 0, bodyOffset: start + Int64(headerLength),
-                    bodyCount: header.compressedByteCount, outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
-                    fragmentStarts: rd.fragmentIndependent ? rd.fragmentStarts : [],
-                    elements: rd.fragmentIndependent && !rd.fragmentStarts.isEmpty ? nil : rd.elementIndex())
-            } catch {
-                throw self.error(error, page: 0, at: start)
-            }
-        }
+            return try sparsePage(
+                body, header: header, maxDef: 0, firstRow: 0, page: -1, pageNumber: 0, bodyOffset: bodyOffset,
+                elementBuffers: elementBuffers)
+        } ?? nil
+    }
+
+    /// Walks the snappy PLAIN values of `body` (a data page v1 with `maxDef`, or a dictionary page with 0) into a
+    /// sparse page.
+    func sparsePage(
+        _ body: UnsafeRawBufferPointer, header: PageHeader, maxDef: Int16, firstRow: Int64, page: Int, pageNumber: Int,
+        bodyOffset: Int64, elementBuffers: SnappyElementBuffers
+    ) throws(ParquetError) -> ParquetSparseByteArrayPage {
+        var scratch = ByteArrayPageScratch()
+        scratch.sparse = elementBuffers
+        var lengths: [Int32] = []
+        var starts: [Int32]? = []
+        starts?.reserveCapacity(header.valueCount)
+        let rd = try sparsePlainWalk(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &starts)
+        let fragments = rd.fragmentIndependent && !rd.fragmentStarts.isEmpty
+        return ParquetSparseByteArrayPage(
+            firstRow: firstRow, page: page, pageNumber: pageNumber, bodyOffset: bodyOffset,
+            bodyCount: header.compressedByteCount, outLength: rd.outLength, starts: starts ?? [], lengths: lengths,
+            fragmentStarts: fragments ? rd.fragmentStarts : [], elements: fragments ? nil : rd.elementIndex())
     }
 
     /// Data page `k` of `locations` decoded against a sparse `dictionary` (from `sparseDictionaryPage`): each row's
