@@ -24,6 +24,7 @@ import mmap
 import os
 import tarfile
 import zlib
+from zlib import adler32 as _adler32
 from typing import List, Optional
 
 from . import _xxh3, _zstd
@@ -127,6 +128,8 @@ def fast_table(data, size: int) -> Optional[List[_Sample]]:
     non-regular member, unknown member types, or damage (a cut-off header or member)."""
     out = []
     pending = None
+    pending_kb = None  # the pending sample's key bytes, when its name was ASCII
+    ext_names = {}
     exts = None
     off = 0
     while off < size:
@@ -137,15 +140,22 @@ def fast_table(data, size: int) -> Optional[List[_Sample]]:
             break
         try:
             chk_field = h[148:156]
-            chk = _octal(chk_field)
-            # The common 11 digits + NUL/space size field directly, anything else the general way.
+            # The common forms directly (6 digits + NUL checksum, 11 digits + NUL/space size), anything else the
+            # general way.
+            digits = h[148:154]
+            chk = int(digits, 8) if h[154] == 0 and digits.isdigit() else _octal(chk_field)
             length = int(h[124:135], 8) if h[135] in (0, 32) and h[124] != 0 else _octal(h[124:136])
         except ValueError:
             return None
-        if chk != sum(h) - sum(chk_field) + 256:
+        # The byte sum of the header, from Adler-32 of each half: its low half is 1 + the sum mod 65521, exact
+        # for 256 bytes (at most 65280).
+        if chk != (_adler32(h[:256]) & 0xFFFF) + (_adler32(h[256:]) & 0xFFFF) - 2 - sum(chk_field) + 256:
             return None
         flag = h[156:157]
-        name = h[0:100].split(b"\0", 1)[0]
+        name = h[0:100]
+        nul = name.find(b"\0")
+        if nul >= 0:
+            name = name[:nul]
         if h[257:263] == b"ustar\0":
             prefix = h[345:500].split(b"\0", 1)[0]
             if prefix:
@@ -162,10 +172,28 @@ def fast_table(data, size: int) -> Optional[List[_Sample]]:
             if length:
                 return None
             continue  # a v7 directory
-        sp = split_name(_fix_name(name.decode("utf-8", "surrogateescape")))
-        if sp is None:
-            continue
-        key, ext = sp
+        if name.isascii():
+            # split_name on the bytes: the key is decoded once per sample, extensions once per archive.
+            slash = name.find(b"/")
+            first = name if slash < 0 else name[:slash]
+            if len(first) >= 4 and first.startswith(b"__") and first.endswith(b"__"):
+                continue
+            base_start = name.rfind(b"/") + 1
+            dot = name.find(b".", base_start)
+            if dot < 0 or dot == base_start:
+                continue
+            kb = name[:dot]
+            ext = ext_names.get(name[dot + 1:])
+            if ext is None:
+                ext = ext_names[name[dot + 1:]] = name[dot + 1:].decode("ascii")
+            key = pending.key if pending is not None and kb == pending_kb else kb.decode("ascii")
+            pending_name = kb
+        else:
+            sp = split_name(_fix_name(name.decode("utf-8", "surrogateescape")))
+            if sp is None:
+                continue
+            key, ext = sp
+            pending_name = None
         if pending is not None and pending.key == key:
             if ext in exts:  # duplicate extension: the archive is bad from here on
                 return out
@@ -175,6 +203,7 @@ def fast_table(data, size: int) -> Optional[List[_Sample]]:
         if pending is not None:
             out.append(pending)
         pending = _Sample(key, data_off - 512, [(ext, data_off, length, data_off - 512)])
+        pending_kb = pending_name
         exts = {ext}
     if pending is not None:
         out.append(pending)

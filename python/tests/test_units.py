@@ -161,3 +161,25 @@ def test_fast_tar_walk_matches_tarfile():
                 assert rows(fast) == rows(build_table(tf)), path
     # ustar, v7, webdataset-writer, dotted dirs, edge names, no EOF blocks, non-adjacent, duplicate ext.
     assert taken >= 8
+
+
+def test_fast_tar_walk_checks_header_checksums():
+    """The walk's checksum (byte sums from Adler-32 halves) accepts every field form tar writers use and
+    declines (None) a header whose bytes do not match it."""
+    from mixtera_replay._wds import fast_table
+    data = bytearray(open(os.path.join(REPO, "fixtures", "wds", "python-ustar.tar"), "rb").read())
+    base = fast_table(bytes(data), len(data))
+    assert base
+    # The same checksum written as 7 digits + NUL, and as spaces + digits + NUL + space.
+    chk = int(bytes(data[148:154]), 8)
+    for field in (b"%07o\0" % chk, b"  %04o\0 " % chk if chk < 0o10000 else b" %05o\0 " % chk):
+        edited = bytearray(data)
+        edited[148:148 + len(field)] = field
+        assert len(edited) == len(data)
+        got = fast_table(bytes(edited), len(edited))
+        assert got is not None and [s.key for s in got] == [s.key for s in base]
+    # Any other changed header byte breaks the checksum.
+    for at in (0, 100, 300, 511):
+        edited = bytearray(data)
+        edited[at] ^= 0x01
+        assert fast_table(bytes(edited), len(edited)) is None, at
