@@ -370,6 +370,11 @@ class Renderer:
         return [_py_json(v) for v in arr.to_pylist()]
 
 
+class _Texts(list):
+    """A row group's text values as bytes (None for null), converted to str as they are read."""
+    __slots__ = ()
+
+
 def _bytes_list(arr) -> list:
     """Python bytes (or None) of a string/binary array, without UTF-8 validation."""
     t = arr.type
@@ -499,11 +504,13 @@ class ParquetReplayFile:
             for name in names[1:]:
                 arr = pc.struct_field(arr, [name])
             t = arr.type
+            # Text values stay bytes here (a _Texts list) and become str only when read: an entry reads a few
+            # rows of the row group.
             if (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
                     or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)):
-                return [None if b is None else text_str(b) for b in _bytes_list(arr)]
+                return _Texts(_bytes_list(arr))
             if isinstance(t, pa.ExtensionType) and pa.types.is_fixed_size_binary(t.storage_type):
-                return [None if b is None else text_str(b) for b in arr.storage.to_pylist()]
+                return _Texts(arr.storage.to_pylist())
             return r.render(arr)
         except (UnsupportedFormatError, RecordError):
             raise
@@ -536,7 +543,9 @@ class ParquetReplayFile:
                 self.cache, self.cache_lo, self.cache_hi = rows, first, first + n
             hi = min(end, self.cache_hi)
             lo = self.cache_lo
-            if count == 1:
+            if type(rows) is _Texts:
+                out += [None if b is None else text_str(b) for b in rows[row - lo:hi - lo]]
+            elif count == 1:
                 out.append(rows[row - lo])
             else:
                 out += rows[row - lo:hi - lo]
