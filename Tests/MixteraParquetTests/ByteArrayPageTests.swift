@@ -235,11 +235,18 @@ import Testing
             let window = ParquetSparseWindow()
             for range in [65540..<65560, 65560..<expected.count, 10..<20, 65530..<65540, 0..<expected.count] {
                 let base = try #require(
-                    window.fragments(raw, path: "t", bodyOffset: 4, fragmentStarts: rd.fragmentStarts, range: range))
+                    window.fragments(
+                        raw, path: "t", bodyOffset: 4, fragmentStarts: rd.fragmentStarts, range: range,
+                        outLength: expected.count))
                 #expect(base <= range.lowerBound && range.lowerBound - base < SnappyFragments.size)
                 let got = Array(UnsafeRawBufferPointer(start: window.bytes + (range.lowerBound - base), count: range.count))
                 #expect(got == Array(expected[range]), "\(range)")
             }
+            // A block that produces more than its declared length is refused.
+            let short = ParquetSparseWindow()
+            let refused = short.fragments(
+                raw, path: "t", bodyOffset: 4, fragmentStarts: rd.fragmentStarts, range: 65540..<65560, outLength: 65550)
+            #expect(refused == nil)
         }
         // The copy in fragment 1 reaches 20 bytes back, into fragment 0.
         let reaching = varint(65536 + 16 + 4) + literal(first) + literal(second) + [0b000_000_01, 20]

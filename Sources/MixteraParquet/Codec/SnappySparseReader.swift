@@ -355,11 +355,12 @@ enum SnappyFragments {
     static let slack = 64
 
     /// Decodes whole elements from input offset `i` into `window` at offset `o` until `o ≥ end`, growing the
-    /// window as needed (keeping its bytes). Copies may reach back to the window's start but not before it.
-    /// False when the bytes break that rule or the block's structure (the caller then decompresses the block
-    /// whole, which reports the damage).
+    /// window as needed (keeping its bytes). Copies may reach back to the window's start but not before it, and
+    /// the output may not pass `limit` (the block's length, relative to the window). False when the bytes break
+    /// those rules or the block's structure (the caller then decompresses the block whole, which reports the
+    /// damage).
     static func decode(
-        _ input: UnsafeRawBufferPointer, from i: inout Int, to o: inout Int, through end: Int,
+        _ input: UnsafeRawBufferPointer, from i: inout Int, to o: inout Int, through end: Int, limit: Int,
         window: ParquetSparseWindow
     ) -> Bool {
         guard let src = input.baseAddress else { return false }
@@ -381,7 +382,7 @@ enum SnappyFragments {
                     i += extra
                     length = v + 1
                 }
-                guard n - i >= length else { return false }
+                guard n - i >= length, limit - o >= length else { return false }
                 if o + length + slack > capacity {
                     window.grow(to: o + length + slack, keeping: o)
                     (dst, capacity) = (window.bytes, window.capacity)
@@ -415,7 +416,7 @@ enum SnappyFragments {
                 distance = Int(input.loadUnaligned(fromByteOffset: i, as: UInt32.self).littleEndian)
                 i += 4
             }
-            guard distance > 0, distance <= o else { return false }
+            guard distance > 0, distance <= o, limit - o >= length else { return false }
             if o + length + slack > capacity {
                 window.grow(to: o + length + slack, keeping: o)
                 (dst, capacity) = (window.bytes, window.capacity)

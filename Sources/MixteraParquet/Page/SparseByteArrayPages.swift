@@ -91,9 +91,11 @@ public final class ParquetSparseWindow {
 
     /// Makes output bytes `range` of a fragment-keeping snappy block (`input`, the body of the page at `bodyOffset`
     /// of `path`) available in `bytes` and returns the output position `bytes` starts at; nil when the block
-    /// breaks the fragment rule. A read of the same page at or after the last one continues its decode.
+    /// breaks the fragment rule or its length `outLength`. A read of the same page at or after the last one continues
+    /// its decode.
     func fragments(
-        _ input: UnsafeRawBufferPointer, path: String, bodyOffset: Int64, fragmentStarts: [Int32], range: Range<Int>
+        _ input: UnsafeRawBufferPointer, path: String, bodyOffset: Int64, fragmentStarts: [Int32], range: Range<Int>,
+        outLength: Int
     ) -> Int? {
         let f = range.lowerBound / SnappyFragments.size
         let fragmentStart = f * SnappyFragments.size
@@ -110,7 +112,10 @@ public final class ParquetSparseWindow {
         }
         if range.upperBound > decodedEnd {
             var o = decodedEnd - decodedBase
-            guard SnappyFragments.decode(input, from: &decodedIn, to: &o, through: range.upperBound - decodedBase, window: self)
+            guard
+                SnappyFragments.decode(
+                    input, from: &decodedIn, to: &o, through: range.upperBound - decodedBase,
+                    limit: outLength - decodedBase, window: self)
             else {
                 decodedBody = -1
                 return nil
@@ -257,7 +262,8 @@ extension ColumnChunkReader {
                 window.reserve(hi - lo)
                 if elements.copy(lo..<hi, from: input, into: window.bytes, budget: elements.count + 256) { return lo }
             } else if let base = window.fragments(
-                input, path: path, bodyOffset: page.bodyOffset, fragmentStarts: page.fragmentStarts, range: lo..<hi)
+                input, path: path, bodyOffset: page.bodyOffset, fragmentStarts: page.fragmentStarts, range: lo..<hi,
+                outLength: page.outLength)
             {
                 return base
             }
