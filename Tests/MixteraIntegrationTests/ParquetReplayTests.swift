@@ -23,6 +23,9 @@ import Testing
         var sparse = ParquetReplayCache(sparse: true)
         // `forEachSample` (the replay path: runs of the page the last entry read skip the lookups) on its own cache.
         var streamed = ParquetReplayCache(sparse: true)
+        // Pages of the next run indexed on the prefetcher's thread before they are read.
+        var prefetched = ParquetReplayCache(sparse: true)
+        var unprefetched = ParquetReplayCache(sparse: true, prefetch: false)
         // A small budget: pages and indexes are evicted and read again.
         var whole = ParquetReplayCache(budget: 4096, sparse: false)
         for run in [1, 2, 3, 7] {
@@ -38,6 +41,16 @@ import Testing
                     let hi = min(first + Int64(count), g.firstRowIndex + g.rowCount)
                     if lo < hi { c += try ParquetReplayCache.decode(file, lo..<hi, textField: "text") }
                 }
+                let next = first + Int64(count)
+                if next < rows {
+                    prefetched.prefetch(
+                        file: 0, path: path, textField: "text", firstRow: next, count: Int(min(Int64(run), rows - next)),
+                        step: Int(next))
+                }
+                let e = try prefetched.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+                let f = try unprefetched.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+                #expect(a == e, "\(name) rows \(first)+\(count): prefetched vs not")
+                #expect(a == f, "\(name) rows \(first)+\(count): without a prefetcher")
                 var d: [[UInt8]] = []
                 try streamed.forEachSample(file: 0, path: path, textField: "text", firstRow: first, count: count) {
                     d.append($0)
@@ -48,5 +61,40 @@ import Testing
                 first += Int64(count)
             }
         }
+    }
+}
+
+/// The prefetcher hands over what its thread built, waits for work in progress, and drops what is not taken.
+@Suite struct ParquetPrefetcherTests {
+    @Test func buildsTakesAndDrops() throws {
+        let path = TestSupport.fixture("parquet/snappy_text.parquet")
+        let file = try ParquetFile(path: path, mode: .map)
+        let column = try file.column("text")
+        let pages = (file.pageRowStarts(column, rowGroup: 0) ?? []).indices
+        let k = try #require(pages.first { (try? file.sparseByteArrayPage(column, rowGroup: 0, page: $0)) != nil })
+        let expected = try #require(try file.sparseByteArrayPage(column, rowGroup: 0, page: k))
+        let prefetcher = ParquetPrefetcher()
+        let key = PageKey(file: 0, rowGroup: 0, page: k)
+        prefetcher.submit(key, step: 0) { window in
+            usleep(20_000)  // still being built when taken: `take` waits
+            return try? file.sparseByteArrayPage(column, rowGroup: 0, page: k, scratch: window)
+        }
+        let got = try #require(prefetcher.take(key))
+        #expect(got.firstRow == expected.firstRow && got.rowCount == expected.rowCount)
+        func rows(_ p: ParquetSparseByteArrayPage) throws -> [[UInt8]?] {
+            var out: [[UInt8]?] = []
+            try file.withSparseRows(column, rowGroup: 0, page: p, rows: 0..<p.rowCount, window: ParquetSparseWindow()) {
+                out.append($1.map { Array($0) })
+            }
+            return out
+        }
+        #expect(try rows(got) == rows(expected))
+        #expect(prefetcher.take(key) == nil)  // taken once
+        #expect(prefetcher.take(PageKey(file: 1, rowGroup: 0, page: 0)) == nil)  // never submitted
+        // Slots left behind by more than two steps are dropped once more than 64 wait.
+        for k in 0..<70 { prefetcher.submit(PageKey(file: 2, rowGroup: 0, page: k), step: 0) { _ in nil } }
+        prefetcher.submit(PageKey(file: 3, rowGroup: 0, page: 0), step: 10) { _ in nil }
+        #expect(prefetcher.take(PageKey(file: 2, rowGroup: 0, page: 0)) == nil)
+        #expect(prefetcher.pendingCount == 1)
     }
 }

@@ -44,9 +44,13 @@ struct ParquetReplayCache {
     /// The JSON buffer `forEachSample` reuses.
     private var json: [UInt8] = []
 
-    init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true) {
+    /// Indexes the next step's pages on a second thread (`prefetch`), when sparse reads are on.
+    private let prefetcher: ParquetPrefetcher?
+
+    init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true, prefetch: Bool = true) {
         pages = PageCache(budget: budget)
         self.sparse = sparse
+        prefetcher = sparse && prefetch ? ParquetPrefetcher() : nil
     }
 
     /// Calls `body` with the JSON of each sample of rows `firstRow ..< firstRow + count` (`samples`, without an
@@ -85,19 +89,7 @@ struct ParquetReplayCache {
     mutating func samples(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int)
         throws(ReplayError) -> [[UInt8]]
     {
-        let file: ParquetFile
-        if let f = files[i] {
-            file = f
-        } else {
-            do { file = try ParquetFile(path: path, mode: .map) } catch { throw ReplayError(error) }
-            if files.count >= 16 {
-                files.removeAll()
-                pageStarts.removeAll()
-                textColumns.removeAll()
-                sparseDictionaries.removeAll()
-            }
-            files[i] = file
-        }
+        let file = try open(file: i, path: path)
         guard firstRow >= 0, count >= 0, firstRow + Int64(count) <= file.rowCount else {
             throw ReplayError(
                 "corrupt", "entry rows \(firstRow)..<\(firstRow + Int64(count)) exceed the \(file.rowCount) rows of the file",
@@ -105,50 +97,21 @@ struct ParquetReplayCache {
         }
         var out: [[UInt8]] = []
         out.reserveCapacity(count)
-        // The flat byte-array text column, looked up once per opened file.
-        let column: ParquetColumnDescriptor?
-        if let known = textColumns[i] {
-            column = known
-        } else {
-            var c: ParquetColumnDescriptor?
-            if let textField, let found = try? file.column(textField), ParquetFile.isFlatByteArray(found) { c = found }
-            textColumns[i] = .some(c)
-            column = c
-        }
+        let column = textColumn(file: i, file, textField: textField)
         var row = firstRow
         let end = firstRow + Int64(count)
         while row < end {
-            guard
-                let g = file.rowGroups.first(where: {
-                    $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount
-                })
-            else {
+            guard let g = Self.rowGroup(file, holding: row) else {
                 throw ReplayError("corrupt", "row \(row) is in no row group", at: DataLocation(path: path))
             }
             let groupEnd = g.firstRowIndex + g.rowCount
-            let groupKey = PageKey(file: i, rowGroup: g.index, page: -1)
-            var starts: [Int64]? = nil
-            if let column {
-                if let known = pageStarts[groupKey] {
-                    starts = known
-                } else {
-                    starts = file.pageRowStarts(column, rowGroup: g.index)
-                    pageStarts[groupKey] = starts
-                }
-            }
-            guard let column, let starts, !starts.isEmpty else {
+            guard let column, let starts = pageStarts(file: i, file, column, rowGroup: g.index), !starts.isEmpty else {
                 let hi = min(end, groupEnd)
                 out.append(contentsOf: try Self.decode(file, row..<hi, textField: textField))
                 row = hi
                 continue
             }
-            // The page holding `row`: the last start at or before it.
-            var lo = 0
-            var hi = starts.count
-            while hi - lo > 1 {
-                let mid = (lo + hi) / 2
-                if starts[mid] <= row { lo = mid } else { hi = mid }
-            }
+            let lo = Self.page(starts, holding: row)
             switch try self.page(
                 file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
             {
@@ -184,12 +147,90 @@ struct ParquetReplayCache {
         return out
     }
 
+    /// The open file `i`, opening it (the cache keeps at most 16; per-file lookups go with them).
+    private mutating func open(file i: Int, path: String) throws(ReplayError) -> ParquetFile {
+        if let f = files[i] { return f }
+        let file: ParquetFile
+        do { file = try ParquetFile(path: path, mode: .map) } catch { throw ReplayError(error) }
+        if files.count >= 16 {
+            files.removeAll()
+            pageStarts.removeAll()
+            textColumns.removeAll()
+            sparseDictionaries.removeAll()
+        }
+        files[i] = file
+        return file
+    }
+
+    /// The flat byte-array text column of file `i`, looked up once per opened file; nil when the text field is
+    /// not one.
+    private mutating func textColumn(file i: Int, _ file: ParquetFile, textField: String?) -> ParquetColumnDescriptor? {
+        if let known = textColumns[i] { return known }
+        var c: ParquetColumnDescriptor?
+        if let textField, let found = try? file.column(textField), ParquetFile.isFlatByteArray(found) { c = found }
+        textColumns[i] = .some(c)
+        return c
+    }
+
+    /// The text column's page start rows (file row indices) in `rowGroup`, nil when unknown.
+    private mutating func pageStarts(file i: Int, _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int)
+        -> [Int64]?
+    {
+        let key = PageKey(file: i, rowGroup: rowGroup, page: -1)
+        if let known = pageStarts[key] { return known }
+        let starts = file.pageRowStarts(column, rowGroup: rowGroup)
+        pageStarts[key] = starts
+        return starts
+    }
+
+    private static func rowGroup(_ file: ParquetFile, holding row: Int64) -> ParquetRowGroupInfo? {
+        file.rowGroups.first { $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount }
+    }
+
+    /// The page holding `row`: the last start at or before it.
+    private static func page(_ starts: [Int64], holding row: Int64) -> Int {
+        var lo = 0
+        var hi = starts.count
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if starts[mid] <= row { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Starts indexing, on the prefetcher's thread, the sparse text pages rows `firstRow ..< firstRow + count`
+    /// of file `i` lie in and the cache does not hold (an entry of the next step). Problems are left for the
+    /// read itself to report.
+    mutating func prefetch(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int, step: Int) {
+        guard let prefetcher, count > 0, let file = try? open(file: i, path: path),
+            firstRow >= 0, firstRow + Int64(count) <= file.rowCount,
+            let column = textColumn(file: i, file, textField: textField)
+        else { return }
+        var row = firstRow
+        let end = firstRow + Int64(count)
+        while row < end, let g = Self.rowGroup(file, holding: row) {
+            guard let starts = pageStarts(file: i, file, column, rowGroup: g.index), !starts.isEmpty else { return }
+            let k = Self.page(starts, holding: row)
+            let key = PageKey(file: i, rowGroup: g.index, page: k)
+            if !pages.contains(key) {
+                prefetcher.submit(key, step: step) { window in
+                    try? file.sparseByteArrayPage(column, rowGroup: g.index, page: k, scratch: window)
+                }
+            }
+            row = k + 1 < starts.count ? starts[k + 1] : g.firstRowIndex + g.rowCount
+        }
+    }
+
     /// Page `k` of the text column in `rowGroup`, from the cache, else indexed for sparse reads (snappy PLAIN
     /// pages) or decoded whole (with the chunk's dictionary).
     private mutating func page(
         _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
     ) throws(ReplayError) -> PageCache.Entry {
         if let e = pages.get(key) { return e }
+        if let prefetched = prefetcher?.take(key) {
+            pages.put(key, .sparse(prefetched), bytes: prefetched.byteCount)
+            return .sparse(prefetched)
+        }
         if sparse {
             let indexed: ParquetSparseByteArrayPage?
             do { indexed = try file.sparseByteArrayPage(column, rowGroup: rowGroup, page: k, scratch: window) } catch {
@@ -343,6 +384,9 @@ struct PageCache {
     private var clock: UInt64 = 0
 
     init(budget: Int) { self.budget = budget }
+
+    /// Whether `key` is cached (its recency unchanged).
+    func contains(_ key: PageKey) -> Bool { entries[key] != nil }
 
     mutating func get(_ key: PageKey) -> Entry? {
         guard var e = entries[key] else { return nil }

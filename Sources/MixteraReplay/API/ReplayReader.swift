@@ -154,9 +154,29 @@ public final class ReplayReader {
     /// Calls `body` for every sample of the given steps, in manifest order.
     public func forEachSample(steps: [Int], _ body: (ReplaySample) throws(ReplayError) -> Void) throws(ReplayError) {
         replaySamples = steps.count * header.samplesPerRank
-        for s in steps {
+        let anyParquet = fileFormat.contains(.parquet)
+        // Parquet: the text pages of the next `lookahead` steps are indexed on a second thread while this step is
+        // read. Their entries are decoded ahead (a step that does not decode is left to report its error in turn).
+        let lookahead = anyParquet ? 2 : 0
+        var upcoming: [Int: [ManifestEntry]] = [:]
+        for (k, s) in steps.enumerated() {
             let entries: [ManifestEntry]
-            do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
+            if let u = upcoming.removeValue(forKey: k) {
+                entries = u
+            } else {
+                do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
+            }
+            for j in (k + 1)..<min(steps.count, k + 1 + lookahead) where upcoming[j] == nil {
+                guard let next = try? rankFile.entries(step: steps[j]) else { break }
+                upcoming[j] = next
+                for e in next where e.file >= 0 && e.file < header.files.count && fileFormat[e.file] == .parquet {
+                    let f = header.files[e.file]
+                    guard f.dataset < header.datasets.count else { continue }
+                    parquet.prefetch(
+                        file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
+                        firstRow: e.locator, count: e.count, step: j)
+                }
+            }
             var slot = 0
             for (k, e) in entries.enumerated() {
                 // Start loading the next JSONL entry's first bytes while this one is read.
