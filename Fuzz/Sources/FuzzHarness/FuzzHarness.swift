@@ -135,11 +135,47 @@ public enum FuzzHarness {
         } catch {
             check(error)
         }
+        sparseParquet(path)
         do {
             let scanner = try ParquetScanner(dataset: parquetDataset, relativePath: "fuzz.parquet")
             _ = try scanner.scan(path: path, displayPath: "fuzz.parquet")
         } catch {
             check(error)
+        }
+    }
+
+    /// Replay's sparse reads of flat byte-array pages: data pages, dictionary pages and the rows of
+    /// dictionary-encoded pages, each read whole, row by row and resumed across runs.
+    static func sparseParquet(_ path: String) {
+        guard let file = try? ParquetFile(path: path, mode: .map) else { return }
+        let window = ParquetSparseWindow()
+        for column in file.schema.columns.prefix(16) where ParquetFile.isFlatByteArray(column) {
+            for g in 0..<min(file.rowGroups.count, 4) {
+                let pages = (file.pageRowStarts(column, rowGroup: g) ?? []).prefix(8)
+                let dictionary: ParquetSparseByteArrayPage?
+                do { dictionary = try file.sparseDictionaryPage(column, rowGroup: g, scratch: window) } catch {
+                    check(error)
+                    dictionary = nil
+                }
+                for k in pages.indices {
+                    do {
+                        if let p = try file.sparseByteArrayPage(column, rowGroup: g, page: k, scratch: window) {
+                            for range in [0..<p.rowCount, 0..<min(1, p.rowCount), min(2, p.rowCount)..<p.rowCount] {
+                                try file.withSparseRows(column, rowGroup: g, page: p, rows: range, window: window) { _, _ in }
+                            }
+                        }
+                        if let dictionary,
+                            let rows = try file.sparseDictionaryRows(column, rowGroup: g, page: k, dictionary: dictionary)
+                        {
+                            try file.withSparseRows(column, rowGroup: g, rows: rows, range: 0..<rows.rowCount, window: window) {
+                                _, _ in
+                            }
+                        }
+                    } catch {
+                        check(error)
+                    }
+                }
+            }
         }
     }
 
