@@ -45,7 +45,7 @@ import Testing
                 if next < rows {
                     prefetched.prefetch(
                         file: 0, path: path, textField: "text", firstRow: next, count: Int(min(Int64(run), rows - next)),
-                        step: Int(next))
+                        step: Int(next), current: Int(first))
                 }
                 let e = try prefetched.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
                 let f = try unprefetched.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
@@ -75,7 +75,7 @@ import Testing
         let expected = try #require(try file.sparseByteArrayPage(column, rowGroup: 0, page: k))
         let prefetcher = ParquetPrefetcher()
         let key = PageKey(file: 0, rowGroup: 0, page: k)
-        prefetcher.submit(key, step: 0) { window in
+        prefetcher.submit(key, step: 0, current: 0) { window in
             usleep(20_000)  // still being built when taken: `take` waits
             return try? file.sparseByteArrayPage(column, rowGroup: 0, page: k, scratch: window)
         }
@@ -91,9 +91,9 @@ import Testing
         #expect(try rows(got) == rows(expected))
         #expect(prefetcher.take(key) == nil)  // taken once
         #expect(prefetcher.take(PageKey(file: 1, rowGroup: 0, page: 0)) == nil)  // never submitted
-        // Slots left behind by more than two steps are dropped once more than 64 wait.
-        for k in 0..<70 { prefetcher.submit(PageKey(file: 2, rowGroup: 0, page: k), step: 0) { _ in nil } }
-        prefetcher.submit(PageKey(file: 3, rowGroup: 0, page: 0), step: 10) { _ in nil }
+        // Slots of steps the reader has passed are dropped once more than 64 wait.
+        for k in 0..<70 { prefetcher.submit(PageKey(file: 2, rowGroup: 0, page: k), step: 0, current: 0) { _ in nil } }
+        prefetcher.submit(PageKey(file: 3, rowGroup: 0, page: 0), step: 10, current: 8) { _ in nil }
         #expect(prefetcher.take(PageKey(file: 2, rowGroup: 0, page: 0)) == nil)
         #expect(prefetcher.pendingCount == 1)
     }

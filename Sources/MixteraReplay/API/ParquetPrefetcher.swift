@@ -5,8 +5,8 @@ import Synchronization
 /// Indexes sparse Parquet text pages on a background thread ahead of the replay that reads them: the reader
 /// submits the pages of the next step's entries while it replays the current one, and takes each page when it
 /// gets there (waiting if it is still being indexed). A page index is a function of the file's bytes alone, so
-/// which thread built it does not change the output. Memory: the pages of about two steps; slots not taken
-/// within two steps of their submission are dropped.
+/// which thread built it does not change the output. Memory: the pages of the steps submitted ahead; slots of
+/// steps the reader has passed without taking them are dropped.
 final class ParquetPrefetcher: @unchecked Sendable {
     /// One submitted page: its index once built (nil when the page is not a sparse one or indexing failed; the
     /// reader then does it itself and reports the problem).
@@ -24,14 +24,16 @@ final class ParquetPrefetcher: @unchecked Sendable {
     private let scratch = Scratch()
     private let slots = Mutex<[PageKey: Slot]>([:])
 
-    /// Queues `index` (run with the prefetcher's scratch window) for `key`, unless it is already queued.
+    /// Queues `index` (run with the prefetcher's scratch window) for `key`, needed at `step`, unless it is already
+    /// queued; the reader is at step `current`.
     func submit(
-        _ key: PageKey, step: Int, _ index: @escaping @Sendable (ParquetSparseWindow) -> ParquetSparseByteArrayPage?
+        _ key: PageKey, step: Int, current: Int,
+        _ index: @escaping @Sendable (ParquetSparseWindow) -> ParquetSparseByteArrayPage?
     ) {
         let slot: Slot? = slots.withLock { slots in
             if slots[key] != nil { return nil }
-            // Drop what the reader did not take (its page came from the cache after all).
-            if slots.count > 64 { slots = slots.filter { $0.value.step >= step - 2 } }
+            // Drop what the reader passed without taking (its page came from the cache after all).
+            if slots.count > 64 { slots = slots.filter { $0.value.step >= current } }
             let s = Slot(step: step)
             slots[key] = s
             return s

@@ -199,9 +199,11 @@ struct ParquetReplayCache {
     }
 
     /// Starts indexing, on the prefetcher's thread, the sparse text pages rows `firstRow ..< firstRow + count`
-    /// of file `i` lie in and the cache does not hold (an entry of the next step). Problems are left for the
-    /// read itself to report.
-    mutating func prefetch(file i: Int, path: String, textField: String?, firstRow: Int64, count: Int, step: Int) {
+    /// of file `i` lie in and the cache does not hold (an entry of step `step`; the reader is at `current`).
+    /// Problems are left for the read itself to report.
+    mutating func prefetch(
+        file i: Int, path: String, textField: String?, firstRow: Int64, count: Int, step: Int, current: Int
+    ) {
         guard let prefetcher, count > 0, let file = try? open(file: i, path: path),
             firstRow >= 0, firstRow + Int64(count) <= file.rowCount,
             let column = textColumn(file: i, file, textField: textField)
@@ -213,7 +215,7 @@ struct ParquetReplayCache {
             let k = Self.page(starts, holding: row)
             let key = PageKey(file: i, rowGroup: g.index, page: k)
             if !pages.contains(key) {
-                prefetcher.submit(key, step: step) { window in
+                prefetcher.submit(key, step: step, current: current) { window in
                     try? file.sparseByteArrayPage(column, rowGroup: g.index, page: k, scratch: window)
                 }
             }

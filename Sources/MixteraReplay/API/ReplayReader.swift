@@ -157,7 +157,7 @@ public final class ReplayReader {
         let anyParquet = fileFormat.contains(.parquet)
         // Parquet: the text pages of the next `lookahead` steps are indexed on a second thread while this step is
         // read. Their entries are decoded ahead (a step that does not decode is left to report its error in turn).
-        let lookahead = anyParquet ? 2 : 0
+        let lookahead = anyParquet ? 8 : 0
         var upcoming: [Int: [ManifestEntry]] = [:]
         for (k, s) in steps.enumerated() {
             let entries: [ManifestEntry]
@@ -174,7 +174,7 @@ public final class ReplayReader {
                     guard f.dataset < header.datasets.count else { continue }
                     parquet.prefetch(
                         file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
-                        firstRow: e.locator, count: e.count, step: j)
+                        firstRow: e.locator, count: e.count, step: j, current: k)
                 }
             }
             var slot = 0
