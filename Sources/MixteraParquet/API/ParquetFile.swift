@@ -337,11 +337,39 @@ public final class ParquetFile: Sendable {
         _ column: ParquetColumnDescriptor, rowGroup: Int, page: ParquetSparseByteArrayPage, rows: Range<Int>,
         window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
     ) throws(ParquetError) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= page.rowCount, "rows out of the page")
+        // The common case straight from the mapping: a fragment-keeping page whose body lies in the page data.
+        // Anything else (an element index, a decode that fails) goes through the chunk reader, which reports
+        // damage with its location.
+        if page.elements == nil, let bytes = mapping?.bytes, page.bodyOffset >= 4, footerOffset <= bytes.count,
+            page.bodyCount <= footerOffset - page.bodyOffset
+        {
+            guard let span = ParquetSparseByteArrayPage.span(starts: page.starts, lengths: page.lengths, rows: rows)
+            else {
+                return ParquetSparseByteArrayPage.emit(
+                    starts: page.starts, lengths: page.lengths, rows: rows, from: nil, at: 0, body)
+            }
+            let body0 = Int(page.bodyOffset)
+            let input = UnsafeRawBufferPointer(rebasing: bytes[body0..<body0 + page.bodyCount])
+            if let base = window.fragments(
+                input, path: path, bodyOffset: page.bodyOffset, fragmentStarts: page.fragmentStarts, range: span,
+                outLength: page.outLength)
+            {
+                ParquetSparseByteArrayPage.emit(
+                    starts: page.starts, lengths: page.lengths, rows: rows, from: window.bytes, at: base, body)
+                return releaseSparse()
+            }
+        }
         var reader = chunkReader(column, rowGroup: rowGroup)
         // A sparse read touches a few pages of the mapping: rather than dropping them after each read (a TLB
         // flush each time), the whole mapping is dropped every `sparseReleaseInterval` reads (mode `.map`).
         reader.releaseMappedPages = false
         try reader.withSparseRows(page, rows: rows, window: window, body)
+        releaseSparse()
+    }
+
+    /// Counts a sparse read, dropping the whole mapping every `sparseReleaseInterval` of them (mode `.map`).
+    private func releaseSparse() {
         guard mode == .map, let bytes = mapping?.bytes else { return }
         let due = sparseReads.withLock { n in
             n += 1

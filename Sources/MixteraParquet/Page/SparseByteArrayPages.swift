@@ -31,6 +31,35 @@ public struct ParquetSparseByteArrayPage: Sendable {
         8 * starts.count + 4 * fragmentStarts.count + 8 * (elements?.count ?? 0) + 4 * (elements?.buckets.count ?? 0)
             + 128
     }
+
+    /// The decompressed byte range the values of `rows` span; nil when they are all null or empty.
+    static func span(starts: [Int32], lengths: [Int32], rows: Range<Int>) -> Range<Int>? {
+        var lo = Int.max
+        var hi = 0
+        for r in rows where starts[r] >= 0 {
+            lo = min(lo, Int(starts[r]))
+            hi = max(hi, Int(starts[r]) + Int(lengths[r]))
+        }
+        return lo < hi ? lo..<hi : nil
+    }
+
+    /// Calls `body` with each row of `rows` and its value, read from `bytes`, which holds the decompressed page
+    /// from output position `base` on (nil when `span` found nothing to read: values are then empty or null).
+    static func emit(
+        starts: [Int32], lengths: [Int32], rows: Range<Int>, from bytes: UnsafeMutableRawPointer?, at base: Int,
+        _ body: (Int, UnsafeRawBufferPointer?) -> Void
+    ) {
+        for r in rows {
+            let s = Int(starts[r])
+            if s < 0 {
+                body(r, nil)
+            } else if let bytes {
+                body(r, UnsafeRawBufferPointer(start: bytes + (s - base), count: Int(lengths[r])))
+            } else {
+                body(r, UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        }
+    }
 }
 
 /// A dictionary-encoded data page of a flat BYTE_ARRAY column read against a sparse dictionary page: per row, the
@@ -244,18 +273,10 @@ extension ColumnChunkReader {
         _ page: ParquetSparseByteArrayPage, starts: [Int32], lengths: [Int32], rows: Range<Int>,
         window: ParquetSparseWindow, _ body: (Int, UnsafeRawBufferPointer?) -> Void
     ) throws(ParquetError) {
-        var lo = Int.max
-        var hi = 0
-        for r in rows where starts[r] >= 0 {
-            lo = min(lo, Int(starts[r]))
-            hi = max(hi, Int(starts[r]) + Int(lengths[r]))
+        guard let span = ParquetSparseByteArrayPage.span(starts: starts, lengths: lengths, rows: rows) else {
+            return ParquetSparseByteArrayPage.emit(starts: starts, lengths: lengths, rows: rows, from: nil, at: 0, body)
         }
-        guard lo < hi else {
-            for r in rows {
-                if starts[r] >= 0 { body(r, UnsafeRawBufferPointer(start: nil, count: 0)) } else { body(r, nil) }
-            }
-            return
-        }
+        let (lo, hi) = (span.lowerBound, span.upperBound)
         let base = try withRange(page.bodyOffset, Int64(page.bodyCount), what: "data page") {
             (input: UnsafeRawBufferPointer) throws(ParquetError) -> Int in
             if let elements = page.elements {
@@ -277,14 +298,6 @@ extension ColumnChunkReader {
             }
             return 0
         }
-        let bytes = window.bytes
-        for r in rows {
-            let s = Int(starts[r])
-            if s < 0 {
-                body(r, nil)
-            } else {
-                body(r, UnsafeRawBufferPointer(start: bytes + (s - base), count: Int(lengths[r])))
-            }
-        }
+        ParquetSparseByteArrayPage.emit(starts: starts, lengths: lengths, rows: rows, from: window.bytes, at: base, body)
     }
 }
