@@ -63,6 +63,9 @@ public final class ReplayReader {
         self.verify = verify
         header = manifest.header
         fileDataset = manifest.header.files.map(\.dataset)
+        let h = manifest.header
+        filePaths = h.files.indices.map { Self.absolutePath(h, roots, file: $0) }
+        fileTextFields = h.files.map { h.datasets[$0.dataset].textField }
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
         totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
@@ -95,8 +98,16 @@ public final class ReplayReader {
     /// Per file: its dataset index (so the per-sample path copies no strings).
     private let fileDataset: [Int]
 
+    /// Per file: its absolute path after root remapping, and its dataset's text field.
+    private let filePaths: [String]
+    private let fileTextFields: [String?]
+
     /// The absolute path of file `i` after root remapping.
-    public func absolutePath(file i: Int) -> String {
+    public func absolutePath(file i: Int) -> String { filePaths[i] }
+
+    private static func absolutePath(_ header: ManifestHeader, _ roots: [(old: String, new: String)], file i: Int)
+        -> String
+    {
         let f = header.files[i]
         var root = header.datasets[f.dataset].root
         for (old, new) in roots where root == old || root.hasPrefix(old + "/") {
@@ -170,10 +181,8 @@ public final class ReplayReader {
                 guard let next = try? rankFile.entries(step: steps[j]) else { break }
                 upcoming[j] = next
                 for e in next where e.file >= 0 && e.file < header.files.count && fileFormat[e.file] == .parquet {
-                    let f = header.files[e.file]
-                    guard f.dataset < header.datasets.count else { continue }
                     parquet.prefetch(
-                        file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
+                        file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file],
                         firstRow: e.locator, count: e.count, step: j, current: k)
                 }
             }
@@ -214,10 +223,9 @@ public final class ReplayReader {
                 case .jsonl:
                     try readJSONL(e, step: s, slot: &slot, body)
                 case .parquet:
-                    let f = header.files[e.file]
                     var row = e.row
                     try parquet.forEachSample(
-                        file: e.file, path: absolutePath(file: e.file), textField: header.datasets[f.dataset].textField,
+                        file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file],
                         firstRow: e.locator, count: e.count
                     ) { (json) throws(ReplayError) in
                         try body(
@@ -230,8 +238,8 @@ public final class ReplayReader {
                 case .webdataset:
                     let f = header.files[e.file]
                     let samples = try tars.samples(
-                        file: e.file, path: absolutePath(file: e.file), compressed: f.compression != "none",
-                        textField: header.datasets[f.dataset].textField, firstHeaderOffset: e.locator, count: e.count)
+                        file: e.file, path: filePaths[e.file], compressed: f.compression != "none",
+                        textField: fileTextFields[e.file], firstHeaderOffset: e.locator, count: e.count)
                     try emit(samples, e, step: s, slot: &slot, body)
                 case .other:
                     let f = header.files[e.file]
