@@ -591,46 +591,60 @@ extension ColumnChunkReader {
         let loc = locations[k]
         let endRow = k + 1 < locations.count ? locations[k + 1].firstRowIndex : rowGroup.rowCount
         let pageNumber = k + (dictionary.count > 0 ? 1 : 0)
-        return try withRange(loc.offset, Int64(loc.compressedByteCount), what: "data page") {
-            (all: UnsafeRawBufferPointer) throws(ParquetError) in
-            let (header, headerLength) = try pageHeader(all, at: 0, page: pageNumber, pageOffset: loc.offset)
+        // Nothing is skipped, so the page is always there.
+        return try withDataPage(loc, pageNumber: pageNumber) {
+            (header, body, _) throws(ParquetError) -> ParquetByteArrayPage in
+            guard PageType(rawValue: header.type) == .dataPage || PageType(rawValue: header.type) == .dataPageV2 else {
+                throw corruptPage("page \(k) of the page index is not a data page")
+            }
+            if let crc = header.crc, PageCRC.crc32(body) != crc {
+                throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
+            }
+            var scratch = ByteArrayPageScratch()
+            scratch.recordIndices = true
+            var starts: [Int32] = []
+            var lengths: [Int32] = []
+            let (base, n) = try decodeByteArrayDataPage(
+                body, header: header, codec: codec, dictionary: dictionary, keep: true, scratch: &scratch,
+                starts: &starts, lengths: &lengths)
+            guard Int64(n) == endRow - loc.firstRowIndex else {
+                throw ParquetError(
+                    .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
+            }
+            let bytes: [UInt8]
+            switch base {
+            case .decompressed(let count):
+                if scratch.decompressed.count > count { scratch.decompressed.removeLast(scratch.decompressed.count - count) }
+                bytes = scratch.decompressed
+            case .dictionary: bytes = dictionary.bytes
+            case .owned(let b): bytes = b
+            }
+            return ParquetByteArrayPage(
+                firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, bytes: bytes, starts: starts, lengths: lengths,
+                dictionaryIndices: scratch.rowIndices)
+        }!
+    }
+
+    /// Calls `body` with the header of the data page at `location`, its body and the body's file offset; nil when
+    /// `skip` declines the header (checked before the body's length). Errors are located at the page.
+    func withDataPage<R>(
+        _ location: PageLocation, pageNumber: Int, skip: (PageHeader) -> Bool = { _ in false },
+        _ body: (PageHeader, UnsafeRawBufferPointer, Int64) throws(ParquetError) -> R
+    ) throws(ParquetError) -> R? {
+        try withRange(location.offset, Int64(location.compressedByteCount), what: "data page") {
+            (all: UnsafeRawBufferPointer) throws(ParquetError) -> R? in
+            let (header, headerLength) = try pageHeader(all, at: 0, page: pageNumber, pageOffset: location.offset)
+            if skip(header) { return nil }
             guard header.compressedByteCount <= all.count - headerLength else {
                 throw error(
                     ParquetError(.truncatedPage, "page body extends past its offset-index length"), page: pageNumber,
-                    at: loc.offset)
+                    at: location.offset)
             }
-            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
+            let page = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
             do throws(ParquetError) {
-                guard PageType(rawValue: header.type) == .dataPage || PageType(rawValue: header.type) == .dataPageV2 else {
-                    throw corruptPage("page \(k) of the page index is not a data page")
-                }
-                if let crc = header.crc, PageCRC.crc32(body) != crc {
-                    throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
-                }
-                var scratch = ByteArrayPageScratch()
-                scratch.recordIndices = true
-                var starts: [Int32] = []
-                var lengths: [Int32] = []
-                let (base, n) = try decodeByteArrayDataPage(
-                    body, header: header, codec: codec, dictionary: dictionary, keep: true, scratch: &scratch,
-                    starts: &starts, lengths: &lengths)
-                guard Int64(n) == endRow - loc.firstRowIndex else {
-                    throw ParquetError(
-                        .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
-                }
-                let bytes: [UInt8]
-                switch base {
-                case .decompressed(let count):
-                    if scratch.decompressed.count > count { scratch.decompressed.removeLast(scratch.decompressed.count - count) }
-                    bytes = scratch.decompressed
-                case .dictionary: bytes = dictionary.bytes
-                case .owned(let b): bytes = b
-                }
-                return ParquetByteArrayPage(
-                    firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, bytes: bytes, starts: starts, lengths: lengths,
-                    dictionaryIndices: scratch.rowIndices)
+                return try body(header, page, location.offset + Int64(headerLength))
             } catch {
-                throw self.error(error, page: pageNumber, at: loc.offset)
+                throw self.error(error, page: pageNumber, at: location.offset)
             }
         }
     }

@@ -170,38 +170,26 @@ extension ColumnChunkReader {
         let endRow = k + 1 < locations.count ? locations[k + 1].firstRowIndex : rowGroup.rowCount
         let pageNumber = k + (locations[0].offset > chunk.startOffset ? 1 : 0)
         let maxDef = Int16(descriptor.maxDefinitionLevel)
-        return try withRange(loc.offset, Int64(loc.compressedByteCount), what: "data page") {
-            (all: UnsafeRawBufferPointer) throws(ParquetError) -> ParquetSparseByteArrayPage? in
-            let (header, headerLength) = try pageHeader(all, at: 0, page: pageNumber, pageOffset: loc.offset)
-            guard PageType(rawValue: header.type) == .dataPage, ParquetEncoding(rawValue: header.encoding) == .plain,
-                maxDef == 0 || header.definitionLevelEncoding == 3
-            else { return nil }
-            guard header.compressedByteCount <= all.count - headerLength else {
-                throw error(
-                    ParquetError(.truncatedPage, "page body extends past its offset-index length"), page: pageNumber,
-                    at: loc.offset)
+        return try withDataPage(loc, pageNumber: pageNumber) { header in
+            !(PageType(rawValue: header.type) == .dataPage && ParquetEncoding(rawValue: header.encoding) == .plain
+                && (maxDef == 0 || header.definitionLevelEncoding == 3))
+        } _: { (header, body, bodyOffset) throws(ParquetError) -> ParquetSparseByteArrayPage? in
+            if let crc = header.crc, PageCRC.crc32(body) != crc {
+                throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
             }
-            let body = UnsafeRawBufferPointer(rebasing: all[headerLength..<headerLength + header.compressedByteCount])
-            do throws(ParquetError) {
-                if let crc = header.crc, PageCRC.crc32(body) != crc {
-                    throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
-                }
-                let n = header.valueCount
-                guard n <= Self.maxValuesPerPage else {
-                    throw ParquetError(
-                        .valueCountMismatch, "data page declares \(n) values (page limit \(Self.maxValuesPerPage))")
-                }
-                guard Int64(n) == endRow - loc.firstRowIndex else {
-                    throw ParquetError(
-                        .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
-                }
-                return try sparsePage(
-                    body, header: header, maxDef: maxDef, firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k,
-                    pageNumber: pageNumber, bodyOffset: loc.offset + Int64(headerLength), elementBuffers: elementBuffers)
-            } catch {
-                throw self.error(error, page: pageNumber, at: loc.offset)
+            let n = header.valueCount
+            guard n <= Self.maxValuesPerPage else {
+                throw ParquetError(
+                    .valueCountMismatch, "data page declares \(n) values (page limit \(Self.maxValuesPerPage))")
             }
-        }
+            guard Int64(n) == endRow - loc.firstRowIndex else {
+                throw ParquetError(
+                    .valueCountMismatch, "page holds \(n) rows but the page index says \(endRow - loc.firstRowIndex)")
+            }
+            return try sparsePage(
+                body, header: header, maxDef: maxDef, firstRow: rowGroup.firstRowIndex + loc.firstRowIndex, page: k,
+                pageNumber: pageNumber, bodyOffset: bodyOffset, elementBuffers: elementBuffers)
+        } ?? nil
     }
 
     /// Indexes the chunk's dictionary page for sparse reads, its values standing for rows (`firstRow` 0); nil when
