@@ -260,6 +260,32 @@ def snappy_text():
     )
 
 
+def synced_text():
+    """Text pages of several 64 KiB snappy fragments without nulls, as replay reads from scan-time sync points: a
+    nullable column with no nulls (`text`) and a required one (`body`); rows of a few bytes to over 64 KiB (some
+    fragments hold no row start); the dictionary falls back to PLAIN after the first page; two row groups."""
+    words = ["north", "south", "east", "west", "river", "stone", "field", "ü", "雪", "light", "wind", "salt"]
+    texts = []
+    state = 777
+    for i in range(360):
+        state = (state * 1103515245 + 12345) % (1 << 31)
+        if i in (120, 300):
+            texts.append("y" * 70000 + f" long #{i}")
+        elif i % 41 == 3:
+            texts.append("")
+        else:
+            n = 10 + state % 160
+            texts.append(" ".join(words[(state >> (j % 23)) % len(words)] for j in range(n)) + f" #{i}")
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("text", pa.string()), pa.field("body", pa.string(), False)])
+    table = pa.table(
+        {"id": list(range(360)), "text": texts, "body": [t[::-1] if i % 3 == 0 else f"b#{i}" for i, t in enumerate(texts)]},
+        schema=schema)
+    write(
+        table, "synced_text", compression="snappy", dictionary_pagesize_limit=4096, data_page_size=70_000,
+        write_batch_size=8, row_group_size=180,
+    )
+
+
 def main():
     os.makedirs(GOOD, exist_ok=True)
     os.makedirs(BAD, exist_ok=True)
@@ -281,6 +307,7 @@ def main():
     # Dictionary falls back to PLAIN mid-chunk (tiny dictionary page limit).
     write(big, "dict_fallback", compression="none", dictionary_pagesize_limit=256, write_batch_size=16, data_page_size=1024)
     snappy_text()
+    synced_text()
     numeric = numeric_table()
     write(
         numeric, "delta", use_dictionary=False, compression="none",

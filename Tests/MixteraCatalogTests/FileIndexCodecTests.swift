@@ -58,6 +58,24 @@ import Testing
         x.textBytes = Array(repeating: 0, count: 100)
         x.tokens = (0..<100).map { Int64($0) * 1_000_000_007 }
         try roundTrip(x, "extremes")
+        // Parquet sync points (flag bit 1; version 2 only): rows and file offsets may step back between row groups.
+        var pq = index(300, seed: 5)
+        pq.locatorKind = .parquetRows
+        pq.parquetSync = [
+            ParquetSync(row: 0, offset: 4_000, value: 9), ParquetSync(row: 57, offset: 70_000, value: 65_600),
+            ParquetSync(row: 150, offset: 2_000, value: 0), ParquetSync(row: 151, offset: 1 << 40, value: 1 << 30),
+        ]
+        #expect(try FileIndexCodec.decode(FileIndexCodec.encode(pq), path: "p") == pq)
+        // Without sync points the blob is what it was before they existed: flag bit 1 clear, no section.
+        var plain = pq
+        plain.parquetSync = []
+        let a = FileIndexCodec.encode(plain)
+        let b = FileIndexCodec.encode(pq)
+        #expect(b.starts(with: a.prefix(3)) && a.count < b.count)
+        #expect(try FileIndexCodec.decode(a, path: "p").parquetSync.isEmpty)
+        #expect(throws: CatalogError.self, "a cut sync section is corrupt") {
+            try FileIndexCodec.decode(Array(b.dropLast()), path: "p")
+        }
         x.locatorKind = .tarMembers
         x.byteOffsets = (0..<100).map { Int64($0) * 1536 + 512 }
         try roundTrip(x, "tar members")

@@ -28,6 +28,16 @@ import Testing
         var unprefetched = ParquetReplayCache(sparse: true, prefetch: false)
         // A small budget: pages and indexes are evicted and read again.
         var whole = ParquetReplayCache(budget: 4096, sparse: false)
+        // Pages read from the sync points a scan records; and from sync points that do not match the bytes (each
+        // prefix offset one off), which the cache notices and indexes those pages instead.
+        var points: [ParquetSyncPoint] = []
+        for g in file.rowGroups.indices where file.rowGroups[g].rowCount > 0 {
+            _ = try file.byteArrayRowLengths(column, rowGroup: g, syncPoints: &points)
+        }
+        var synced = ParquetReplayCache(sparse: true, syncPoints: [points])
+        var misaligned = ParquetReplayCache(
+            sparse: true, syncPoints: [points.map { ParquetSyncPoint(row: $0.row, offset: $0.offset, value: $0.value + 1) }])
+        var runs: [(Int64, Int)] = []
         for run in [1, 2, 3, 7] {
             var first: Int64 = 0
             while first < rows {
@@ -58,8 +68,30 @@ import Testing
                 #expect(a == d, "\(name) rows \(first)+\(count): forEachSample vs samples")
                 #expect(a == b, "\(name) rows \(first)+\(count): sparse vs whole pages")
                 #expect(a == c, "\(name) rows \(first)+\(count): sparse vs general reader")
+                let g = try synced.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+                #expect(a == g, "\(name) rows \(first)+\(count): synced vs sparse")
+                var h: [[UInt8]] = []
+                try misaligned.forEachSample(file: 0, path: path, textField: "text", firstRow: first, count: count) {
+                    h.append($0)
+                }
+                #expect(a == h, "\(name) rows \(first)+\(count): misaligned sync points vs sparse")
+                runs.append((first, count))
                 first += Int64(count)
             }
+        }
+        if name == "synced_text.parquet" {
+            #expect(synced.syncedReads > 0 && synced.syncMismatches == 0)
+            #expect(misaligned.syncMismatches > 0)
+        }
+        // Synced reads in reverse: the window's cursor is behind the rows, so reads restart or jump.
+        var reverse = ParquetReplayCache(sparse: true, syncPoints: [points])
+        for (first, count) in runs.reversed() {
+            var got: [[UInt8]] = []
+            try reverse.forEachSample(file: 0, path: path, textField: "text", firstRow: first, count: count) {
+                got.append($0)
+            }
+            let want = try whole.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+            #expect(got == want, "\(name) rows \(first)+\(count): synced in reverse vs whole pages")
         }
     }
 }
@@ -96,5 +128,41 @@ import Testing
         prefetcher.submit(PageKey(file: 3, rowGroup: 0, page: 0), step: 10, current: 8) { _ in nil }
         #expect(prefetcher.take(PageKey(file: 2, rowGroup: 0, page: 0)) == nil)
         #expect(prefetcher.pendingCount == 1)
+    }
+}
+
+/// The step reader returns each step's samples as a cache on this thread reads them, and stops a step at the entry
+/// that fails, keeping the samples before it.
+@Suite struct ParquetStepReaderTests {
+    @Test func readsStepsAndStopsAtAFailingEntry() throws {
+        let path = TestSupport.fixture("parquet/synced_text.parquet")
+        let file = try ParquetFile(path: path, mode: .map)
+        var points: [ParquetSyncPoint] = []
+        for g in file.rowGroups.indices {
+            _ = try file.byteArrayRowLengths(try file.column("text"), rowGroup: g, syncPoints: &points)
+        }
+        let reader = ParquetStepReader(syncPoints: [points])
+        func job(_ first: Int64, _ count: Int) -> ParquetStepReader.Job {
+            ParquetStepReader.Job(file: 0, path: path, textField: "text", firstRow: first, count: count)
+        }
+        reader.submit(step: 0, [job(0, 5), job(200, 3)])
+        reader.submit(step: 1, [job(5, 2), job(file.rowCount, 2), job(0, 1)])
+        #expect(reader.isSubmitted(0) && reader.isSubmitted(1) && !reader.isSubmitted(2))
+        var direct = ParquetReplayCache(sparse: false)
+        let s0 = try #require(reader.take(step: 0))
+        #expect(s0.error == nil)
+        for (p, (first, count)) in [(Int64(0), 5), (200, 3)].enumerated() {
+            let (range, failed) = s0.samples(entry: p)
+            #expect(!failed && range.count == count)
+            let want = try direct.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+            #expect(range.map { Array(s0.json($0)) } == want)
+        }
+        let s1 = try #require(reader.take(step: 1))
+        #expect(s1.samples(entry: 0).0.count == 2 && !s1.samples(entry: 0).failed)
+        let (bad, failed) = s1.samples(entry: 1)
+        #expect(bad.isEmpty && failed)
+        #expect(s1.error?.kind == "corrupt")
+        #expect(s1.samples(entry: 2).0.isEmpty && !s1.samples(entry: 2).failed, "entries after the failure are not read")
+        #expect(reader.take(step: 1) == nil && reader.take(step: 2) == nil)
     }
 }

@@ -179,6 +179,32 @@ import Testing
         #expect(try ManifestHeader.decode(bytes, path: "h.json") == Self.header)
     }
 
+    /// A Parquet file's sync points round-trip as `parquet_sync` triples; malformed ones are a bad header.
+    @Test func parquetSyncPointsRoundTripAndAreChecked() throws {
+        var h = Self.header
+        h.datasets.append(ManifestDataset(name: "pq", root: "/data/pq", format: "parquet", textField: "text"))
+        h.files.append(
+            ManifestFile(
+                dataset: 1, path: "p.parquet", format: "parquet", compression: "none", byteCount: 900_000,
+                mtimeNanoseconds: 5, fingerprint: "pqf:0123456789abcdef", sampleCount: 700,
+                parquetSync: [
+                    ParquetSyncRef(row: 0, offset: 120, value: 6), ParquetSyncRef(row: 41, offset: 30_500, value: 65_601),
+                ]))
+        let text = String(decoding: h.encoded(), as: UTF8.self)
+        #expect(text.contains("\"parquet_sync\": [\n"))
+        #expect(try ManifestHeader.decode(h.encoded(), path: "h.json") == h)
+        for bad in ["[0, 120]", "[0, -1, 6]", "[\"0\", 120, 6]"] {
+            let edited = text.replacingOccurrences(
+                of: #"\[\s*0,\s*120,\s*6\s*\]"#, with: bad, options: .regularExpression)
+            #expect(edited != text)
+            #expect {
+                try ManifestHeader.decode(Array(edited.utf8), path: "h.json")
+            } throws: { e in
+                (e as! ManifestError).kind == "bad-header" && "\(e)".contains("parquet_sync")
+            }
+        }
+    }
+
     @Test func rejectsAnUnknownMajorVersion() {
         var text = String(decoding: Self.header.encoded(), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"1.0\"", with: "\"2.0\"")

@@ -131,7 +131,8 @@ public enum Build {
                         frames: index.frames.count > 1
                             ? index.frames.map {
                                 ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset)
-                            } : []))
+                            } : [],
+                        parquetSync: index.parquetSync.map { ParquetSyncRef(row: $0.row, offset: $0.offset, value: $0.value) }))
                 let units: [Int64]?
                 switch spec.mixture.unit {
                 case .samples: units = nil
@@ -265,7 +266,7 @@ public enum Build {
         }
         if let writer = manifestWriter, let wr = writeRanks {
             do {
-                let header = ManifestHeader(
+                var header = ManifestHeader(
                     toolVersion: mixteraVersion, specPath: PathUtil.baseName(spec.path), specText: spec.text, seed: spec.seed,
                     catalogFingerprint: catalogFingerprint, globalBatch: spec.training.globalBatch,
                     dataParallel: d, steps: stepsDone,
@@ -278,6 +279,8 @@ public enum Build {
                             ManifestComponent(
                                 name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
                         }, mixtureLog: log, continuedFrom: continuation?.provenance)
+                // Minor version 1 adds `parquet_sync` (ignorable: a 1.0 reader reads the same samples without it).
+                if files.contains(where: { !$0.parquetSync.isEmpty }) { header.formatVersion = "1.1" }
                 let headerBytes = header.encoded()
                 let headerHash = XXH3.hash(headerBytes)
                 options.progress?("writing \(wr.count) rank files")

@@ -111,7 +111,8 @@ public enum Ingest {
                     let index = FileIndex(
                         sampleCount: result.sampleCount, sampleKeys: result.sampleKeys, locatorKind: result.locatorKind,
                         byteOffsets: result.byteOffsets, byteLengths: result.byteLengths, textBytes: result.textBytes,
-                        tokens: result.tokens, numericColumns: result.numericColumns, frames: result.frames)
+                        tokens: result.tokens, numericColumns: result.numericColumns, frames: result.frames,
+                        parquetSync: result.parquetSync)
                     try catalog.storeFile(file, localKeys: result.keyTable, index: index)
                     dr.scanned += 1
                     dr.samples += Int64(result.sampleCount)

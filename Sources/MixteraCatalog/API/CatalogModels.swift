@@ -82,10 +82,13 @@ public struct FileIndex: Sendable, Equatable {
     public var tokens: [Int64]?
     public var numericColumns: [NumericColumn]
     public var frames: [ZstdFrame]
+    /// Parquet: where replay can start decoding the text column's pages (empty for other formats).
+    public var parquetSync: [ParquetSync]
 
     public init(
         sampleCount: Int, sampleKeys: [UInt32], locatorKind: LocatorKind, byteOffsets: [Int64], byteLengths: [Int64],
-        textBytes: [Int64], tokens: [Int64]?, numericColumns: [NumericColumn], frames: [ZstdFrame]
+        textBytes: [Int64], tokens: [Int64]?, numericColumns: [NumericColumn], frames: [ZstdFrame],
+        parquetSync: [ParquetSync] = []
     ) {
         self.sampleCount = sampleCount
         self.sampleKeys = sampleKeys
@@ -96,6 +99,7 @@ public struct FileIndex: Sendable, Equatable {
         self.tokens = tokens
         self.numericColumns = numericColumns
         self.frames = frames
+        self.parquetSync = parquetSync
     }
 }
 

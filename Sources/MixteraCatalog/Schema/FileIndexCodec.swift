@@ -8,7 +8,7 @@ import MixteraSpec
 /// smallest), so zstd's Huffman stage sees one homogeneous distribution per plane:
 ///
 /// ```
-/// u8 version (2) · varint sampleCount · u8 locatorKind · u8 flags (bit0 tokens)
+/// u8 version (2) · varint sampleCount · u8 locatorKind · u8 flags (bit0 tokens, bit1 Parquet sync points)
 /// keys     varint m · m × varint catalog key id (first-seen order) · int column: local key index
 /// lengths  int column: record byte length
 /// gaps     int column: offset[i] − (offset[i−1] + length[i−1])
@@ -17,6 +17,7 @@ import MixteraSpec
 /// numerics varint columnCount; per column: u8 type (0 int, 1 float), u8 hasNulls, [plane: null bitmap],
 ///          int column (int) or 8 planes of the IEEE-754 bits, least significant first (float)
 /// frames   varint count; (varint Δcompressed offset, varint Δdecompressed offset) per zstd frame
+/// sync     (flag bit1) varint count; (zigzag Δrow, zigzag Δfile offset, varint value offset) per Parquet sync point
 ///
 /// int column: u8 mode · 0 constant: zigzag varint value
 ///                     · 1 frame of reference: zigzag varint min, u8 width w, w planes of (v − min), LSB first
@@ -38,7 +39,7 @@ enum FileIndexCodec {
         w.writeUInt8(version)
         w.writeVarint(n)
         w.writeUInt8(x.locatorKind.rawValue)
-        w.writeUInt8(x.tokens != nil ? 1 : 0)
+        w.writeUInt8((x.tokens != nil ? 1 : 0) | (x.parquetSync.isEmpty ? 0 : 2))
         // Keys: a local table in first-seen order, then per-sample local indexes.
         var local: [UInt32: Int64] = [:]
         var table: [UInt32] = []
@@ -96,6 +97,18 @@ enum FileIndexCodec {
             w.writeVarint(UInt64(f.decompressedOffset - pd))
             pc = f.compressedOffset
             pd = f.decompressedOffset
+        }
+        if !x.parquetSync.isEmpty {
+            w.writeVarint(x.parquetSync.count)
+            var pr: Int64 = 0
+            var po: Int64 = 0
+            for p in x.parquetSync {
+                w.writeSignedVarint(p.row &- pr)
+                w.writeSignedVarint(p.offset &- po)
+                w.writeVarint(UInt64(max(0, p.value)))
+                pr = p.row
+                po = p.offset
+            }
         }
         return w.bytes
     }
@@ -351,9 +364,26 @@ enum FileIndexCodec {
             }
         }
         let frames = try readFrames(&r, limit: raw.count)
+        let sync = flags & 2 != 0 ? try readSync(&r, limit: raw.count) : []
         return FileIndex(
             sampleCount: n, sampleKeys: keys, locatorKind: locator, byteOffsets: offsets, byteLengths: lengths,
-            textBytes: text, tokens: tokens, numericColumns: columns, frames: frames)
+            textBytes: text, tokens: tokens, numericColumns: columns, frames: frames, parquetSync: sync)
+    }
+
+    /// The Parquet sync point section: a varint count, then (zigzag Δrow, zigzag Δoffset, varint value) each.
+    private static func readSync(_ r: inout ByteReader, limit: Int) throws(ByteReaderError) -> [ParquetSync] {
+        let count = Int(try r.readVarint())
+        guard count <= limit else { throw .truncated(offset: r.offset) }
+        var points: [ParquetSync] = []
+        points.reserveCapacity(count)
+        var row: Int64 = 0
+        var offset: Int64 = 0
+        for _ in 0..<count {
+            row &+= try r.readSignedVarint()
+            offset &+= try r.readSignedVarint()
+            points.append(ParquetSync(row: row, offset: offset, value: Int64(truncatingIfNeeded: try r.readVarint())))
+        }
+        return points
     }
 
     // MARK: Version 1
@@ -364,7 +394,7 @@ enum FileIndexCodec {
         w.writeUInt8(1)
         w.writeVarint(x.sampleCount)
         w.writeUInt8(x.locatorKind.rawValue)
-        w.writeUInt8(x.tokens != nil ? 1 : 0)
+        w.writeUInt8((x.tokens != nil ? 1 : 0) | (x.parquetSync.isEmpty ? 0 : 2))
         var i = 0
         while i < x.sampleCount {
             let k = x.sampleKeys[i]

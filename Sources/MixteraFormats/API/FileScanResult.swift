@@ -23,6 +23,8 @@ public struct FileScanResult: Sendable {
     public var tokens: [Int64]?
     /// zstd frames: (compressed offset, decompressed offset) of each frame start.
     public var frames: [ZstdFrame] = []
+    /// Parquet: sync points of the text column's pages, in row order.
+    public var parquetSync: [ParquetSync] = []
     /// Records skipped under `on_error: skip`, and the first problems (at most 20).
     /// XXH3-64 of the file's bytes when the scan could compute it while reading (plain and zstd files).
     public var fingerprint: UInt64?

@@ -132,6 +132,8 @@ public struct ParquetScanner {
         var acc = ScanAccumulator(schema: schema, locatorKind: .parquetRows, hasTokens: dataset.tokens != nil)
         var catValues = [PropertyValue](repeating: .null, count: schema.categorical.count)
         var numValues = [PropertyValue](repeating: .null, count: schema.numeric.count)
+        // Where replay can start decoding the text column's pages, collected while their lengths are read.
+        var syncPoints: [ParquetSyncPoint] = []
         for g in file.rowGroups where g.rowCount > 0 {
             let rows = g.firstRowIndex..<(g.firstRowIndex + g.rowCount)
             var columns = [ColumnRows](repeating: .values([]), count: projected.count)
@@ -159,7 +161,9 @@ public struct ParquetScanner {
             var textLengths: [Int32] = []
             if let textColumn, ParquetFile.isFlatByteArray(textColumn) {
                 // Lengths straight from the pages' length prefixes or dictionary indices.
-                do { textLengths = try file.byteArrayRowLengths(textColumn, rowGroup: g.index) } catch {
+                do {
+                    textLengths = try file.byteArrayRowLengths(textColumn, rowGroup: g.index, syncPoints: &syncPoints)
+                } catch {
                     throw Self.formatError(error)
                 }
             } else if let textColumn {
@@ -257,6 +261,7 @@ public struct ParquetScanner {
             }
         }
         var result = acc.finish()
+        result.parquetSync = syncPoints.map { ParquetSync(row: $0.row, offset: $0.offset, value: $0.value) }
         do { result.fingerprint = try file.fingerprint() } catch { throw Self.formatError(error) }
         result.fingerprintPrefix = ParquetFooterFingerprint.prefix
         return result

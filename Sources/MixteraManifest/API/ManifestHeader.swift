@@ -17,10 +17,12 @@ public struct ManifestFile: Sendable, Equatable {
     public var sampleCount: Int64
     /// zstd frame starts (compressed offset, decompressed offset), for files with more than one frame.
     public var frames: [ZstdFrameRef]
+    /// Parquet: where a reader can start decoding the text column's pages (§4.1), in row order.
+    public var parquetSync: [ParquetSyncRef]
 
     public init(
         dataset: Int, path: String, format: String, compression: String, byteCount: Int64, mtimeNanoseconds: Int64,
-        fingerprint: String, sampleCount: Int64, frames: [ZstdFrameRef] = []
+        fingerprint: String, sampleCount: Int64, frames: [ZstdFrameRef] = [], parquetSync: [ParquetSyncRef] = []
     ) {
         self.dataset = dataset
         self.path = path
@@ -31,6 +33,20 @@ public struct ManifestFile: Sendable, Equatable {
         self.fingerprint = fingerprint
         self.sampleCount = sampleCount
         self.frames = frames
+        self.parquetSync = parquetSync
+    }
+}
+
+/// A Parquet sync point (docs/manifest-format.md §4.1): a row, the file offset of the snappy fragment its length
+/// prefix lies in, and the prefix's offset in the decompressed page.
+public struct ParquetSyncRef: Sendable, Equatable {
+    public var row: Int64
+    public var offset: Int64
+    public var value: Int64
+    public init(row: Int64, offset: Int64, value: Int64) {
+        self.row = row
+        self.offset = offset
+        self.value = value
     }
 }
 
@@ -172,6 +188,13 @@ public struct ManifestHeader: Sendable, Equatable {
                                     .array(f.frames.map { .array([.int($0.compressedOffset), .int($0.decompressedOffset)]) })
                                 ))
                         }
+                        if !f.parquetSync.isEmpty {
+                            kv.append(
+                                (
+                                    "parquet_sync",
+                                    .array(f.parquetSync.map { .array([.int($0.row), .int($0.offset), .int($0.value)]) })
+                                ))
+                        }
                         return .object(kv)
                     })
             ),
@@ -270,6 +293,15 @@ public struct ManifestHeader: Sendable, Equatable {
                 }
                 frames.append(ZstdFrameRef(compressedOffset: c, decompressedOffset: d))
             }
+            var sync: [ParquetSyncRef] = []
+            for p in f["parquet_sync"]?.arrayValue ?? [] {
+                guard let a = p.arrayValue, a.count == 3, let r = a[0].intValue, let o = a[1].intValue,
+                    let v = a[2].intValue, r >= 0, o >= 0, v >= 0, r >= (sync.last?.row ?? 0)
+                else {
+                    throw ManifestError("bad-header", "files[\(i)].parquet_sync is malformed", at: loc)
+                }
+                sync.append(ParquetSyncRef(row: r, offset: o, value: v))
+            }
             let filePath = try need(f["path"]?.stringValue, "files[\(i)].path")
             guard isSafeRelativePath(filePath) else {
                 throw ManifestError(
@@ -285,7 +317,8 @@ public struct ManifestHeader: Sendable, Equatable {
                     byteCount: try need(f["size"]?.intValue, "files[\(i)].size"),
                     mtimeNanoseconds: try need(f["mtime_ns"]?.intValue, "files[\(i)].mtime_ns"),
                     fingerprint: try need(f["fingerprint"]?.stringValue, "files[\(i)].fingerprint"),
-                    sampleCount: try need(f["samples"]?.intValue, "files[\(i)].samples"), frames: frames))
+                    sampleCount: try need(f["samples"]?.intValue, "files[\(i)].samples"), frames: frames,
+                    parquetSync: sync))
         }
         var components: [ManifestComponent] = []
         for c in try need(json["components"]?.arrayValue, "components") {

@@ -238,6 +238,22 @@ public final class ParquetFile: Sendable {
         return lengths
     }
 
+    /// ``byteArrayRowLengths(_:rowGroup:)``, also appending to `syncPoints` the sync points of the column's snappy
+    /// PLAIN pages that keep to 64 KiB fragments and hold no nulls (``ParquetSyncPoint``), in row order.
+    public func byteArrayRowLengths(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, syncPoints: inout [ParquetSyncPoint]
+    ) throws(ParquetError) -> [Int32] {
+        try requireFlatByteArray(column)
+        precondition(rowGroups.indices.contains(rowGroup), "row group \(rowGroup) out of range")
+        var lengths: [Int32] = []
+        lengths.reserveCapacity(Int(rowGroups[rowGroup].rowCount))
+        var scratch = ByteArrayPageScratch()
+        scratch.syncPoints = []
+        try chunkReader(column, rowGroup: rowGroup).byteArrayLengths(into: &lengths, scratch: &scratch)
+        syncPoints.append(contentsOf: scratch.syncPoints ?? [])
+        return lengths
+    }
+
     /// Every data page of the flat BYTE_ARRAY `column` in `rowGroup`, decoded to spans, in row order, with the
     /// chunk's dictionary (empty when none). Dictionary-encoded pages carry per-row dictionary indices, so callers
     /// can convert each distinct value once.
@@ -287,6 +303,41 @@ public final class ParquetFile: Sendable {
         }
         return try chunkReader(column, rowGroup: rowGroup).sparseByteArrayPage(
             page, locations: locations, elementBuffers: scratch.elementBuffers)
+    }
+
+    /// Data page `page` of the flat BYTE_ARRAY `column` in `rowGroup` for synced reads from `syncPoints` (the
+    /// file's, sorted by row; see ``ParquetSyncPoint``); nil when the page is not snappy PLAIN, no sync point lies
+    /// in it, or they do not fit it (read it with ``sparseByteArrayPage(_:rowGroup:page:scratch:)`` then). Only the
+    /// page header is read (and the body when it carries a crc).
+    public func syncedByteArrayPage(
+        _ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, syncPoints: ArraySlice<ParquetSyncPoint>
+    ) throws(ParquetError) -> ParquetSyncedPage? {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            return nil
+        }
+        return try chunkReader(column, rowGroup: rowGroup).syncedByteArrayPage(
+            page, locations: locations, points: syncPoints)
+    }
+
+    /// Reads rows `rows` (page-relative) of `page` from its sync points, decoding into `window`, and calls `body`
+    /// with each row's page-relative index and value bytes, in row order (valid only during the call). False when
+    /// the page's bytes do not decode as its sync points say; rows already passed to `body` must then be
+    /// discarded, and the page read with ``sparseByteArrayPage(_:rowGroup:page:scratch:)``, which reports damage.
+    public func withSyncedRows(
+        _ page: ParquetSyncedPage, rows: Range<Int>, window: ParquetSparseWindow,
+        _ body: (Int, UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= page.rowCount, "rows out of the page")
+        guard !rows.isEmpty else { return true }
+        guard let bytes = mapping?.bytes, page.bodyOffset >= 4, footerOffset <= bytes.count,
+            page.bodyCount <= footerOffset - page.bodyOffset
+        else { return false }
+        let start = Int(page.bodyOffset)
+        defer { releaseSparse() }
+        return window.synced(
+            UnsafeRawBufferPointer(rebasing: bytes[start..<start + page.bodyCount]), path: path, page: page, rows: rows,
+            body)
     }
 
     /// The dictionary page of the flat BYTE_ARRAY `column` in `rowGroup`, indexed for sparse reads (value `i`

@@ -61,6 +61,12 @@ struct ByteArrayPageScratch {
     /// Element arrays of the sparse snappy reader, and the level bytes it materialises.
     var sparse = SnappyElementBuffers()
     var levelBytes: [UInt8] = []
+    /// When non-nil, snappy PLAIN pages walked for their lengths append their sync points here; `pageFirstRow` and
+    /// `pageBodyOffset` locate the page being decoded.
+    var syncPoints: [ParquetSyncPoint]?
+    var pageFirstRow: Int64 = 0
+    var pageBodyOffset: Int64 = 0
+    var pageStarts: [Int32]? = []
 }
 
 /// Where the spans of a decoded page point.
@@ -230,7 +236,18 @@ extension ColumnChunkReader {
         if !keep && codec == .snappy && ParquetEncoding(rawValue: header.encoding) == .plain
             && PageType(rawValue: header.type) == .dataPage && (maxDef == 0 || header.definitionLevelEncoding == 3)
         {
-            try sparsePlainLengths(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths)
+            if scratch.syncPoints != nil {
+                var pageStarts = scratch.pageStarts
+                pageStarts?.removeAll(keepingCapacity: true)
+                let rd = try sparsePlainWalk(
+                    body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &pageStarts)
+                Self.appendSyncPoints(
+                    &scratch.syncPoints!, reader: rd, starts: pageStarts ?? [], firstRow: scratch.pageFirstRow,
+                    bodyOffset: scratch.pageBodyOffset)
+                scratch.pageStarts = pageStarts
+            } else {
+                try sparsePlainLengths(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths)
+            }
             return (.decompressed(count: 0), n)
         }
         starts.reserveCapacity(starts.count + n)
@@ -513,6 +530,8 @@ extension ColumnChunkReader {
                         starts.removeAll(keepingCapacity: true)
                         let pageFirst = lengths.count
                         scratch.rowIndices.removeAll(keepingCapacity: true)
+                        scratch.pageFirstRow = rowGroup.firstRowIndex + Int64(rows)
+                        scratch.pageBodyOffset = chunk.startOffset + Int64(bodyStart)
                         let (base, n) = try decodeByteArrayDataPage(
                             body, header: header, codec: codec, dictionary: dictionary, keep: keep, scratch: &scratch,
                             starts: &starts, lengths: &lengths)

@@ -86,11 +86,17 @@ public final class ParquetSparseWindow {
     /// What `bytes` holds after a fragment decode, so that the next read of the same page continues it: the page
     /// (file path and body offset), the output position `bytes` starts at, how far it is decoded, and the input
     /// offset to continue from. `body` is -1 when the window holds nothing reusable.
-    private var decodedPath = ""
-    private var decodedBody: Int64 = -1
-    private var decodedBase = 0
-    private var decodedEnd = 0
-    private var decodedIn = 0
+    var decodedPath = ""
+    var decodedBody: Int64 = -1
+    var decodedBase = 0
+    var decodedEnd = 0
+    var decodedIn = 0
+    /// Synced reads (`synced`): the page-relative row whose length prefix is at output position `cursorOffset`,
+    /// where the last read of the page stopped; -1 when unknown.
+    var cursorRow = -1
+    var cursorOffset = 0
+    /// Where each row of a synced read starts in the decompressed page (reused).
+    var syncedValues: [Int] = []
     /// The snappy element storage pages are walked into (warm from page to page; each index copies its part).
     let elementBuffers = SnappyElementBuffers()
 
@@ -102,6 +108,7 @@ public final class ParquetSparseWindow {
     /// Grows the buffer to at least `n` bytes (its contents are not kept).
     func reserve(_ n: Int) {
         decodedBody = -1
+        cursorRow = -1
         guard n > capacity else { return }
         bytes.deallocate()
         capacity = max(n, capacity * 2)
@@ -133,6 +140,7 @@ public final class ParquetSparseWindow {
             && decodedPath == path
         if !reuse {
             guard f < fragmentStarts.count else { return nil }
+            cursorRow = -1
             decodedPath = path
             decodedBody = bodyOffset
             decodedBase = fragmentStart
@@ -147,6 +155,7 @@ public final class ParquetSparseWindow {
                     limit: outLength - decodedBase, window: self)
             else {
                 decodedBody = -1
+                cursorRow = -1
                 return nil
             }
             decodedEnd = decodedBase + o

@@ -39,17 +39,43 @@ struct ParquetReplayCache {
         let file: ParquetFile
         let column: ParquetColumnDescriptor
         let rowGroup: Int
-        let page: ParquetSparseByteArrayPage
+        let page: Page
+        enum Page {
+            case sparse(ParquetSparseByteArrayPage)
+            case synced(ParquetSyncedPage)
+        }
+        var firstRow: Int64 {
+            switch page {
+            case .sparse(let p): p.firstRow
+            case .synced(let p): p.firstRow
+            }
+        }
+        var rowCount: Int {
+            switch page {
+            case .sparse(let p): p.rowCount
+            case .synced(let p): p.rowCount
+            }
+        }
     }
+    /// Per file of the manifest: its sync points (docs/manifest-format.md §4.1), in row order; empty when it has
+    /// none. Pages they cover are read from them, without indexing.
+    private let syncPoints: [[ParquetSyncPoint]]
+    /// Runs read from sync points, and pages whose bytes did not match theirs (for tests).
+    private(set) var syncedReads = 0
+    private(set) var syncMismatches = 0
     /// The JSON buffer `forEachSample` reuses.
     private var json: [UInt8] = []
 
     /// Indexes the next step's pages on a second thread (`prefetch`), when sparse reads are on.
     private let prefetcher: ParquetPrefetcher?
 
-    init(budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true, prefetch: Bool = true) {
+    init(
+        budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true, prefetch: Bool = true,
+        syncPoints: [[ParquetSyncPoint]] = []
+    ) {
         pages = PageCache(budget: budget)
         self.sparse = sparse
+        self.syncPoints = sparse ? syncPoints : []
         prefetcher = sparse && prefetch ? ParquetPrefetcher() : nil
     }
 
@@ -60,26 +86,43 @@ struct ParquetReplayCache {
         file i: Int, path: String, textField: String?, firstRow: Int64, count: Int,
         _ body: ([UInt8]) throws(ReplayError) -> Void
     ) throws(ReplayError) {
-        if let h = hot, h.fileIndex == i, firstRow >= h.page.firstRow,
-            firstRow + Int64(count) <= h.page.firstRow + Int64(h.page.rowCount), count > 0
+        if let h = hot, h.fileIndex == i, firstRow >= h.firstRow, firstRow + Int64(count) <= h.firstRow + Int64(h.rowCount),
+            count > 0
         {
-            let lo = Int(firstRow - h.page.firstRow)
+            let lo = Int(firstRow - h.firstRow)
             var json = self.json
             self.json = []
             defer { self.json = json }
             var failure: ReplayError?
-            do {
-                try h.file.withSparseRows(
-                    h.column, rowGroup: h.rowGroup, page: h.page, rows: lo..<lo + count, window: window
-                ) { _, text in
+            switch h.page {
+            case .sparse(let page):
+                do {
+                    try h.file.withSparseRows(
+                        h.column, rowGroup: h.rowGroup, page: page, rows: lo..<lo + count, window: window
+                    ) { _, text in
+                        guard failure == nil else { return }
+                        json.removeAll(keepingCapacity: true)
+                        Self.appendJSON(text, to: &json)
+                        do throws(ReplayError) { try body(json) } catch { failure = error }
+                    }
+                } catch { throw ReplayError(error) }
+                if let failure { throw failure }
+                return
+            case .synced(let page):
+                let read = h.file.withSyncedRows(page, rows: lo..<lo + count, window: window) { _, text in
                     guard failure == nil else { return }
                     json.removeAll(keepingCapacity: true)
                     Self.appendJSON(text, to: &json)
                     do throws(ReplayError) { try body(json) } catch { failure = error }
                 }
-            } catch { throw ReplayError(error) }
-            if let failure { throw failure }
-            return
+                if let failure { throw failure }
+                if read {
+                    syncedReads += 1
+                    return
+                }
+                // The page does not decode as its sync points say: index it (below), which reports any damage.
+                hot = nil
+            }
         }
         for sample in try samples(file: i, path: path, textField: textField, firstRow: firstRow, count: count) {
             try body(sample)
@@ -123,8 +166,31 @@ struct ParquetReplayCache {
                         out.append(Self.json(text))
                     }
                 } catch { throw ReplayError(error) }
-                hot = HotPage(fileIndex: i, file: file, column: column, rowGroup: g.index, page: page)
+                hot = HotPage(fileIndex: i, file: file, column: column, rowGroup: g.index, page: .sparse(page))
                 row = stop
+            case .synced(let page):
+                let stop = min(end, page.firstRow + Int64(page.rowCount))
+                let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
+                if file.withSyncedRows(page, rows: rows, window: window, { _, text in out.append(Self.json(text)) }) {
+                    syncedReads += 1
+                    hot = HotPage(fileIndex: i, file: file, column: column, rowGroup: g.index, page: .synced(page))
+                    row = stop
+                } else {
+                    // Not as the sync points say: index the page instead (the next turn reads it), which reports any
+                    // damage with its location.
+                    syncMismatches += 1
+                    let key = PageKey(file: i, rowGroup: g.index, page: lo)
+                    let indexed: ParquetSparseByteArrayPage?
+                    do { indexed = try file.sparseByteArrayPage(column, rowGroup: g.index, page: lo, scratch: window) } catch {
+                        throw ReplayError(error)
+                    }
+                    guard let indexed else {
+                        throw ReplayError(
+                            "corrupt", "page \(lo) of row group \(g.index) does not decode as the manifest's parquet_sync says",
+                            at: DataLocation(path: path, rowGroup: g.index))
+                    }
+                    pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                }
             case .dictionaryRows(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
                 let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
@@ -183,6 +249,30 @@ struct ParquetReplayCache {
         return starts
     }
 
+    /// The sync points of file `i` from page `k`'s first row on, when one is at that row (the scan records one
+    /// there for every page it could); nil otherwise.
+    private func syncSlice(file i: Int, column: ParquetColumnDescriptor, _ file: ParquetFile, rowGroup: Int, page k: Int)
+        -> ArraySlice<ParquetSyncPoint>?
+    {
+        guard i < syncPoints.count, !syncPoints[i].isEmpty,
+            let starts = pageStarts[PageKey(file: i, rowGroup: rowGroup, page: -1)] ?? nil, k < starts.count
+        else { return nil }
+        let points = syncPoints[i]
+        let first = starts[k]
+        var lo = 0
+        var hi = points.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if points[mid].row < first { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < points.count, points[lo].row == first else { return nil }
+        let g = file.rowGroups[rowGroup]
+        let end = k + 1 < starts.count ? starts[k + 1] : g.firstRowIndex + g.rowCount
+        var stop = lo
+        while stop < points.count && points[stop].row < end { stop += 1 }
+        return points[lo..<stop]
+    }
+
     private static func rowGroup(_ file: ParquetFile, holding row: Int64) -> ParquetRowGroupInfo? {
         file.rowGroups.first { $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount }
     }
@@ -214,7 +304,7 @@ struct ParquetReplayCache {
             guard let starts = pageStarts(file: i, file, column, rowGroup: g.index), !starts.isEmpty else { return }
             let k = Self.page(starts, holding: row)
             let key = PageKey(file: i, rowGroup: g.index, page: k)
-            if !pages.contains(key) {
+            if !pages.contains(key) && syncSlice(file: i, column: column, file, rowGroup: g.index, page: k) == nil {
                 prefetcher.submit(key, step: step, current: current) { window in
                     try? file.sparseByteArrayPage(column, rowGroup: g.index, page: k, scratch: window)
                 }
@@ -229,6 +319,16 @@ struct ParquetReplayCache {
         _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
     ) throws(ReplayError) -> PageCache.Entry {
         if let e = pages.get(key) { return e }
+        if let points = syncSlice(file: key.file, column: column, file, rowGroup: rowGroup, page: k) {
+            let synced: ParquetSyncedPage?
+            do { synced = try file.syncedByteArrayPage(column, rowGroup: rowGroup, page: k, syncPoints: points) } catch {
+                throw ReplayError(error)
+            }
+            if let synced {
+                pages.put(key, .synced(synced), bytes: synced.byteCount)
+                return .synced(synced)
+            }
+        }
         if let prefetched = prefetcher?.take(key) {
             pages.put(key, .sparse(prefetched), bytes: prefetched.byteCount)
             return .sparse(prefetched)
@@ -378,6 +478,7 @@ struct PageCache {
         case dictionary(ParquetByteArrayDictionary)
         case sparse(ParquetSparseByteArrayPage)
         case dictionaryRows(ParquetSparseDictionaryRows)
+        case synced(ParquetSyncedPage)
     }
 
     let budget: Int

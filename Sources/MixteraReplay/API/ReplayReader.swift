@@ -46,7 +46,9 @@ public final class ReplayReader {
     }
     /// The per-sample JSON buffer, reused when the caller keeps no reference to a sample's `json`.
     private var scratch: [UInt8] = []
-    private var parquet = ParquetReplayCache()
+    private var parquet = ParquetReplayCache(prefetch: false)
+    /// Per file: the manifest's Parquet sync points (docs/manifest-format.md §4.1).
+    private var parquetSyncPoints: [[ParquetSyncPoint]] = []
     private var tars = TarReplayCache()
 
     /// Opens `manifestPath` for `rank`, verifying the header and rank file checksums.
@@ -68,6 +70,10 @@ public final class ReplayReader {
         fileTextFields = h.files.map { h.datasets[$0.dataset].textField }
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
+        parquetSyncPoints = h.files.map { f in
+            f.parquetSync.map { ParquetSyncPoint(row: $0.row, offset: $0.offset, value: $0.value) }
+        }
+        parquet = ParquetReplayCache(prefetch: false, syncPoints: parquetSyncPoints)
         totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
         readers = Array(repeating: nil, count: manifest.header.files.count)
         verified = Array(repeating: false, count: manifest.header.files.count)
@@ -166,9 +172,13 @@ public final class ReplayReader {
     public func forEachSample(steps: [Int], _ body: (ReplaySample) throws(ReplayError) -> Void) throws(ReplayError) {
         replaySamples = steps.count * header.samplesPerRank
         let anyParquet = fileFormat.contains(.parquet)
-        // Parquet: the text pages of the next `lookahead` steps are indexed on a second thread while this step is
-        // read. Their entries are decoded ahead (a step that does not decode is left to report its error in turn).
-        let lookahead = anyParquet ? 8 : 0
+        // Parquet: the entries of the next `lookahead` steps are read on a second thread (`ParquetStepReader`) while
+        // this step is emitted (a single step is read on this thread).
+        let stepReader = anyParquet && steps.count > 1 ? ParquetStepReader(syncPoints: parquetSyncPoints) : nil
+        let lookahead = stepReader != nil ? 8 : 0
+        // Steps before `submitted` went to the step reader; a step whose entries it should not read (one that does
+        // not check out, which this thread then reports in turn) stops the submissions.
+        var submitted = stepReader != nil ? 0 : Int.max
         var upcoming: [Int: [ManifestEntry]] = [:]
         for (k, s) in steps.enumerated() {
             let entries: [ManifestEntry]
@@ -177,15 +187,18 @@ public final class ReplayReader {
             } else {
                 do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
             }
+            if let stepReader, submitted == k {
+                submitted = submitParquet(entries, step: k, to: stepReader) ? k + 1 : Int.max
+            }
             for j in (k + 1)..<min(steps.count, k + 1 + lookahead) where upcoming[j] == nil {
                 guard let next = try? rankFile.entries(step: steps[j]) else { break }
                 upcoming[j] = next
-                for e in next where e.file >= 0 && e.file < header.files.count && fileFormat[e.file] == .parquet {
-                    parquet.prefetch(
-                        file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file],
-                        firstRow: e.locator, count: e.count, step: j, current: k)
+                if let stepReader, submitted == j {
+                    submitted = submitParquet(next, step: j, to: stepReader) ? j + 1 : Int.max
                 }
             }
+            let produced = stepReader?.take(step: k)
+            var parquetEntry = 0
             var slot = 0
             for (k, e) in entries.enumerated() {
                 // Start loading the next JSONL entry's first bytes while this one is read.
@@ -224,6 +237,25 @@ public final class ReplayReader {
                     try readJSONL(e, step: s, slot: &slot, body)
                 case .parquet:
                     var row = e.row
+                    if let produced {
+                        let (samples, failed) = produced.samples(entry: parquetEntry)
+                        parquetEntry += 1
+                        var json = scratch
+                        scratch = []
+                        defer { scratch = json }
+                        for i in samples {
+                            json.removeAll(keepingCapacity: true)
+                            json.append(contentsOf: produced.json(i))
+                            try body(
+                                ReplaySample(
+                                    step: s, rank: rank, slot: slot, component: e.component, file: e.file, row: row,
+                                    json: json))
+                            slot += 1
+                            row += 1
+                        }
+                        if failed, let error = produced.error { throw error }
+                        continue
+                    }
                     try parquet.forEachSample(
                         file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file],
                         firstRow: e.locator, count: e.count
@@ -249,6 +281,24 @@ public final class ReplayReader {
                 }
             }
         }
+    }
+
+    /// Submits the Parquet entries of `entries` (step index `k` of the replay) to `stepReader`; false, submitting
+    /// nothing, when an entry would fail the checks this thread makes before reading (its file, rows or data file),
+    /// so that the error is reported when the step is reached.
+    private func submitParquet(_ entries: [ManifestEntry], step k: Int, to stepReader: ParquetStepReader) -> Bool {
+        var jobs: [ParquetStepReader.Job] = []
+        for e in entries where e.file >= 0 && e.file < header.files.count && fileFormat[e.file] == .parquet {
+            guard e.component < header.components.count, e.rowEnd <= fileSampleCount[e.file], !e.isSparse,
+                (try? verifyFile(e.file, mode: verify)) != nil
+            else { return false }
+            jobs.append(
+                ParquetStepReader.Job(
+                    file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file], firstRow: e.locator,
+                    count: e.count))
+        }
+        stepReader.submit(step: k, jobs)
+        return true
     }
 
     private func emit(
