@@ -131,8 +131,9 @@ import Testing
     }
 }
 
-/// The step reader returns each step's samples as a cache on this thread reads them, and stops a step at the entry
-/// that fails, keeping the samples before it.
+/// The step reader returns each step's samples as a cache on this thread reads them, whichever thread read the step
+/// (its queue, or the caller: a step not yet started, or a later one taken while waiting), and stops a step at the
+/// entry that fails, keeping the samples before it.
 @Suite struct ParquetStepReaderTests {
     @Test func readsStepsAndStopsAtAFailingEntry() throws {
         let path = TestSupport.fixture("parquet/synced_text.parquet")
@@ -141,28 +142,36 @@ import Testing
         for g in file.rowGroups.indices {
             _ = try file.byteArrayRowLengths(try file.column("text"), rowGroup: g, syncPoints: &points)
         }
-        let reader = ParquetStepReader(syncPoints: [points])
+        let store = ParquetReplayStore(budget: 1 << 20, syncPoints: [points], prefetcher: true)
+        let reader = ParquetStepReader(store: store)
+        var mine = ParquetReplayCache(store: store)
         func job(_ first: Int64, _ count: Int) -> ParquetStepReader.Job {
             ParquetStepReader.Job(file: 0, path: path, textField: "text", firstRow: first, count: count)
         }
-        reader.submit(step: 0, [job(0, 5), job(200, 3)])
-        reader.submit(step: 1, [job(5, 2), job(file.rowCount, 2), job(0, 1)])
-        #expect(reader.isSubmitted(0) && reader.isSubmitted(1) && !reader.isSubmitted(2))
-        var direct = ParquetReplayCache(sparse: false)
-        let s0 = try #require(reader.take(step: 0))
-        #expect(s0.error == nil)
-        for (p, (first, count)) in [(Int64(0), 5), (200, 3)].enumerated() {
-            let (range, failed) = s0.samples(entry: p)
-            #expect(!failed && range.count == count)
-            let want = try direct.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
-            #expect(range.map { Array(s0.json($0)) } == want)
+        // Twelve steps of three runs each, all over the file; step 7 has a run past its end.
+        var steps: [[(Int64, Int)]] = []
+        for k in 0..<12 {
+            steps.append([(Int64(k * 29 % 300), 5), (Int64(359 - k * 13), 1), (Int64(k * 7), 3)])
         }
-        let s1 = try #require(reader.take(step: 1))
-        #expect(s1.samples(entry: 0).0.count == 2 && !s1.samples(entry: 0).failed)
-        let (bad, failed) = s1.samples(entry: 1)
-        #expect(bad.isEmpty && failed)
-        #expect(s1.error?.kind == "corrupt")
-        #expect(s1.samples(entry: 2).0.isEmpty && !s1.samples(entry: 2).failed, "entries after the failure are not read")
-        #expect(reader.take(step: 1) == nil && reader.take(step: 2) == nil)
+        steps[7][1] = (file.rowCount, 2)
+        for (k, runs) in steps.enumerated() { reader.submit(step: k, runs.map { job($0.0, $0.1) }) }
+        #expect(reader.isSubmitted(0) && reader.isSubmitted(11) && !reader.isSubmitted(12))
+        var direct = ParquetReplayCache(sparse: false)
+        // The last step first (most likely not started yet: read here), then the others in order.
+        for k in [11] + Array(0..<11) {
+            let s = try #require(reader.take(step: k, stealingWith: &mine))
+            for (p, (first, count)) in steps[k].enumerated() {
+                let (range, failed) = s.samples(entry: p)
+                if k == 7 && p >= 1 {
+                    #expect(range.isEmpty && failed == (p == 1), "step 7 stops at its second entry")
+                    continue
+                }
+                #expect(!failed && range.count == count)
+                let want = try direct.samples(file: 0, path: path, textField: "text", firstRow: first, count: count)
+                #expect(range.map { Array(s.json($0)) } == want, "step \(k) entry \(p)")
+            }
+            #expect((s.error?.kind == "corrupt") == (k == 7))
+        }
+        #expect(reader.take(step: 3, stealingWith: &mine) == nil && reader.take(step: 12, stealingWith: &mine) == nil)
     }
 }

@@ -1,6 +1,7 @@
 import MixteraCore
 import MixteraFormats
 import MixteraParquet
+import Synchronization
 
 /// Parquet replay (docs/manifest-format.md §4.1): an entry's locator is the Parquet row index of its first
 /// sample; the entry covers rows `locator ..< locator + count`. The sample is the text column as a JSON string
@@ -17,15 +18,8 @@ struct ParquetReplayCache {
     /// Default memory budget of the page cache.
     static let defaultBudget = 256 << 20
 
-    private var files: [Int: ParquetFile] = [:]
-    /// Per opened file: its flat byte-array text column, nil when the text field is not one.
-    private var textColumns: [Int: ParquetColumnDescriptor?] = [:]
-    private var pages: PageCache
-    /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
-    private var pageStarts: [PageKey: [Int64]?] = [:]
-    /// Per (file, row group): the text column's dictionary page indexed for sparse reads (8 bytes per value), nil
-    /// when there is none or it is not snappy PLAIN.
-    private var sparseDictionaries: [PageKey: ParquetSparseByteArrayPage?] = [:]
+    /// Opened files, lookups and page indexes, which caches on other threads may share.
+    let store: ParquetReplayStore
 
     /// Whether snappy PLAIN text pages are read sparsely (else every page is decoded whole; tests compare both).
     private let sparse: Bool
@@ -57,26 +51,25 @@ struct ParquetReplayCache {
             }
         }
     }
-    /// Per file of the manifest: its sync points (docs/manifest-format.md §4.1), in row order; empty when it has
-    /// none. Pages they cover are read from them, without indexing.
-    private let syncPoints: [[ParquetSyncPoint]]
     /// Runs read from sync points, and pages whose bytes did not match theirs (for tests).
     private(set) var syncedReads = 0
     private(set) var syncMismatches = 0
     /// The JSON buffer `forEachSample` reuses.
     private var json: [UInt8] = []
 
-    /// Indexes the next step's pages on a second thread (`prefetch`), when sparse reads are on.
-    private let prefetcher: ParquetPrefetcher?
-
     init(
         budget: Int = ParquetReplayCache.defaultBudget, sparse: Bool = true, prefetch: Bool = true,
         syncPoints: [[ParquetSyncPoint]] = []
     ) {
-        pages = PageCache(budget: budget)
+        self.init(
+            store: ParquetReplayStore(
+                budget: budget, syncPoints: sparse ? syncPoints : [], prefetcher: sparse && prefetch), sparse: sparse)
+    }
+
+    /// A cache over `store`, which other caches (on other threads) may use too.
+    init(store: ParquetReplayStore, sparse: Bool = true) {
+        self.store = store
         self.sparse = sparse
-        self.syncPoints = sparse ? syncPoints : []
-        prefetcher = sparse && prefetch ? ParquetPrefetcher() : nil
     }
 
     /// Calls `body` with the JSON of each sample of rows `firstRow ..< firstRow + count` (`samples`, without an
@@ -189,7 +182,7 @@ struct ParquetReplayCache {
                             "corrupt", "page \(lo) of row group \(g.index) does not decode as the manifest's parquet_sync says",
                             at: DataLocation(path: path, rowGroup: g.index))
                     }
-                    pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                    store.put(key, .sparse(indexed), bytes: indexed.byteCount)
                 }
             case .dictionaryRows(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
@@ -215,26 +208,19 @@ struct ParquetReplayCache {
 
     /// The open file `i`, opening it (the cache keeps at most 16; per-file lookups go with them).
     private mutating func open(file i: Int, path: String) throws(ReplayError) -> ParquetFile {
-        if let f = files[i] { return f }
+        if let f = store.file(i) { return f }
         let file: ParquetFile
         do { file = try ParquetFile(path: path, mode: .map) } catch { throw ReplayError(error) }
-        if files.count >= 16 {
-            files.removeAll()
-            pageStarts.removeAll()
-            textColumns.removeAll()
-            sparseDictionaries.removeAll()
-        }
-        files[i] = file
-        return file
+        return store.insert(file, as: i)
     }
 
     /// The flat byte-array text column of file `i`, looked up once per opened file; nil when the text field is
     /// not one.
     private mutating func textColumn(file i: Int, _ file: ParquetFile, textField: String?) -> ParquetColumnDescriptor? {
-        if let known = textColumns[i] { return known }
+        if let known = store.textColumn(i) { return known }
         var c: ParquetColumnDescriptor?
         if let textField, let found = try? file.column(textField), ParquetFile.isFlatByteArray(found) { c = found }
-        textColumns[i] = .some(c)
+        store.setTextColumn(i, c)
         return c
     }
 
@@ -243,9 +229,9 @@ struct ParquetReplayCache {
         -> [Int64]?
     {
         let key = PageKey(file: i, rowGroup: rowGroup, page: -1)
-        if let known = pageStarts[key] { return known }
+        if let known = store.pageStarts(key) { return known }
         let starts = file.pageRowStarts(column, rowGroup: rowGroup)
-        pageStarts[key] = starts
+        store.setPageStarts(key, starts)
         return starts
     }
 
@@ -254,8 +240,9 @@ struct ParquetReplayCache {
     private func syncSlice(file i: Int, column: ParquetColumnDescriptor, _ file: ParquetFile, rowGroup: Int, page k: Int)
         -> ArraySlice<ParquetSyncPoint>?
     {
+        let syncPoints = store.syncPoints
         guard i < syncPoints.count, !syncPoints[i].isEmpty,
-            let starts = pageStarts[PageKey(file: i, rowGroup: rowGroup, page: -1)] ?? nil, k < starts.count
+            let starts = store.pageStarts(PageKey(file: i, rowGroup: rowGroup, page: -1)) ?? nil, k < starts.count
         else { return nil }
         let points = syncPoints[i]
         let first = starts[k]
@@ -294,7 +281,7 @@ struct ParquetReplayCache {
     mutating func prefetch(
         file i: Int, path: String, textField: String?, firstRow: Int64, count: Int, step: Int, current: Int
     ) {
-        guard let prefetcher, count > 0, let file = try? open(file: i, path: path),
+        guard let prefetcher = store.prefetcher, count > 0, let file = try? open(file: i, path: path),
             firstRow >= 0, firstRow + Int64(count) <= file.rowCount,
             let column = textColumn(file: i, file, textField: textField)
         else { return }
@@ -304,7 +291,7 @@ struct ParquetReplayCache {
             guard let starts = pageStarts(file: i, file, column, rowGroup: g.index), !starts.isEmpty else { return }
             let k = Self.page(starts, holding: row)
             let key = PageKey(file: i, rowGroup: g.index, page: k)
-            if !pages.contains(key) && syncSlice(file: i, column: column, file, rowGroup: g.index, page: k) == nil {
+            if !store.contains(key) && syncSlice(file: i, column: column, file, rowGroup: g.index, page: k) == nil {
                 prefetcher.submit(key, step: step, current: current) { window in
                     try? file.sparseByteArrayPage(column, rowGroup: g.index, page: k, scratch: window)
                 }
@@ -318,19 +305,19 @@ struct ParquetReplayCache {
     private mutating func page(
         _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, page k: Int, key: PageKey
     ) throws(ReplayError) -> PageCache.Entry {
-        if let e = pages.get(key) { return e }
+        if let e = store.get(key) { return e }
         if let points = syncSlice(file: key.file, column: column, file, rowGroup: rowGroup, page: k) {
             let synced: ParquetSyncedPage?
             do { synced = try file.syncedByteArrayPage(column, rowGroup: rowGroup, page: k, syncPoints: points) } catch {
                 throw ReplayError(error)
             }
             if let synced {
-                pages.put(key, .synced(synced), bytes: synced.byteCount)
+                store.put(key, .synced(synced), bytes: synced.byteCount)
                 return .synced(synced)
             }
         }
-        if let prefetched = prefetcher?.take(key) {
-            pages.put(key, .sparse(prefetched), bytes: prefetched.byteCount)
+        if let prefetched = store.prefetcher?.take(key) {
+            store.put(key, .sparse(prefetched), bytes: prefetched.byteCount)
             return .sparse(prefetched)
         }
         if sparse {
@@ -339,19 +326,19 @@ struct ParquetReplayCache {
                 throw ReplayError(error)
             }
             if let indexed {
-                pages.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                store.put(key, .sparse(indexed), bytes: indexed.byteCount)
                 return .sparse(indexed)
             }
             // A dictionary-encoded page: its rows' spans in the chunk's dictionary page, read sparsely too.
             let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
             let dictionary: ParquetSparseByteArrayPage?
-            if let known = sparseDictionaries[dictKey] {
+            if let known = store.sparseDictionary(dictKey) {
                 dictionary = known
             } else {
                 do { dictionary = try file.sparseDictionaryPage(column, rowGroup: rowGroup, scratch: window) } catch {
                     throw ReplayError(error)
                 }
-                sparseDictionaries[dictKey] = .some(dictionary)
+                store.setSparseDictionary(dictKey, dictionary)
             }
             if let dictionary {
                 let rows: ParquetSparseDictionaryRows?
@@ -359,27 +346,27 @@ struct ParquetReplayCache {
                     throw ReplayError(error)
                 }
                 if let rows {
-                    pages.put(key, .dictionaryRows(rows), bytes: rows.byteCount)
+                    store.put(key, .dictionaryRows(rows), bytes: rows.byteCount)
                     return .dictionaryRows(rows)
                 }
             }
         }
         let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
         var dictionary: ParquetByteArrayDictionary
-        if case .dictionary(let d)? = pages.get(dictKey) {
+        if case .dictionary(let d)? = store.get(dictKey) {
             dictionary = d
         } else {
             do { dictionary = try file.byteArrayDictionary(column, rowGroup: rowGroup) ?? .empty } catch {
                 throw ReplayError(error)
             }
-            pages.put(dictKey, .dictionary(dictionary), bytes: dictionary.byteCount)
+            store.put(dictKey, .dictionary(dictionary), bytes: dictionary.byteCount)
         }
         let p: ParquetByteArrayPage
         do { p = try file.byteArrayPage(column, rowGroup: rowGroup, page: k, dictionary: dictionary) } catch {
             throw ReplayError(error)
         }
         // A dictionary-encoded page shares the dictionary's bytes: count only its own arrays.
-        pages.put(key, .page(p), bytes: p.dictionaryIndices.isEmpty ? p.byteCount : p.byteCount - p.bytes.count)
+        store.put(key, .page(p), bytes: p.dictionaryIndices.isEmpty ? p.byteCount : p.byteCount - p.bytes.count)
         return .page(p)
     }
 
@@ -462,6 +449,68 @@ struct ParquetReplayCache {
             }
         } catch { throw ReplayError(error) }
     }
+}
+
+/// What the Parquet caches of one replay share, whichever thread they read on: opened files (at most 16; per-file
+/// lookups go with them), the text columns' page starts, sparse dictionaries and the page cache, each behind one
+/// lock, and the page prefetcher. Values are functions of the files' bytes, so which thread computed one does not
+/// change any output.
+final class ParquetReplayStore: @unchecked Sendable {
+    private struct State {
+        var files: [Int: ParquetFile] = [:]
+        /// Per opened file: its flat byte-array text column, nil when the text field is not one.
+        var textColumns: [Int: ParquetColumnDescriptor?] = [:]
+        var pages: PageCache
+        /// Per (file, row group): the text column's page start rows (file row indices), nil when unknown.
+        var pageStarts: [PageKey: [Int64]?] = [:]
+        /// Per (file, row group): the text column's dictionary page indexed for sparse reads (8 bytes per value),
+        /// nil when there is none or it is not snappy PLAIN.
+        var sparseDictionaries: [PageKey: ParquetSparseByteArrayPage?] = [:]
+    }
+    private let state: Mutex<State>
+    /// Per file of the manifest: its sync points (docs/manifest-format.md §4.1), in row order; empty when it has
+    /// none. Pages they cover are read from them, without indexing.
+    let syncPoints: [[ParquetSyncPoint]]
+    /// Indexes upcoming pages on another thread (`ParquetReplayCache.prefetch`), when sparse reads are on.
+    let prefetcher: ParquetPrefetcher?
+
+    init(budget: Int, syncPoints: [[ParquetSyncPoint]], prefetcher: Bool) {
+        state = Mutex(State(pages: PageCache(budget: budget)))
+        self.syncPoints = syncPoints
+        self.prefetcher = prefetcher ? ParquetPrefetcher() : nil
+    }
+
+    func file(_ i: Int) -> ParquetFile? { state.withLock { $0.files[i] } }
+
+    /// Keeps `file` as file `i` (or the one another thread kept first), forgetting all files and their lookups
+    /// once 16 are open.
+    func insert(_ file: ParquetFile, as i: Int) -> ParquetFile {
+        state.withLock { s in
+            if let f = s.files[i] { return f }
+            if s.files.count >= 16 {
+                s.files.removeAll()
+                s.pageStarts.removeAll()
+                s.textColumns.removeAll()
+                s.sparseDictionaries.removeAll()
+            }
+            s.files[i] = file
+            return file
+        }
+    }
+
+    func textColumn(_ i: Int) -> ParquetColumnDescriptor?? { state.withLock { $0.textColumns[i] } }
+    func setTextColumn(_ i: Int, _ c: ParquetColumnDescriptor?) { state.withLock { $0.textColumns[i] = .some(c) } }
+    func pageStarts(_ key: PageKey) -> [Int64]?? { state.withLock { $0.pageStarts[key] } }
+    func setPageStarts(_ key: PageKey, _ starts: [Int64]?) { state.withLock { $0.pageStarts[key] = .some(starts) } }
+    func sparseDictionary(_ key: PageKey) -> ParquetSparseByteArrayPage?? {
+        state.withLock { $0.sparseDictionaries[key] }
+    }
+    func setSparseDictionary(_ key: PageKey, _ d: ParquetSparseByteArrayPage?) {
+        state.withLock { $0.sparseDictionaries[key] = .some(d) }
+    }
+    func contains(_ key: PageKey) -> Bool { state.withLock { $0.pages.contains(key) } }
+    func get(_ key: PageKey) -> PageCache.Entry? { state.withLock { $0.pages.get(key) } }
+    func put(_ key: PageKey, _ entry: PageCache.Entry, bytes n: Int) { state.withLock { $0.pages.put(key, entry, bytes: n) } }
 }
 
 /// A decoded text page (`page` ≥ 0) or a chunk's dictionary (`page` == -1) of one file's row group.

@@ -21,6 +21,28 @@ final class ParquetStepReader: @unchecked Sendable {
     /// The samples of one step's Parquet entries, in entry order: their JSON back to back in `bytes`.
     final class StepSamples: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
+        /// Set by whichever thread reads the step: the queue, or the replay (`steal`).
+        let claimed = Atomic<Bool>(false)
+        let jobs: [Job]
+        init(_ jobs: [Job]) { self.jobs = jobs }
+
+        /// Reads the jobs with `cache`, stopping at the first that fails.
+        func read(with cache: inout ParquetReplayCache) {
+            for job in jobs {
+                do throws(ReplayError) {
+                    try cache.forEachSample(
+                        file: job.file, path: job.path, textField: job.textField, firstRow: job.firstRow, count: job.count
+                    ) { (json) throws(ReplayError) in
+                        bytes.append(contentsOf: json)
+                        ends.append(bytes.count)
+                    }
+                } catch {
+                    self.error = error
+                    break
+                }
+                entryEnds.append(ends.count)
+            }
+        }
         var bytes: [UInt8] = []
         /// Per sample: where its JSON ends in `bytes`.
         var ends: [Int] = []
@@ -53,8 +75,9 @@ final class ParquetStepReader: @unchecked Sendable {
     private let box: Box
     private let slots = Mutex<[Int: StepSamples]>([:])
 
-    init(syncPoints: [[ParquetSyncPoint]]) {
-        box = Box(ParquetReplayCache(syncPoints: syncPoints))
+    /// - Parameter store: shared with the replay's own cache (`take` reads steps with it).
+    init(store: ParquetReplayStore) {
+        box = Box(ParquetReplayCache(store: store))
     }
 
     /// Whether step `k` (an index into the replayed steps) was submitted and not yet taken.
@@ -62,7 +85,7 @@ final class ParquetStepReader: @unchecked Sendable {
 
     /// Queues the reading of `jobs`, the Parquet entries of step `k` in entry order.
     func submit(step k: Int, _ jobs: [Job]) {
-        let s = StepSamples()
+        let s = StepSamples(jobs)
         guard
             slots.withLock({ (slots) -> Bool in
                 if slots[k] != nil { return false }
@@ -83,28 +106,35 @@ final class ParquetStepReader: @unchecked Sendable {
                         count: job.count, step: step, current: k)
                 }
             }
-            for job in jobs {
-                do throws(ReplayError) {
-                    try box.cache.forEachSample(
-                        file: job.file, path: job.path, textField: job.textField, firstRow: job.firstRow, count: job.count
-                    ) { (json) throws(ReplayError) in
-                        s.bytes.append(contentsOf: json)
-                        s.ends.append(s.bytes.count)
-                    }
-                } catch {
-                    s.error = error
-                    break
-                }
-                s.entryEnds.append(s.ends.count)
-            }
+            // The replay took this step (`steal`) and reads it itself.
+            guard !s.claimed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            s.read(with: &box.cache)
             s.done.signal()
         }
     }
 
-    /// The samples of step `k` if it was submitted (waiting for them), else nil.
-    func take(step k: Int) -> StepSamples? {
+    /// The samples of step `k` if it was submitted (waiting for them; nil when it was not). While the queue is
+    /// still reading it, the caller reads a later submitted step the queue has not started (`steal`, with `cache`)
+    /// rather than wait idle. Whichever thread reads a step, its samples are the same.
+    func take(step k: Int, stealingWith cache: inout ParquetReplayCache) -> StepSamples? {
         guard let s = slots.withLock({ $0.removeValue(forKey: k) }) else { return nil }
-        s.done.wait()
+        if !s.claimed.exchange(true, ordering: .acquiringAndReleasing) {
+            // Not started: read it here (the queue skips it).
+            s.read(with: &cache)
+            return s
+        }
+        while s.done.wait(timeout: .now()) == .timedOut {
+            // The queue is on it: take the next step it has not started, if any, else wait.
+            let next = slots.withLock { slots in
+                slots.filter { $0.key > k && !$0.value.claimed.load(ordering: .acquiring) }.min { $0.key < $1.key }?.value
+            }
+            guard let next, !next.claimed.exchange(true, ordering: .acquiringAndReleasing) else {
+                s.done.wait()
+                break
+            }
+            next.read(with: &cache)
+            next.done.signal()
+        }
         return s
     }
 

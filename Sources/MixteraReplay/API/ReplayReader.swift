@@ -47,8 +47,6 @@ public final class ReplayReader {
     /// The per-sample JSON buffer, reused when the caller keeps no reference to a sample's `json`.
     private var scratch: [UInt8] = []
     private var parquet = ParquetReplayCache(prefetch: false)
-    /// Per file: the manifest's Parquet sync points (docs/manifest-format.md §4.1).
-    private var parquetSyncPoints: [[ParquetSyncPoint]] = []
     private var tars = TarReplayCache()
 
     /// Opens `manifestPath` for `rank`, verifying the header and rank file checksums.
@@ -70,10 +68,13 @@ public final class ReplayReader {
         fileTextFields = h.files.map { h.datasets[$0.dataset].textField }
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
-        parquetSyncPoints = h.files.map { f in
+        // Parquet: the manifest's sync points (docs/manifest-format.md §4.1) and one store shared with the step reader.
+        let parquetSyncPoints = h.files.map { f in
             f.parquetSync.map { ParquetSyncPoint(row: $0.row, offset: $0.offset, value: $0.value) }
         }
-        parquet = ParquetReplayCache(prefetch: false, syncPoints: parquetSyncPoints)
+        parquet = ParquetReplayCache(
+            store: ParquetReplayStore(
+                budget: ParquetReplayCache.defaultBudget, syncPoints: parquetSyncPoints, prefetcher: true))
         totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
         readers = Array(repeating: nil, count: manifest.header.files.count)
         verified = Array(repeating: false, count: manifest.header.files.count)
@@ -173,8 +174,9 @@ public final class ReplayReader {
         replaySamples = steps.count * header.samplesPerRank
         let anyParquet = fileFormat.contains(.parquet)
         // Parquet: the entries of the next `lookahead` steps are read on a second thread (`ParquetStepReader`) while
-        // this step is emitted (a single step is read on this thread).
-        let stepReader = anyParquet && steps.count > 1 ? ParquetStepReader(syncPoints: parquetSyncPoints) : nil
+        // this one emits; when it reaches a step still being read, this thread reads a later one itself rather than
+        // wait (a single step is read on this thread). Both caches share one store of files and page indexes.
+        let stepReader = anyParquet && steps.count > 1 ? ParquetStepReader(store: parquet.store) : nil
         let lookahead = stepReader != nil ? 8 : 0
         // Steps before `submitted` went to the step reader; a step whose entries it should not read (one that does
         // not check out, which this thread then reports in turn) stops the submissions.
@@ -197,7 +199,7 @@ public final class ReplayReader {
                     submitted = submitParquet(next, step: j, to: stepReader) ? j + 1 : Int.max
                 }
             }
-            let produced = stepReader?.take(step: k)
+            let produced = stepReader?.take(step: k, stealingWith: &parquet)
             var parquetEntry = 0
             var slot = 0
             for (k, e) in entries.enumerated() {
