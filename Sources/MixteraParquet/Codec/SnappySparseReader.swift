@@ -387,10 +387,17 @@ enum SnappyFragments {
                     window.grow(to: o + length + slack, keeping: o)
                     (dst, capacity) = (window.bytes, window.capacity)
                 }
-                if length <= 16 && n - i >= 16 {
-                    (dst + o).storeBytes(of: input.loadUnaligned(fromByteOffset: i, as: UInt64.self), as: UInt64.self)
-                    (dst + o + 8).storeBytes(
-                        of: input.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self), as: UInt64.self)
+                if length <= slack && n - i >= slack {
+                    // Whole 16-byte chunks (up to `slack` bytes past the literal, which the window allows) rather
+                    // than a call per short literal.
+                    var j = 0
+                    repeat {
+                        (dst + o + j).storeBytes(
+                            of: input.loadUnaligned(fromByteOffset: i + j, as: UInt64.self), as: UInt64.self)
+                        (dst + o + j + 8).storeBytes(
+                            of: input.loadUnaligned(fromByteOffset: i + j + 8, as: UInt64.self), as: UInt64.self)
+                        j += 16
+                    } while j < length
                 } else {
                     (dst + o).copyMemory(from: src + i, byteCount: length)
                 }
@@ -422,7 +429,13 @@ enum SnappyFragments {
                 (dst, capacity) = (window.bytes, window.capacity)
             }
             let to = dst + o
-            if distance >= 8 {
+            if distance >= 16 && length <= 16 {
+                // The usual short copy: 16 bytes at once (past the copy within the slack), all already written.
+                let a = (to - distance).loadUnaligned(as: UInt64.self)
+                let b = (to - distance + 8).loadUnaligned(as: UInt64.self)
+                to.storeBytes(of: a, as: UInt64.self)
+                (to + 8).storeBytes(of: b, as: UInt64.self)
+            } else if distance >= 8 {
                 // 8 bytes at a time (up to 7 past the copy, within the slack): each load reads bytes already written.
                 var j = 0
                 while j < length {

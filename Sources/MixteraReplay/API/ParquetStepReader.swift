@@ -28,6 +28,12 @@ final class ParquetStepReader: @unchecked Sendable {
 
         /// Reads the jobs with `cache`, stopping at the first that fails.
         func read(with cache: inout ParquetReplayCache) {
+            // Local buffers: appending to the object's arrays per sample would retain and check access each time.
+            var bytes: [UInt8] = []
+            var ends: [Int] = []
+            var entryEnds: [Int] = []
+            bytes.reserveCapacity(1 << 16)
+            defer { (self.bytes, self.ends, self.entryEnds) = (bytes, ends, entryEnds) }
             for job in jobs {
                 do throws(ReplayError) {
                     try cache.forEachSample(
