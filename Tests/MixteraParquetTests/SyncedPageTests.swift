@@ -27,7 +27,8 @@ import Testing
         let window = ParquetSparseWindow()
         for column in file.schema.columns where ParquetFile.isFlatByteArray(column) {
             let points = try Self.syncPoints(file, column)
-            #expect(points.map(\.row) == points.map(\.row).sorted(), "sync points are in row order")
+            let rows = points.map(\.row).filter { $0 >= 0 }
+            #expect(rows == rows.sorted(), "data pages' sync points are in row order")
             for g in file.rowGroups.indices where file.rowGroups[g].rowCount > 0 {
                 guard let starts = file.pageRowStarts(column, rowGroup: g),
                     let dictionary = try file.byteArrayDictionary(column, rowGroup: g)
@@ -61,6 +62,41 @@ import Testing
         }
     }
 
+    /// Dictionary pages read from their sync points (rows −(i + 1) for value i): each value alone forwards and
+    /// backwards, runs of three, and all values, against the dictionary decoded whole; and a dictionary-encoded
+    /// page's per-row indices against its rows decoded whole.
+    @Test(arguments: Fixtures.list("fixtures/parquet", suffix: ".parquet"))
+    func syncedDictionariesMatchDecodedOnes(_ name: String) throws {
+        let file = try ParquetFile(path: Fixtures.good(name), mode: .map)
+        let window = ParquetSparseWindow()
+        for column in file.schema.columns where ParquetFile.isFlatByteArray(column) {
+            let points = try Self.syncPoints(file, column)
+            for g in file.rowGroups.indices where file.rowGroups[g].rowCount > 0 {
+                guard let decoded = try file.byteArrayDictionary(column, rowGroup: g),
+                    let synced = try file.syncedDictionaryPage(column, rowGroup: g, syncPoints: points)
+                else { continue }
+                #expect(synced.rowCount == decoded.count)
+                let expected = (0..<decoded.count).map { i in decoded.withValue(i) { Array($0) } }
+                let n = synced.rowCount
+                var ranges = (0..<n).map { $0..<$0 + 1 } + (0..<n).reversed().map { $0..<$0 + 1 }
+                ranges += stride(from: 0, to: n, by: 2).map { $0..<min(n, $0 + 3) } + [0..<n]
+                for range in ranges {
+                    var got: [[UInt8]] = []
+                    let ok = file.withSyncedRows(synced, rows: range, window: window) { _, v in got.append(Array(v)) }
+                    #expect(ok && got == Array(expected[range]), "\(name) \(column.dottedPath) group \(g) values \(range)")
+                }
+                for k in (file.pageRowStarts(column, rowGroup: g) ?? []).indices {
+                    guard let indices = try file.dictionaryIndices(column, rowGroup: g, page: k, count: n) else { continue }
+                    let whole = try file.byteArrayPage(column, rowGroup: g, page: k, dictionary: decoded)
+                    #expect(indices.count == whole.rowCount)
+                    for (r, i) in indices.enumerated() {
+                        #expect(whole.withValue(r) { Array($0) } == (i < 0 ? nil : expected[Int(i)]))
+                    }
+                }
+            }
+        }
+    }
+
     /// The fixture with long texts has pages of several fragments, some without a row starting in them: sync points
     /// skip those, and every page of its text column is readable from them.
     @Test func multiFragmentPagesHaveSyncPoints() throws {
@@ -84,6 +120,11 @@ import Testing
         }
         #expect(pages >= 4)
         #expect(most >= 2)
+        // Its dictionary pages (one per row group) have sync points of their own.
+        for g in file.rowGroups.indices {
+            let d = try #require(try file.syncedDictionaryPage(column, rowGroup: g, syncPoints: points))
+            #expect(d.syncRows.first == 0)
+        }
     }
 
     /// Sync points that do not fit the page are refused before any read: outside the page's rows, a prefix past

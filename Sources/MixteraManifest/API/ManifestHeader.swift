@@ -296,7 +296,7 @@ public struct ManifestHeader: Sendable, Equatable {
             var sync: [ParquetSyncRef] = []
             for p in f["parquet_sync"]?.arrayValue ?? [] {
                 guard let a = p.arrayValue, a.count == 3, let r = a[0].intValue, let o = a[1].intValue,
-                    let v = a[2].intValue, r >= 0, o >= 0, v >= 0, r >= (sync.last?.row ?? 0)
+                    let v = a[2].intValue, o >= 0, v >= 0
                 else {
                     throw ManifestError("bad-header", "files[\(i)].parquet_sync is malformed", at: loc)
                 }

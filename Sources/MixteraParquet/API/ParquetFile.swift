@@ -320,6 +320,30 @@ public final class ParquetFile: Sendable {
             page, locations: locations, points: syncPoints)
     }
 
+    /// The dictionary page of the flat BYTE_ARRAY `column` in `rowGroup` for synced reads of its values (value `i`
+    /// as row `i`) from `syncPoints`, the file's dictionary sync points (``ParquetSyncPoint/row`` < 0); nil when the
+    /// chunk has no snappy PLAIN dictionary page, its pages are unknown, or the points do not fit it.
+    public func syncedDictionaryPage(_ column: ParquetColumnDescriptor, rowGroup: Int, syncPoints: [ParquetSyncPoint])
+        throws(ParquetError) -> ParquetSyncedPage?
+    {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup) else { return nil }
+        return try chunkReader(column, rowGroup: rowGroup).syncedDictionaryPage(locations: locations, points: syncPoints)
+    }
+
+    /// Per row of dictionary-encoded data page `page` of `column` in `rowGroup`: the index of its value in the
+    /// chunk's dictionary of `count` values (−1 when null; an index past `count` is an error); nil when the page
+    /// is not dictionary-encoded or the chunk's pages are unknown.
+    public func dictionaryIndices(_ column: ParquetColumnDescriptor, rowGroup: Int, page: Int, count: Int)
+        throws(ParquetError) -> [Int32]?
+    {
+        try requireFlatByteArray(column)
+        guard let locations = pageLocations(column, rowGroup: rowGroup), locations.indices.contains(page) else {
+            return nil
+        }
+        return try chunkReader(column, rowGroup: rowGroup).dictionaryIndices(page, locations: locations, count: count)
+    }
+
     /// Reads rows `rows` (page-relative) of `page` from its sync points, decoding into `window`, and calls `body`
     /// with each row's page-relative index and value bytes, in row order (valid only during the call). False when
     /// the page's bytes do not decode as its sync points say; rows already passed to `body` must then be

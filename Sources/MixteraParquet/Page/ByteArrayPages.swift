@@ -164,7 +164,8 @@ extension ColumnChunkReader {
     /// Decodes a dictionary page body into a dictionary.
     /// With `lengthsOnly` (and snappy), only the lengths are read, through the sparse reader: `bytes` stays empty.
     func decodeByteArrayDictionary(
-        _ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression, lengthsOnly: Bool = false
+        _ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression, lengthsOnly: Bool = false,
+        syncPoints: UnsafeMutablePointer<[ParquetSyncPoint]>? = nil, bodyOffset: Int64 = 0
     ) throws(ParquetError) -> ParquetByteArrayDictionary {
         guard header.encoding == 0 || header.encoding == 2 else {
             throw ParquetError(
@@ -177,6 +178,7 @@ extension ColumnChunkReader {
             }
             var lengths: [Int32] = []
             lengths.reserveCapacity(header.valueCount)
+            var starts: [Int32] = []
             var pos = 0
             for i in 0..<header.valueCount {
                 let len = Int(try rd.uint32(at: pos))
@@ -185,9 +187,16 @@ extension ColumnChunkReader {
                     throw truncated("PLAIN byte array \(i)", need: len, have: rd.outLength - pos)
                 }
                 lengths.append(Int32(truncatingIfNeeded: len))
+                if syncPoints != nil { starts.append(Int32(truncatingIfNeeded: pos)) }
                 pos += len
             }
             try rd.finish()
+            if let syncPoints {
+                // A dictionary page's values stand for rows -1, -2, … (value i is row -(i + 1)).
+                Self.appendSyncPoints(
+                    &syncPoints.pointee, reader: rd, starts: starts, firstRow: 0, bodyOffset: bodyOffset,
+                    dictionary: true)
+            }
             return ParquetByteArrayDictionary(
                 bytes: [], starts: [Int32](repeating: 0, count: lengths.count), lengths: lengths)
         }
@@ -519,7 +528,15 @@ extension ColumnChunkReader {
                     case .dictionaryPage:
                         guard !sawDictionary else { throw corruptPage("column chunk has a second dictionary page") }
                         sawDictionary = true
-                        dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec, lengthsOnly: !keep)
+                        if scratch.syncPoints != nil && !keep {
+                            var points = scratch.syncPoints ?? []
+                            dictionary = try decodeByteArrayDictionary(
+                                body, header: header, codec: codec, lengthsOnly: true, syncPoints: &points,
+                                bodyOffset: chunk.startOffset + Int64(bodyStart))
+                            scratch.syncPoints = points
+                        } else {
+                            dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec, lengthsOnly: !keep)
+                        }
                     case .dataPage, .dataPageV2:
                         guard Int64(header.valueCount) <= rowGroup.rowCount - Int64(rows) else {
                             throw ParquetError(

@@ -7,7 +7,7 @@
 /// one per fragment of the text column's pages (``ParquetFile/byteArrayRowLengths(_:rowGroup:syncPoints:)``) for
 /// pages that keep to fragments and hold no nulls; replay reads rows from them with ``ParquetSyncedPage``.
 public struct ParquetSyncPoint: Sendable, Equatable {
-    /// File row index.
+    /// File row index; for a dictionary page, −(i + 1) for its value i (the page is found by `offset`).
     public var row: Int64
     /// File offset of the fragment's first compressed element.
     public var offset: Int64
@@ -103,11 +103,58 @@ extension ColumnChunkReader {
         } ?? nil
     }
 
+    /// The chunk's dictionary page for synced reads of its values (value i standing for row i) from `points`, the
+    /// file's dictionary sync points (rows −(i + 1), any order; those outside the page are ignored); nil when the
+    /// chunk has no snappy PLAIN dictionary page, no point lies in it, or they do not fit it.
+    func syncedDictionaryPage(locations: [PageLocation], points: [ParquetSyncPoint]) throws(ParquetError)
+        -> ParquetSyncedPage?
+    {
+        guard try codec() == .snappy else { return nil }
+        return try withDictionaryPage(locations: locations) {
+            (header, body, bodyOffset) throws(ParquetError) -> ParquetSyncedPage? in
+            guard header.encoding == 0 || header.encoding == 2 else { return nil }
+            let end = bodyOffset + Int64(body.count)
+            let mine = points.filter { $0.row < 0 && $0.offset > bodyOffset && $0.offset < end }
+                .map { ParquetSyncPoint(row: -$0.row - 1, offset: $0.offset, value: $0.value) }
+                .sorted { $0.row < $1.row }
+            guard mine.first?.row == 0 else { return nil }
+            var rows: [Int32] = []
+            var inputs: [Int32] = []
+            var values: [Int32] = []
+            var previous: (Int64, Int64, Int64) = (-1, -1, -1)
+            for p in mine {
+                let input = p.offset - bodyOffset
+                guard p.row > previous.0, p.row < Int64(header.valueCount), input > previous.1, p.value > previous.2,
+                    p.value <= Int64(header.uncompressedByteCount) - 4,
+                    p.value >> 16 > previous.2 >> 16 || previous.2 < 0
+                else { return nil }
+                previous = (p.row, input, p.value)
+                rows.append(Int32(truncatingIfNeeded: p.row))
+                inputs.append(Int32(truncatingIfNeeded: input))
+                values.append(Int32(truncatingIfNeeded: p.value))
+            }
+            return ParquetSyncedPage(
+                firstRow: 0, rowCount: header.valueCount, pageNumber: 0, bodyOffset: bodyOffset,
+                bodyCount: header.compressedByteCount, outLength: header.uncompressedByteCount, syncRows: rows,
+                syncInputs: inputs, syncValues: values)
+        } ?? nil
+    }
+
+    /// Per row of dictionary-encoded data page `k` of `locations`: its value's index in a dictionary of `count`
+    /// values (−1 when null); nil when the page is not dictionary-encoded.
+    func dictionaryIndices(_ k: Int, locations: [PageLocation], count: Int) throws(ParquetError) -> [Int32]? {
+        let spans = ParquetByteArrayDictionary(
+            bytes: [], starts: [Int32](repeating: 0, count: count), lengths: [Int32](repeating: 0, count: count))
+        let p = try byteArrayPage(k, locations: locations, dictionary: spans)
+        guard !p.dictionaryIndices.isEmpty || p.rowCount == 0 else { return nil }
+        return p.dictionaryIndices
+    }
+
     /// The sync points of a walked page: per 64 KiB fragment of `reader`'s block, the first row whose length prefix
     /// starts in it. Appends nothing when the block does not keep to fragments or a row is null.
     static func appendSyncPoints(
         _ points: inout [ParquetSyncPoint], reader rd: SnappySparseReader, starts: [Int32], firstRow: Int64,
-        bodyOffset: Int64
+        bodyOffset: Int64, dictionary: Bool = false
     ) {
         guard rd.fragmentIndependent, !rd.fragmentStarts.isEmpty, !starts.contains(where: { $0 < 4 }) else { return }
         var fragment = -1
@@ -119,7 +166,8 @@ extension ColumnChunkReader {
             fragment = f
             points.append(
                 ParquetSyncPoint(
-                    row: firstRow + Int64(r), offset: bodyOffset + Int64(rd.fragmentStarts[f]), value: Int64(prefix)))
+                    row: dictionary ? -Int64(r) - 1 : firstRow + Int64(r),
+                    offset: bodyOffset + Int64(rd.fragmentStarts[f]), value: Int64(prefix)))
         }
     }
 }

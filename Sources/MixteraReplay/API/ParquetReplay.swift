@@ -148,9 +148,8 @@ struct ParquetReplayCache {
                 continue
             }
             let lo = Self.page(starts, holding: row)
-            switch try self.page(
-                file, column, rowGroup: g.index, page: lo, key: PageKey(file: i, rowGroup: g.index, page: lo))
-            {
+            let key = PageKey(file: i, rowGroup: g.index, page: lo)
+            switch try self.page(file, column, rowGroup: g.index, page: lo, key: key) {
             case .sparse(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
                 let rows = Int(row - page.firstRow)..<Int(stop - page.firstRow)
@@ -172,7 +171,6 @@ struct ParquetReplayCache {
                     // Not as the sync points say: index the page instead (the next turn reads it), which reports any
                     // damage with its location.
                     syncMismatches += 1
-                    let key = PageKey(file: i, rowGroup: g.index, page: lo)
                     let indexed: ParquetSparseByteArrayPage?
                     do { indexed = try file.sparseByteArrayPage(column, rowGroup: g.index, page: lo, scratch: window) } catch {
                         throw ReplayError(error)
@@ -183,6 +181,34 @@ struct ParquetReplayCache {
                             at: DataLocation(path: path, rowGroup: g.index))
                     }
                     store.put(key, .sparse(indexed), bytes: indexed.byteCount)
+                }
+            case .syncedDictionaryRows(let first, let indices, let dictionary):
+                let stop = min(end, first + Int64(indices.count))
+                var r = Int(row - first)
+                let hi = Int(stop - first)
+                var ok = true
+                while r < hi && ok {
+                    guard indices[r] >= 0 else {
+                        out.append(Self.json(nil))
+                        r += 1
+                        continue
+                    }
+                    // A run of rows whose values follow each other in the dictionary is one read.
+                    var e = r + 1
+                    while e < hi && indices[e] == indices[e - 1] + 1 { e += 1 }
+                    let v = Int(indices[r])
+                    ok = file.withSyncedRows(dictionary, rows: v..<v + (e - r), window: window) { _, text in
+                        out.append(Self.json(text))
+                    }
+                    if ok { r = e }
+                }
+                row = first + Int64(r)
+                if !ok {
+                    // Not as the sync points say: read the dictionary page by indexing it (the next turn), which
+                    // reports any damage with its location.
+                    syncMismatches += 1
+                    store.setSyncedDictionary(PageKey(file: i, rowGroup: g.index, page: -1), nil)
+                    store.remove(key)
                 }
             case .dictionaryRows(let page):
                 let stop = min(end, page.firstRow + Int64(page.rowCount))
@@ -260,6 +286,24 @@ struct ParquetReplayCache {
         return points[lo..<stop]
     }
 
+    /// The dictionary page of `rowGroup` for synced reads, when the file has dictionary sync points that fit it
+    /// (looked up once per chunk).
+    private func syncedDictionary(
+        _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup: Int, key: PageKey
+    ) throws(ReplayError) -> ParquetSyncedPage? {
+        guard key.file < store.dictionarySyncPoints.count, !store.dictionarySyncPoints[key.file].isEmpty else {
+            return nil
+        }
+        if let known = store.syncedDictionary(key) { return known }
+        let page: ParquetSyncedPage?
+        do {
+            page = try file.syncedDictionaryPage(
+                column, rowGroup: rowGroup, syncPoints: store.dictionarySyncPoints[key.file])
+        } catch { throw ReplayError(error) }
+        store.setSyncedDictionary(key, page)
+        return page
+    }
+
     private static func rowGroup(_ file: ParquetFile, holding row: Int64) -> ParquetRowGroupInfo? {
         file.rowGroups.first { $0.rowCount > 0 && row >= $0.firstRowIndex && row < $0.firstRowIndex + $0.rowCount }
     }
@@ -329,8 +373,23 @@ struct ParquetReplayCache {
                 store.put(key, .sparse(indexed), bytes: indexed.byteCount)
                 return .sparse(indexed)
             }
-            // A dictionary-encoded page: its rows' spans in the chunk's dictionary page, read sparsely too.
+            // A dictionary-encoded page: its rows' spans in the chunk's dictionary page, read from its sync points
+            // or indexed.
             let dictKey = PageKey(file: key.file, rowGroup: rowGroup, page: -1)
+            if let synced = try syncedDictionary(file, column, rowGroup: rowGroup, key: dictKey),
+                let starts = store.pageStarts(dictKey) ?? nil, k < starts.count
+            {
+                let indices: [Int32]?
+                do { indices = try file.dictionaryIndices(column, rowGroup: rowGroup, page: k, count: synced.rowCount) } catch {
+                    throw ReplayError(error)
+                }
+                if let indices {
+                    let entry = PageCache.Entry.syncedDictionaryRows(
+                        firstRow: starts[k], indices: indices, dictionary: synced)
+                    store.put(key, entry, bytes: 4 * indices.count + 64)
+                    return entry
+                }
+            }
             let dictionary: ParquetSparseByteArrayPage?
             if let known = store.sparseDictionary(dictKey) {
                 dictionary = known
@@ -466,17 +525,22 @@ final class ParquetReplayStore: @unchecked Sendable {
         /// Per (file, row group): the text column's dictionary page indexed for sparse reads (8 bytes per value),
         /// nil when there is none or it is not snappy PLAIN.
         var sparseDictionaries: [PageKey: ParquetSparseByteArrayPage?] = [:]
+        /// Per (file, row group): the text column's dictionary page for synced reads, nil when it has none.
+        var syncedDictionaries: [PageKey: ParquetSyncedPage?] = [:]
     }
     private let state: Mutex<State>
-    /// Per file of the manifest: its sync points (docs/manifest-format.md §4.1), in row order; empty when it has
-    /// none. Pages they cover are read from them, without indexing.
+    /// Per file of the manifest: its data pages' sync points (docs/manifest-format.md §4.1), in row order; empty
+    /// when it has none. Pages they cover are read from them, without indexing.
     let syncPoints: [[ParquetSyncPoint]]
+    /// Per file: its dictionary pages' sync points (rows < 0).
+    let dictionarySyncPoints: [[ParquetSyncPoint]]
     /// Indexes upcoming pages on another thread (`ParquetReplayCache.prefetch`), when sparse reads are on.
     let prefetcher: ParquetPrefetcher?
 
     init(budget: Int, syncPoints: [[ParquetSyncPoint]], prefetcher: Bool) {
         state = Mutex(State(pages: PageCache(budget: budget)))
-        self.syncPoints = syncPoints
+        self.syncPoints = syncPoints.map { $0.filter { $0.row >= 0 } }
+        dictionarySyncPoints = syncPoints.map { $0.filter { $0.row < 0 } }
         self.prefetcher = prefetcher ? ParquetPrefetcher() : nil
     }
 
@@ -492,6 +556,7 @@ final class ParquetReplayStore: @unchecked Sendable {
                 s.pageStarts.removeAll()
                 s.textColumns.removeAll()
                 s.sparseDictionaries.removeAll()
+                s.syncedDictionaries.removeAll()
             }
             s.files[i] = file
             return file
@@ -508,6 +573,11 @@ final class ParquetReplayStore: @unchecked Sendable {
     func setSparseDictionary(_ key: PageKey, _ d: ParquetSparseByteArrayPage?) {
         state.withLock { $0.sparseDictionaries[key] = .some(d) }
     }
+    func syncedDictionary(_ key: PageKey) -> ParquetSyncedPage?? { state.withLock { $0.syncedDictionaries[key] } }
+    func setSyncedDictionary(_ key: PageKey, _ d: ParquetSyncedPage?) {
+        state.withLock { $0.syncedDictionaries[key] = .some(d) }
+    }
+    func remove(_ key: PageKey) { state.withLock { $0.pages.remove(key) } }
     func contains(_ key: PageKey) -> Bool { state.withLock { $0.pages.contains(key) } }
     func get(_ key: PageKey) -> PageCache.Entry? { state.withLock { $0.pages.get(key) } }
     func put(_ key: PageKey, _ entry: PageCache.Entry, bytes n: Int) { state.withLock { $0.pages.put(key, entry, bytes: n) } }
@@ -528,6 +598,9 @@ struct PageCache {
         case sparse(ParquetSparseByteArrayPage)
         case dictionaryRows(ParquetSparseDictionaryRows)
         case synced(ParquetSyncedPage)
+        /// A dictionary-encoded page read against its chunk's dictionary page from sync points: the page's first
+        /// file row and, per row, its value's index (−1 when null).
+        case syncedDictionaryRows(firstRow: Int64, indices: [Int32], dictionary: ParquetSyncedPage)
     }
 
     let budget: Int
@@ -546,6 +619,10 @@ struct PageCache {
         e.used = clock
         entries[key] = e
         return e.entry
+    }
+
+    mutating func remove(_ key: PageKey) {
+        if let e = entries.removeValue(forKey: key) { bytes -= e.bytes }
     }
 
     mutating func put(_ key: PageKey, _ entry: Entry, bytes n: Int) {
