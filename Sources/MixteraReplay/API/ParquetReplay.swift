@@ -79,46 +79,66 @@ struct ParquetReplayCache {
         file i: Int, path: String, textField: String?, firstRow: Int64, count: Int,
         _ body: ([UInt8]) throws(ReplayError) -> Void
     ) throws(ReplayError) {
-        if let h = hot, h.fileIndex == i, firstRow >= h.firstRow, firstRow + Int64(count) <= h.firstRow + Int64(h.rowCount),
-            count > 0
-        {
-            let lo = Int(firstRow - h.firstRow)
-            var json = self.json
-            self.json = []
-            defer { self.json = json }
-            var failure: ReplayError?
-            switch h.page {
-            case .sparse(let page):
-                do {
-                    try h.file.withSparseRows(
-                        h.column, rowGroup: h.rowGroup, page: page, rows: lo..<lo + count, window: window
-                    ) { _, text in
-                        guard failure == nil else { return }
-                        json.removeAll(keepingCapacity: true)
-                        Self.appendJSON(text, to: &json)
-                        do throws(ReplayError) { try body(json) } catch { failure = error }
-                    }
-                } catch { throw ReplayError(error) }
-                if let failure { throw failure }
-                return
-            case .synced(let page):
-                let read = h.file.withSyncedRows(page, rows: lo..<lo + count, window: window) { _, text in
-                    guard failure == nil else { return }
-                    json.removeAll(keepingCapacity: true)
-                    Self.appendJSON(text, to: &json)
-                    do throws(ReplayError) { try body(json) } catch { failure = error }
-                }
-                if let failure { throw failure }
-                if read {
-                    syncedReads += 1
-                    return
-                }
-                // The page does not decode as its sync points say: index it (below), which reports any damage.
-                hot = nil
-            }
+        var json = self.json
+        self.json = []
+        defer { self.json = json }
+        var failure: ReplayError?
+        let done = try hotRead(file: i, firstRow: firstRow, count: count) { text in
+            guard failure == nil else { return }
+            json.removeAll(keepingCapacity: true)
+            Self.appendJSON(text, to: &json)
+            do throws(ReplayError) { try body(json) } catch { failure = error }
         }
+        if let failure { throw failure }
+        if done { return }
         for sample in try samples(file: i, path: path, textField: textField, firstRow: firstRow, count: count) {
             try body(sample)
+        }
+    }
+
+    /// Appends the JSON of each sample of rows `firstRow ..< firstRow + count` to `bytes`, and where it ends to
+    /// `ends` (the samples of `forEachSample`, without a buffer per sample).
+    mutating func appendSamples(
+        file i: Int, path: String, textField: String?, firstRow: Int64, count: Int, to bytes: inout [UInt8],
+        ends: inout [Int]
+    ) throws(ReplayError) {
+        let done = try hotRead(file: i, firstRow: firstRow, count: count) { text in
+            Self.appendJSON(text, to: &bytes)
+            ends.append(bytes.count)
+        }
+        if done { return }
+        for sample in try samples(file: i, path: path, textField: textField, firstRow: firstRow, count: count) {
+            bytes.append(contentsOf: sample)
+            ends.append(bytes.count)
+        }
+    }
+
+    /// Reads the rows when they lie in the page the last entry read (the usual case: a block's rows are runs of one
+    /// page), calling `each` with each value; false, having called it for none, when they do not (or the page's
+    /// bytes do not match its sync points).
+    private mutating func hotRead(
+        file i: Int, firstRow: Int64, count: Int, _ each: (UnsafeRawBufferPointer?) -> Void
+    ) throws(ReplayError) -> Bool {
+        guard let h = hot, h.fileIndex == i, firstRow >= h.firstRow,
+            firstRow + Int64(count) <= h.firstRow + Int64(h.rowCount), count > 0
+        else { return false }
+        let lo = Int(firstRow - h.firstRow)
+        switch h.page {
+        case .sparse(let page):
+            do {
+                try h.file.withSparseRows(
+                    h.column, rowGroup: h.rowGroup, page: page, rows: lo..<lo + count, window: window
+                ) { _, text in each(text) }
+            } catch { throw ReplayError(error) }
+            return true
+        case .synced(let page):
+            if h.file.withSyncedRows(page, rows: lo..<lo + count, window: window, { _, text in each(text) }) {
+                syncedReads += 1
+                return true
+            }
+            // The page does not decode as its sync points say: index it (`samples`), which reports any damage.
+            hot = nil
+            return false
         }
     }
 

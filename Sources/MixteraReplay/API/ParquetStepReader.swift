@@ -36,12 +36,9 @@ final class ParquetStepReader: @unchecked Sendable {
             defer { (self.bytes, self.ends, self.entryEnds) = (bytes, ends, entryEnds) }
             for job in jobs {
                 do throws(ReplayError) {
-                    try cache.forEachSample(
-                        file: job.file, path: job.path, textField: job.textField, firstRow: job.firstRow, count: job.count
-                    ) { (json) throws(ReplayError) in
-                        bytes.append(contentsOf: json)
-                        ends.append(bytes.count)
-                    }
+                    try cache.appendSamples(
+                        file: job.file, path: job.path, textField: job.textField, firstRow: job.firstRow, count: job.count,
+                        to: &bytes, ends: &ends)
                 } catch {
                     self.error = error
                     break
