@@ -175,6 +175,43 @@ public enum FuzzHarness {
                         check(error)
                     }
                 }
+                syncedParquet(file, column, rowGroup: g, pages: pages.count, window: window)
+            }
+        }
+    }
+
+    /// Replay's reads from scan-time sync points, with the points the scan records and with points moved off
+    /// (they must fail or read within the page, never crash).
+    static func syncedParquet(
+        _ file: ParquetFile, _ column: ParquetColumnDescriptor, rowGroup g: Int, pages: Int, window: ParquetSparseWindow
+    ) {
+        var points: [ParquetSyncPoint] = []
+        do { _ = try file.byteArrayRowLengths(column, rowGroup: g, syncPoints: &points) } catch {
+            check(error)
+            return
+        }
+        let moved = points.enumerated().map { i, p in
+            ParquetSyncPoint(row: p.row, offset: p.offset + Int64(i % 3), value: p.value + Int64(i % 5 == 1 ? 1 : 0))
+        }
+        for set in [points, moved] {
+            do {
+                if let d = try file.syncedDictionaryPage(column, rowGroup: g, syncPoints: set) {
+                    _ = file.withSyncedRows(d, rows: 0..<d.rowCount, window: window) { _, _ in }
+                    _ = file.withSyncedRows(d, rows: d.rowCount / 2..<d.rowCount, window: window) { _, _ in }
+                    for k in 0..<pages {
+                        _ = try file.dictionaryIndices(column, rowGroup: g, page: k, count: d.rowCount)
+                    }
+                }
+                for k in 0..<pages {
+                    guard let p = try file.syncedByteArrayPage(column, rowGroup: g, page: k, syncPoints: set[...]) else {
+                        continue
+                    }
+                    for range in [0..<p.rowCount, p.rowCount / 2..<p.rowCount, 0..<min(1, p.rowCount)] {
+                        _ = file.withSyncedRows(p, rows: range, window: window) { _, _ in }
+                    }
+                }
+            } catch {
+                check(error)
             }
         }
     }
