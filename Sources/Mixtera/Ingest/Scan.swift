@@ -180,6 +180,9 @@ public enum Ingest {
     static func propertiesHash(_ d: DatasetDecl) -> String {
         var w = ByteWriter()
         w.write("v1|\(d.format.rawValue)|\(d.text ?? "-")|\(d.tokens ?? "-")|\(d.onError.rawValue)|\(d.maxLineBytes)".utf8)
+        // Parquet text columns' indexes carry sync points since index "pqsync1": files indexed before are scanned
+        // again once, so that replay can use them.
+        if d.text != nil && (d.format == .parquet || d.format == .auto) { w.write("|pqsync1".utf8) }
         for p in d.properties {
             w.write("|\(p.name):\(p.type.rawValue):\(sourceText(p.source)):\(p.nullable)".utf8)
             if let def = p.defaultValue { w.write(CategoricalEncoding.encode(def)) }
