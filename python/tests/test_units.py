@@ -183,3 +183,29 @@ def test_fast_tar_walk_checks_header_checksums():
         edited = bytearray(data)
         edited[at] ^= 0x01
         assert fast_table(bytes(edited), len(edited)) is None, at
+
+
+def test_plain_reader_mapped_and_pread_agree(tmp_path):
+    """JSONL records read from the mapping and with positioned reads: blank lines skipped, CRLF endings, a last
+    line without terminator, runs from every record, and a run past the end is a truncation error."""
+    from mixtera_replay._jsonl import PlainReader
+    from mixtera_replay.errors import RecordError
+    lines = [b'{"a":1}', b"", b"  \t", b'{"b":"x\\ny"}\r', b'{"c":' + b"7" * 5000 + b"}", b"\r", b'{"d":4}']
+    data = b"\n".join(lines)  # the last record has no terminator
+    p = tmp_path / "f.jsonl"
+    p.write_bytes(data)
+    records = [b'{"a":1}', b'{"b":"x\\ny"}', b'{"c":' + b"7" * 5000 + b"}", b'{"d":4}']
+    offsets = [0, data.index(b'{"b"'), data.index(b'{"c"'), data.index(b'{"d"')]
+    mapped = PlainReader(str(p), len(data), len(records))
+    plain = PlainReader(str(p), len(data), len(records))
+    assert mapped.map is not None
+    plain.map.close()
+    plain.map = None
+    for k, off in enumerate(offsets):
+        for n in range(1, len(records) - k + 1):
+            assert mapped.read(off, n) == plain.read(off, n) == records[k:k + n], (k, n)
+        for r in (mapped, plain):
+            with pytest.raises(RecordError):
+                r.read(off, len(records) - k + 1)
+    mapped.close()
+    plain.close()
