@@ -253,13 +253,16 @@ YAML
   SAMPLES=$((STEPS * 128))
   T=$(best3 "$BIN" replay --manifest "$B/m-$fmt" --rank 0)
   if [ "$fmt" = parquet ]; then PEER=3500; else PEER=330; fi
-  row "replay $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "≥ 100×" "-"
+  # MB/s: the rank's share of the files' bytes (as for JSONL); bound: `cat` of that share.
+  RB=$(python3 -c "print(int($FB * $SAMPLES / $N))")
+  T_BOUND=$(python3 -c "print($TB * $SAMPLES / $N)")
+  row "replay $fmt rank 0, blocks:64 (k samples/s; MB/s of files; × the Python system; target ≥ 100×)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$RB/$T/1e6:.0f} MB/s; {$SAMPLES/$T/$PEER:.0f}×')")" "cat: $(rate "$RB" "$T_BOUND") MB/s" "$(ratio "$T_BOUND" "$T")"
   # The Python reader on the same manifest (pyarrow for Parquet; tar members by offset).
   T=$(best3 env PYTHONPATH="$ROOT/python" python3 -c "
 from mixtera_replay import ManifestReader
 n = sum(1 for _ in ManifestReader('$B/m-$fmt', 0))
 assert n == $SAMPLES, n")
-  row "Python ManifestReader $fmt rank 0, blocks:64 (k samples/s; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$SAMPLES/$T/$PEER:.0f}×')")" "-" "-"
+  row "Python ManifestReader $fmt rank 0, blocks:64 (k samples/s; MB/s of files; × the Python system)" "$(python3 -c "print(f'{$SAMPLES/$T/1e3:.0f} k/s; {$RB/$T/1e6:.0f} MB/s; {$SAMPLES/$T/$PEER:.0f}×')")" "cat: $(rate "$RB" "$T_BOUND") MB/s" "$(ratio "$T_BOUND" "$T")"
 done
 
 # Parquet: scan time against the text column's size. The 4x copy repeats every text 4 times (same columns, row
