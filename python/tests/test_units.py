@@ -22,8 +22,8 @@ def test_xxh3_known_values():
         rank1 = f.read()
     with open(os.path.join(GOLDEN, "header.json"), "rb") as f:
         header = f.read()
-    assert xxh3_64_python(header) == 0xE4A925169EF1243C
-    assert xxh3_64_python(rank1[:56]) == int.from_bytes(bytes.fromhex("7fa16f85f32d378d"), "little")
+    assert xxh3_64_python(header) == int.from_bytes(bytes.fromhex("720dcc743e8c9e52"), "little")
+    assert xxh3_64_python(rank1[:56]) == int.from_bytes(bytes.fromhex("d72da022dbeb77bc"), "little")
     assert xxh3_64_python(rank1[64:127]) == int.from_bytes(bytes.fromhex("5a9b563675c3dd16"), "little")
     assert xxh3_64_python(rank1[127:151]) == int.from_bytes(bytes.fromhex("4e5705d293ff43a2"), "little")
 

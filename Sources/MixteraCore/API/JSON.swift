@@ -79,12 +79,19 @@ public enum JSON: Sendable, Equatable {
                 return
             }
             out.append(UInt8(ascii: "["))
+            // Pretty output keeps an array of scalars on one line (`[1, 2, 3]`); arrays holding arrays or
+            // objects put each element on its own line.
+            let inline = pretty && a.allSatisfy(\.isScalar)
             for (i, v) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                if pretty { newline(&out, indent + 1) }
+                if inline {
+                    if i > 0 { out.append(UInt8(ascii: " ")) }
+                } else if pretty {
+                    newline(&out, indent + 1)
+                }
                 v.write(into: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { newline(&out, indent) }
+            if pretty && !inline { newline(&out, indent) }
             out.append(UInt8(ascii: "]"))
         case .object(let kv):
             if kv.isEmpty {
@@ -102,6 +109,14 @@ public enum JSON: Sendable, Equatable {
             }
             if pretty { newline(&out, indent) }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Neither an array nor an object.
+    var isScalar: Bool {
+        switch self {
+        case .array, .object: false
+        default: true
         }
     }
 
