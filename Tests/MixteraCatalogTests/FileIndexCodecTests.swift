@@ -62,8 +62,8 @@ import Testing
         var pq = index(300, seed: 5)
         pq.locatorKind = .parquetRows
         pq.parquetSync = [
-            ParquetSync(row: 0, offset: 4_000, value: 9), ParquetSync(row: 57, offset: 70_000, value: 65_600),
-            ParquetSync(row: 150, offset: 2_000, value: 0), ParquetSync(row: 151, offset: 1 << 40, value: 1 << 30),
+            ParquetSyncPoint(row: 0, offset: 4_000, value: 9), ParquetSyncPoint(row: 57, offset: 70_000, value: 65_600),
+            ParquetSyncPoint(row: 150, offset: 2_000, value: 0), ParquetSyncPoint(row: 151, offset: 1 << 40, value: 1 << 30),
         ]
         #expect(try FileIndexCodec.decode(FileIndexCodec.encode(pq), path: "p") == pq)
         // Without sync points the blob is what it was before they existed: flag bit 1 clear, no section.

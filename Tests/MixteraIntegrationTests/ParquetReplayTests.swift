@@ -1,4 +1,5 @@
 import Foundation
+import MixteraCore
 import MixteraParquet
 import MixteraTestSupport
 import Testing

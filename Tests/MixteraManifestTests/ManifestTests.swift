@@ -188,7 +188,7 @@ import Testing
                 dataset: 1, path: "p.parquet", format: "parquet", compression: "none", byteCount: 900_000,
                 mtimeNanoseconds: 5, fingerprint: "pqf:0123456789abcdef", sampleCount: 700,
                 parquetSync: [
-                    ParquetSyncRef(row: 0, offset: 120, value: 6), ParquetSyncRef(row: 41, offset: 30_500, value: 65_601),
+                    ParquetSyncPoint(row: 0, offset: 120, value: 6), ParquetSyncPoint(row: 41, offset: 30_500, value: 65_601),
                 ]))
         let text = String(decoding: h.encoded(), as: UTF8.self)
         #expect(text.contains("\"parquet_sync\": [\n"))

@@ -17,6 +17,28 @@ def _is_blank(line: bytes) -> bool:
     return not line.strip(b" \t\r")
 
 
+def _records(buf, pos: int, count: int, path: str, ended: str):
+    """`count` records of `buf` (bytes or a mapping) from byte `pos`: lines without their terminator (a CR before
+    the LF dropped), blank lines skipped, the last line possibly unterminated; a `truncated` RecordError saying
+    `ended` when `buf` ends first."""
+    out = []
+    append = out.append
+    find = buf.find
+    end = len(buf)
+    while len(out) < count:
+        if pos >= end:
+            raise RecordError(ended, path, pos, kind="truncated")
+        nl = find(b"\n", pos)
+        stop = end if nl < 0 else nl
+        line = buf[pos:stop]
+        pos = stop + 1
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if line and (line[0] not in _BLANK or not _is_blank(line)):
+            append(line)
+    return out
+
+
 class PlainReader:
     """Uncompressed JSONL: records read in place from a read-only mapping of the file (a page fault maps a
     whole window of pages, where a positioned read is one system call per record), or with positioned reads
@@ -98,30 +120,13 @@ class PlainReader:
 
     def _read_mapped(self, m, offset: int, count: int):
         """`read` from the mapping: the same records, blank lines skipped, a final line without terminator."""
-        find = m.find
         if count == 1:
-            nl = find(b"\n", offset)
+            nl = m.find(b"\n", offset)
             if nl > offset:
                 line = m[offset:nl] if m[nl - 1] != 0x0D else m[offset:nl - 1]
                 if line and line[0] not in _BLANK:
                     return [line]
-        out = []
-        append = out.append
-        pos = offset
-        end = len(m)
-        while len(out) < count:
-            if pos >= end:
-                raise RecordError("file ended before row; it changed since the manifest was built", self.path, pos,
-                                  kind="truncated")
-            nl = find(b"\n", pos)
-            stop = end if nl < 0 else nl
-            line = m[pos:stop]
-            pos = stop + 1
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if line and (line[0] not in _BLANK or not _is_blank(line)):
-                append(line)
-        return out
+        return _records(m, offset, count, self.path, "file ended before row; it changed since the manifest was built")
 
 
 def _open_stream(path: str, compression: str, start: int):
@@ -256,19 +261,4 @@ class StreamReader:
         if offset > n:
             raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
                               kind="truncated")
-        out = []
-        pos = offset
-        find = buf.find
-        while len(out) < count:
-            if pos >= n:
-                raise RecordError("stream ended before the requested records; the file changed", self.path, pos,
-                                  kind="truncated")
-            nl = find(b"\n", pos)
-            end = n if nl < 0 else nl
-            line = buf[pos:end]
-            pos = end + 1
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if line and (line[0] not in _BLANK or not _is_blank(line)):
-                out.append(line)
-        return out
+        return _records(buf, offset, count, self.path, "stream ended before the requested records; the file changed")

@@ -22,20 +22,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+sys.path.insert(0, os.path.dirname(__file__))
+from manifest_floor import varint, zigzag  # noqa: E402
 from mixtera_replay.manifest import open_rank, read_header  # noqa: E402
 
 import zstandard  # noqa: E402
-
-
-def varint(v, out):
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-
-
-def zigzag(v):
-    return (v << 1) ^ (v >> 63)
 
 
 def main(path):

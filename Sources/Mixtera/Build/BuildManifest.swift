@@ -132,7 +132,7 @@ public enum Build {
                             ? index.frames.map {
                                 ZstdFrameRef(compressedOffset: $0.compressedOffset, decompressedOffset: $0.decompressedOffset)
                             } : [],
-                        parquetSync: index.parquetSync.map { ParquetSyncRef(row: $0.row, offset: $0.offset, value: $0.value) }))
+                        parquetSync: index.parquetSync))
                 let units: [Int64]?
                 switch spec.mixture.unit {
                 case .samples: units = nil

@@ -1,3 +1,4 @@
+import MixteraCore
 import MixteraSpec
 
 public struct CatalogProperty: Sendable, Hashable {
@@ -83,12 +84,12 @@ public struct FileIndex: Sendable, Equatable {
     public var numericColumns: [NumericColumn]
     public var frames: [ZstdFrame]
     /// Parquet: where replay can start decoding the text column's pages (empty for other formats).
-    public var parquetSync: [ParquetSync]
+    public var parquetSync: [ParquetSyncPoint]
 
     public init(
         sampleCount: Int, sampleKeys: [UInt32], locatorKind: LocatorKind, byteOffsets: [Int64], byteLengths: [Int64],
         textBytes: [Int64], tokens: [Int64]?, numericColumns: [NumericColumn], frames: [ZstdFrame],
-        parquetSync: [ParquetSync] = []
+        parquetSync: [ParquetSyncPoint] = []
     ) {
         self.sampleCount = sampleCount
         self.sampleKeys = sampleKeys

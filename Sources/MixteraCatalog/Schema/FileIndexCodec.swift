@@ -371,17 +371,17 @@ enum FileIndexCodec {
     }
 
     /// The Parquet sync point section: a varint count, then (zigzag Δrow, zigzag Δoffset, varint value) each.
-    private static func readSync(_ r: inout ByteReader, limit: Int) throws(ByteReaderError) -> [ParquetSync] {
+    private static func readSync(_ r: inout ByteReader, limit: Int) throws(ByteReaderError) -> [ParquetSyncPoint] {
         let count = Int(try r.readVarint())
         guard count <= limit else { throw .truncated(offset: r.offset) }
-        var points: [ParquetSync] = []
+        var points: [ParquetSyncPoint] = []
         points.reserveCapacity(count)
         var row: Int64 = 0
         var offset: Int64 = 0
         for _ in 0..<count {
             row &+= try r.readSignedVarint()
             offset &+= try r.readSignedVarint()
-            points.append(ParquetSync(row: row, offset: offset, value: Int64(truncatingIfNeeded: try r.readVarint())))
+            points.append(ParquetSyncPoint(row: row, offset: offset, value: Int64(truncatingIfNeeded: try r.readVarint())))
         }
         return points
     }

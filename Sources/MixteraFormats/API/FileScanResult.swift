@@ -24,7 +24,7 @@ public struct FileScanResult: Sendable {
     /// zstd frames: (compressed offset, decompressed offset) of each frame start.
     public var frames: [ZstdFrame] = []
     /// Parquet: sync points of the text column's pages, in row order.
-    public var parquetSync: [ParquetSync] = []
+    public var parquetSync: [ParquetSyncPoint] = []
     /// Records skipped under `on_error: skip`, and the first problems (at most 20).
     /// XXH3-64 of the file's bytes when the scan could compute it while reading (plain and zstd files).
     public var fingerprint: UInt64?

@@ -261,7 +261,7 @@ public struct ParquetScanner {
             }
         }
         var result = acc.finish()
-        result.parquetSync = syncPoints.map { ParquetSync(row: $0.row, offset: $0.offset, value: $0.value) }
+        result.parquetSync = syncPoints
         do { result.fingerprint = try file.fingerprint() } catch { throw Self.formatError(error) }
         result.fingerprintPrefix = ParquetFooterFingerprint.prefix
         return result

@@ -18,11 +18,11 @@ public struct ManifestFile: Sendable, Equatable {
     /// zstd frame starts (compressed offset, decompressed offset), for files with more than one frame.
     public var frames: [ZstdFrameRef]
     /// Parquet: where a reader can start decoding the text column's pages (§4.1), in row order.
-    public var parquetSync: [ParquetSyncRef]
+    public var parquetSync: [ParquetSyncPoint]
 
     public init(
         dataset: Int, path: String, format: String, compression: String, byteCount: Int64, mtimeNanoseconds: Int64,
-        fingerprint: String, sampleCount: Int64, frames: [ZstdFrameRef] = [], parquetSync: [ParquetSyncRef] = []
+        fingerprint: String, sampleCount: Int64, frames: [ZstdFrameRef] = [], parquetSync: [ParquetSyncPoint] = []
     ) {
         self.dataset = dataset
         self.path = path
@@ -34,19 +34,6 @@ public struct ManifestFile: Sendable, Equatable {
         self.sampleCount = sampleCount
         self.frames = frames
         self.parquetSync = parquetSync
-    }
-}
-
-/// A Parquet sync point (docs/manifest-format.md §4.1): a row, the file offset of the snappy fragment its length
-/// prefix lies in, and the prefix's offset in the decompressed page.
-public struct ParquetSyncRef: Sendable, Equatable {
-    public var row: Int64
-    public var offset: Int64
-    public var value: Int64
-    public init(row: Int64, offset: Int64, value: Int64) {
-        self.row = row
-        self.offset = offset
-        self.value = value
     }
 }
 
@@ -293,14 +280,14 @@ public struct ManifestHeader: Sendable, Equatable {
                 }
                 frames.append(ZstdFrameRef(compressedOffset: c, decompressedOffset: d))
             }
-            var sync: [ParquetSyncRef] = []
+            var sync: [ParquetSyncPoint] = []
             for p in f["parquet_sync"]?.arrayValue ?? [] {
                 guard let a = p.arrayValue, a.count == 3, let r = a[0].intValue, let o = a[1].intValue,
                     let v = a[2].intValue, o >= 0, v >= 0
                 else {
                     throw ManifestError("bad-header", "files[\(i)].parquet_sync is malformed", at: loc)
                 }
-                sync.append(ParquetSyncRef(row: r, offset: o, value: v))
+                sync.append(ParquetSyncPoint(row: r, offset: o, value: v))
             }
             let filePath = try need(f["path"]?.stringValue, "files[\(i)].path")
             guard isSafeRelativePath(filePath) else {

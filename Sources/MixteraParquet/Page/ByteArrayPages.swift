@@ -66,7 +66,6 @@ struct ByteArrayPageScratch {
     var syncPoints: [ParquetSyncPoint]?
     var pageFirstRow: Int64 = 0
     var pageBodyOffset: Int64 = 0
-    var pageStarts: [Int32]? = []
 }
 
 /// Where the spans of a decoded page point.
@@ -161,44 +160,51 @@ extension ColumnChunkReader {
         return pos
     }
 
-    /// Decodes a dictionary page body into a dictionary.
-    /// With `lengthsOnly` (and snappy), only the lengths are read, through the sparse reader: `bytes` stays empty.
-    func decodeByteArrayDictionary(
-        _ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression, lengthsOnly: Bool = false,
-        syncPoints: UnsafeMutablePointer<[ParquetSyncPoint]>? = nil, bodyOffset: Int64 = 0
+    /// The lengths of a snappy PLAIN dictionary page's values, read through the sparse reader (`bytes` stays
+    /// empty; the values are not decompressed); with `scratch.syncPoints`, the page's sync points are appended to
+    /// it (value i as row −(i + 1); the body is at `scratch.pageBodyOffset`).
+    func sparseDictionaryLengths(
+        _ body: UnsafeRawBufferPointer, header: PageHeader, scratch: inout ByteArrayPageScratch
     ) throws(ParquetError) -> ParquetByteArrayDictionary {
         guard header.encoding == 0 || header.encoding == 2 else {
             throw ParquetError(
                 .unsupportedEncoding, "dictionary page encoding \(encodingName(header.encoding)) is not supported")
         }
-        if lengthsOnly && codec == .snappy {
-            var rd = try SnappySparseReader(body, expectedLength: header.uncompressedByteCount, buffers: SnappyElementBuffers())
-            guard header.valueCount <= rd.outLength / 4 + 1 else {
-                throw truncated("dictionary of \(header.valueCount) values", need: header.valueCount * 4, have: rd.outLength)
+        var rd = try SnappySparseReader(body, expectedLength: header.uncompressedByteCount, buffers: scratch.sparse)
+        guard header.valueCount <= rd.outLength / 4 + 1 else {
+            throw truncated("dictionary of \(header.valueCount) values", need: header.valueCount * 4, have: rd.outLength)
+        }
+        let sync = scratch.syncPoints != nil
+        var lengths: [Int32] = []
+        lengths.reserveCapacity(header.valueCount)
+        var starts: [Int32] = []
+        var pos = 0
+        for i in 0..<header.valueCount {
+            let len = Int(try rd.uint32(at: pos))
+            pos += 4
+            guard rd.outLength - pos >= len else {
+                throw truncated("PLAIN byte array \(i)", need: len, have: rd.outLength - pos)
             }
-            var lengths: [Int32] = []
-            lengths.reserveCapacity(header.valueCount)
-            var starts: [Int32] = []
-            var pos = 0
-            for i in 0..<header.valueCount {
-                let len = Int(try rd.uint32(at: pos))
-                pos += 4
-                guard rd.outLength - pos >= len else {
-                    throw truncated("PLAIN byte array \(i)", need: len, have: rd.outLength - pos)
-                }
-                lengths.append(Int32(truncatingIfNeeded: len))
-                if syncPoints != nil { starts.append(Int32(truncatingIfNeeded: pos)) }
-                pos += len
-            }
-            try rd.finish()
-            if let syncPoints {
-                // A dictionary page's values stand for rows -1, -2, … (value i is row -(i + 1)).
-                Self.appendSyncPoints(
-                    &syncPoints.pointee, reader: rd, starts: starts, firstRow: 0, bodyOffset: bodyOffset,
-                    dictionary: true)
-            }
-            return ParquetByteArrayDictionary(
-                bytes: [], starts: [Int32](repeating: 0, count: lengths.count), lengths: lengths)
+            lengths.append(Int32(truncatingIfNeeded: len))
+            if sync { starts.append(Int32(truncatingIfNeeded: pos)) }
+            pos += len
+        }
+        try rd.finish()
+        if sync {
+            Self.appendSyncPoints(
+                &scratch.syncPoints!, reader: rd, starts: starts, firstRow: 0, bodyOffset: scratch.pageBodyOffset,
+                dictionary: true)
+        }
+        return ParquetByteArrayDictionary(bytes: [], starts: [Int32](repeating: 0, count: lengths.count), lengths: lengths)
+    }
+
+    /// Decodes a dictionary page body into a dictionary.
+    func decodeByteArrayDictionary(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: ParquetCompression)
+        throws(ParquetError) -> ParquetByteArrayDictionary
+    {
+        guard header.encoding == 0 || header.encoding == 2 else {
+            throw ParquetError(
+                .unsupportedEncoding, "dictionary page encoding \(encodingName(header.encoding)) is not supported")
         }
         var scratch = ByteArrayPageScratch()
         let n: Int
@@ -246,14 +252,12 @@ extension ColumnChunkReader {
             && PageType(rawValue: header.type) == .dataPage && (maxDef == 0 || header.definitionLevelEncoding == 3)
         {
             if scratch.syncPoints != nil {
-                var pageStarts = scratch.pageStarts
-                pageStarts?.removeAll(keepingCapacity: true)
+                var pageStarts: [Int32]? = []
                 let rd = try sparsePlainWalk(
                     body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths, starts: &pageStarts)
                 Self.appendSyncPoints(
                     &scratch.syncPoints!, reader: rd, starts: pageStarts ?? [], firstRow: scratch.pageFirstRow,
                     bodyOffset: scratch.pageBodyOffset)
-                scratch.pageStarts = pageStarts
             } else {
                 try sparsePlainLengths(body, header: header, maxDef: maxDef, scratch: &scratch, lengths: &lengths)
             }
@@ -528,14 +532,12 @@ extension ColumnChunkReader {
                     case .dictionaryPage:
                         guard !sawDictionary else { throw corruptPage("column chunk has a second dictionary page") }
                         sawDictionary = true
-                        if scratch.syncPoints != nil && !keep {
-                            var points = scratch.syncPoints ?? []
-                            dictionary = try decodeByteArrayDictionary(
-                                body, header: header, codec: codec, lengthsOnly: true, syncPoints: &points,
-                                bodyOffset: chunk.startOffset + Int64(bodyStart))
-                            scratch.syncPoints = points
+                        if !keep && codec == .snappy {
+                            // Lengths only: the values are not decompressed.
+                            scratch.pageBodyOffset = chunk.startOffset + Int64(bodyStart)
+                            dictionary = try sparseDictionaryLengths(body, header: header, scratch: &scratch)
                         } else {
-                            dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec, lengthsOnly: !keep)
+                            dictionary = try decodeByteArrayDictionary(body, header: header, codec: codec)
                         }
                     case .dataPage, .dataPageV2:
                         guard Int64(header.valueCount) <= rowGroup.rowCount - Int64(rows) else {

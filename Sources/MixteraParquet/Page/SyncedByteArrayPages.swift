@@ -1,25 +1,4 @@
-/// Where decoding of a snappy PLAIN text page can start without walking the page from its beginning.
-///
-/// The reference snappy compressor compresses each 64 KiB of a block on its own, so decoding can start at any
-/// 64 KiB output fragment. A sync point records, for one such fragment, the first row whose 4-byte length prefix
-/// starts in it: the row, the file offset of the fragment's first compressed element, and the prefix's offset in
-/// the decompressed page. From there the following rows are read by their length prefixes, in order. Scans record
-/// one per fragment of the text column's pages (``ParquetFile/byteArrayRowLengths(_:rowGroup:syncPoints:)``) for
-/// pages that keep to fragments and hold no nulls; replay reads rows from them with ``ParquetSyncedPage``.
-public struct ParquetSyncPoint: Sendable, Equatable {
-    /// File row index; for a dictionary page, −(i + 1) for its value i (the page is found by `offset`).
-    public var row: Int64
-    /// File offset of the fragment's first compressed element.
-    public var offset: Int64
-    /// Offset of the row's length prefix in the decompressed page (its fragment is `value >> 16`).
-    public var value: Int64
-
-    public init(row: Int64, offset: Int64, value: Int64) {
-        self.row = row
-        self.offset = offset
-        self.value = value
-    }
-}
+import MixteraCore
 
 /// A snappy PLAIN data page (v1) of a flat BYTE_ARRAY column with the sync points that lie in it: rows are read by
 /// decoding from the sync point at or before them (``ParquetFile/withSyncedRows(_:page:rows:window:_:)``). Built
@@ -55,6 +34,36 @@ public struct ParquetSyncedPage: Sendable {
     }
 }
 
+extension ParquetSyncedPage {
+    /// The page of `header` (its body at file offset `bodyOffset`, its first row `firstRow`) with `points`, rows
+    /// page-relative and in order; nil unless they fit it: the first at row 0, rows within the page, fragment
+    /// offsets inside the body, prefixes inside the decompressed page, and rows, fragments and prefixes advancing
+    /// together (one point per fragment).
+    init?(fitting points: [ParquetSyncPoint], firstRow: Int64, pageNumber: Int, header: PageHeader, bodyOffset: Int64) {
+        guard points.first?.row == 0 else { return nil }
+        var rows: [Int32] = []
+        var inputs: [Int32] = []
+        var values: [Int32] = []
+        var previous: (row: Int64, input: Int64, value: Int64) = (-1, -1, -1)
+        for p in points {
+            let input = p.offset - bodyOffset
+            guard p.row > previous.row, p.row < Int64(header.valueCount), input > max(0, previous.input),
+                input < Int64(header.compressedByteCount), p.value > previous.value,
+                p.value <= Int64(header.uncompressedByteCount) - 4,
+                previous.value < 0 || p.value >> 16 > previous.value >> 16
+            else { return nil }
+            previous = (p.row, input, p.value)
+            rows.append(Int32(truncatingIfNeeded: p.row))
+            inputs.append(Int32(truncatingIfNeeded: input))
+            values.append(Int32(truncatingIfNeeded: p.value))
+        }
+        self.init(
+            firstRow: firstRow, rowCount: header.valueCount, pageNumber: pageNumber, bodyOffset: bodyOffset,
+            bodyCount: header.compressedByteCount, outLength: header.uncompressedByteCount, syncRows: rows,
+            syncInputs: inputs, syncValues: values)
+    }
+}
+
 extension ColumnChunkReader {
     /// Data page `k` of `locations` for synced reads from `points` (sorted by row; those outside the page are
     /// ignored); nil when the page is not a snappy PLAIN data page (v1), or no point lies in it, or a point does
@@ -80,26 +89,9 @@ extension ColumnChunkReader {
             if let crc = header.crc, PageCRC.crc32(body) != crc {
                 throw ParquetError(.crcMismatch, "page crc32 differs from its header; the file is corrupt")
             }
-            var rows: [Int32] = []
-            var inputs: [Int32] = []
-            var values: [Int32] = []
-            var previous: (Int64, Int64, Int64) = (-1, -1, -1)
-            for p in inPage {
-                let input = p.offset - bodyOffset
-                // Rows, fragments and prefixes advance together; every point lies within the page.
-                guard p.row > previous.0, input > previous.1, p.value > previous.2, input > 0,
-                    input < Int64(body.count), p.value >= 0, p.value <= Int64(header.uncompressedByteCount) - 4,
-                    p.value >> 16 > previous.2 >> 16 || previous.2 < 0
-                else { return nil }
-                previous = (p.row, input, p.value)
-                rows.append(Int32(truncatingIfNeeded: p.row - first))
-                inputs.append(Int32(truncatingIfNeeded: input))
-                values.append(Int32(truncatingIfNeeded: p.value))
-            }
             return ParquetSyncedPage(
-                firstRow: first, rowCount: Int(last - first), pageNumber: pageNumber, bodyOffset: bodyOffset,
-                bodyCount: header.compressedByteCount, outLength: header.uncompressedByteCount, syncRows: rows,
-                syncInputs: inputs, syncValues: values)
+                fitting: inPage.map { ParquetSyncPoint(row: $0.row - first, offset: $0.offset, value: $0.value) },
+                firstRow: first, pageNumber: pageNumber, header: header, bodyOffset: bodyOffset)
         } ?? nil
     }
 
@@ -117,26 +109,7 @@ extension ColumnChunkReader {
             let mine = points.filter { $0.row < 0 && $0.offset > bodyOffset && $0.offset < end }
                 .map { ParquetSyncPoint(row: -$0.row - 1, offset: $0.offset, value: $0.value) }
                 .sorted { $0.row < $1.row }
-            guard mine.first?.row == 0 else { return nil }
-            var rows: [Int32] = []
-            var inputs: [Int32] = []
-            var values: [Int32] = []
-            var previous: (Int64, Int64, Int64) = (-1, -1, -1)
-            for p in mine {
-                let input = p.offset - bodyOffset
-                guard p.row > previous.0, p.row < Int64(header.valueCount), input > previous.1, p.value > previous.2,
-                    p.value <= Int64(header.uncompressedByteCount) - 4,
-                    p.value >> 16 > previous.2 >> 16 || previous.2 < 0
-                else { return nil }
-                previous = (p.row, input, p.value)
-                rows.append(Int32(truncatingIfNeeded: p.row))
-                inputs.append(Int32(truncatingIfNeeded: input))
-                values.append(Int32(truncatingIfNeeded: p.value))
-            }
-            return ParquetSyncedPage(
-                firstRow: 0, rowCount: header.valueCount, pageNumber: 0, bodyOffset: bodyOffset,
-                bodyCount: header.compressedByteCount, outLength: header.uncompressedByteCount, syncRows: rows,
-                syncInputs: inputs, syncValues: values)
+            return ParquetSyncedPage(fitting: mine, firstRow: 0, pageNumber: 0, header: header, bodyOffset: bodyOffset)
         } ?? nil
     }
 

@@ -197,7 +197,8 @@ struct ParquetReplayCache {
                     }
                     guard let indexed else {
                         throw ReplayError(
-                            "corrupt", "page \(lo) of row group \(g.index) does not decode as the manifest's parquet_sync says",
+                            "corrupt",
+                            "text page \(lo) of row group \(g.index) does not decode as the manifest's parquet_sync says; rescan the file and rebuild the manifest",
                             at: DataLocation(path: path, rowGroup: g.index))
                     }
                     store.put(key, .sparse(indexed), bytes: indexed.byteCount)

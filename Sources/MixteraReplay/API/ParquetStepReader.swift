@@ -21,7 +21,7 @@ final class ParquetStepReader: @unchecked Sendable {
     /// The samples of one step's Parquet entries, in entry order: their JSON back to back in `bytes`.
     final class StepSamples: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
-        /// Set by whichever thread reads the step: the queue, or the replay (`steal`).
+        /// Set by whichever thread reads the step: the queue, or the replay thread (`take`).
         let claimed = Atomic<Bool>(false)
         let jobs: [Job]
         init(_ jobs: [Job]) { self.jobs = jobs }
@@ -109,7 +109,7 @@ final class ParquetStepReader: @unchecked Sendable {
                         count: job.count, step: step, current: k)
                 }
             }
-            // The replay took this step (`steal`) and reads it itself.
+            // The replay thread took this step (`take`) and reads it itself.
             guard !s.claimed.exchange(true, ordering: .acquiringAndReleasing) else { return }
             s.read(with: &box.cache)
             s.done.signal()
@@ -117,7 +117,7 @@ final class ParquetStepReader: @unchecked Sendable {
     }
 
     /// The samples of step `k` if it was submitted (waiting for them; nil when it was not). While the queue is
-    /// still reading it, the caller reads a later submitted step the queue has not started (`steal`, with `cache`)
+    /// still reading it, the caller reads a later submitted step the queue has not started (with `cache`)
     /// rather than wait idle. Whichever thread reads a step, its samples are the same.
     func take(step k: Int, stealingWith cache: inout ParquetReplayCache) -> StepSamples? {
         guard let s = slots.withLock({ $0.removeValue(forKey: k) }) else { return nil }

@@ -46,7 +46,7 @@ public final class ReplayReader {
     }
     /// The per-sample JSON buffer, reused when the caller keeps no reference to a sample's `json`.
     private var scratch: [UInt8] = []
-    private var parquet = ParquetReplayCache(prefetch: false)
+    private var parquet: ParquetReplayCache
     private var tars = TarReplayCache()
 
     /// Opens `manifestPath` for `rank`, verifying the header and rank file checksums.
@@ -69,12 +69,9 @@ public final class ReplayReader {
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
         // Parquet: the manifest's sync points (docs/manifest-format.md §4.1) and one store shared with the step reader.
-        let parquetSyncPoints = h.files.map { f in
-            f.parquetSync.map { ParquetSyncPoint(row: $0.row, offset: $0.offset, value: $0.value) }
-        }
         parquet = ParquetReplayCache(
             store: ParquetReplayStore(
-                budget: ParquetReplayCache.defaultBudget, syncPoints: parquetSyncPoints, prefetcher: true))
+                budget: ParquetReplayCache.defaultBudget, syncPoints: h.files.map(\.parquetSync), prefetcher: true))
         totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
         readers = Array(repeating: nil, count: manifest.header.files.count)
         verified = Array(repeating: false, count: manifest.header.files.count)

@@ -40,17 +40,3 @@ public struct ZstdFrame: Sendable, Equatable, Codable {
         self.decompressedOffset = decompressedOffset
     }
 }
-
-/// Where replay can start decoding a Parquet text page (docs/catalog-schema.md, "Parquet sync points"): the first
-/// row whose length prefix lies in one 64 KiB snappy fragment, the file offset of that fragment's first compressed
-/// element, and the prefix's offset in the decompressed page.
-public struct ParquetSync: Sendable, Equatable, Codable {
-    public var row: Int64
-    public var offset: Int64
-    public var value: Int64
-    public init(row: Int64, offset: Int64, value: Int64) {
-        self.row = row
-        self.offset = offset
-        self.value = value
-    }
-}
