@@ -1,4 +1,9 @@
+#define _GNU_SOURCE
+#include <string.h>
+
 #include "mixtera_simd.h"
+
+const void *mixtera_memrchr(const void *p, int c, size_t n) { return memrchr(p, c, n); }
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

@@ -95,11 +95,16 @@ import Testing
         ManifestCase(name: "rank block bit flip", status: 65, kind: "checksum-mismatch", location: "/rank-00000.bin@"),
         ManifestCase(name: "rank of another manifest", status: 65, kind: "header-mismatch", location: "/rank-00000.bin@40"),
         ManifestCase(name: "rank missing", status: 66, kind: "missing-rank-file", location: "/rank-00000.bin"),
+        // The fixture's manifests have label tables (format 1.2).
+        ManifestCase(name: "labels missing", status: 66, kind: "missing-labels", location: "/labels.bin"),
+        ManifestCase(name: "labels bit flip", status: 65, kind: "checksum-mismatch", location: "/labels.bin@"),
+        ManifestCase(name: "labels of another manifest", status: 65, kind: "header-mismatch", location: "/labels.bin@32"),
     ]
 
     static let manifestSetup: (Setup, String, String) = {
         let s = try! Setup(steps: 40)
         precondition(try! s.buildManifest(s.dir + "/m").status == 0)
+        precondition(FileManager.default.fileExists(atPath: s.dir + "/m/labels.bin"), "the fixture manifest has no label table")
         s.writeBuild(steps: 40, seed: 7, to: s.dir + "/other.yaml")
         precondition(try! s.buildManifest(s.dir + "/other", spec: s.dir + "/other.yaml").status == 0)
         return (s, s.dir + "/m", s.dir + "/other")
@@ -115,7 +120,7 @@ import Testing
         case "header truncated": Self.patch(m + "/header.json") { $0.removeSubrange(($0.count / 2)...) }
         case "header bit flip": Self.patch(m + "/header.json") { $0[0] ^= 0x04 }  // "{" -> "\x7f"
         case "header edited": Self.replaceInHeader(m, "\"seed\": 42", "\"seed\": 43")
-        case "wrong version": Self.replaceInHeader(m, "\"format_version\": \"1.0\"", "\"format_version\": \"2.0\"")
+        case "wrong version": Self.replaceInHeader(m, "\"format_version\": \"1.", "\"format_version\": \"2.")
         case "header missing": try FileManager.default.removeItem(atPath: m + "/header.json")
         case "file path with ..": Self.replaceInHeader(m, "\"path\": \"", "\"path\": \"../../../../etc/")
         case "absolute file path": Self.replaceInHeader(m, "\"path\": \"", "\"path\": \"/etc/")
@@ -126,6 +131,11 @@ import Testing
             try FileManager.default.removeItem(atPath: rank0)
             try FileManager.default.copyItem(atPath: other + "/rank-00000.bin", toPath: rank0)
         case "rank missing": try FileManager.default.removeItem(atPath: rank0)
+        case "labels missing": try FileManager.default.removeItem(atPath: m + "/labels.bin")
+        case "labels bit flip": Self.patch(m + "/labels.bin") { $0[$0.count - 2] ^= 0x08 }
+        case "labels of another manifest":
+            try FileManager.default.removeItem(atPath: m + "/labels.bin")
+            try FileManager.default.copyItem(atPath: other + "/labels.bin", toPath: m + "/labels.bin")
         default: Issue.record("no corruption for \(c.name)")
         }
         let r = try TestSupport.run(["replay", "--manifest", m, "--rank", "0", "--steps", "0:2"])
@@ -205,11 +215,15 @@ import Testing
     @Test func buildManifestOnAFullDiskFailsCleanly() throws {
         let s = try Setup()
         // `ulimit -f` caps every file's size (the stderr file too). Below 64 blocks (32 KiB) SQLite
-        // cannot map the catalog's -shm file; from there on, rank files (about 64 KiB here) hit it.
+        // cannot map the catalog's -shm file; from there on, rank files (about 64 KiB here without a label
+        // table) hit it.
         for blocks in [1, 70, 100] {
             let out = s.dir + "/full\(blocks)"
             let r = try Self.runLimited(
-                blocks, ["build-manifest", "--catalog", s.catalog, "--spec", s.build, "--out", out, "--quiet"])
+                blocks,
+                [
+                    "build-manifest", "--catalog", s.catalog, "--spec", s.build, "--out", out, "--quiet", "--labels", "never",
+                ])
             #expect(r.status == 74, "ulimit -f \(blocks): \(r.stderr)")
             let expected = blocks < 64 ? "disk i/o error [sqlite]" : "cannot write file: file too large [cannot-create]"
             #expect(r.stderr.hasSuffix(expected + "\n"), "\(r.stderr)")
@@ -222,7 +236,11 @@ import Testing
         let before = TestSupport.directoryContents(out)
         s.writeBuild(steps: 4000, seed: 9, to: s.dir + "/b9.yaml")
         let r = try Self.runLimited(
-            100, ["build-manifest", "--catalog", s.catalog, "--spec", s.dir + "/b9.yaml", "--out", out, "--quiet"])
+            100,
+            [
+                "build-manifest", "--catalog", s.catalog, "--spec", s.dir + "/b9.yaml", "--out", out, "--quiet", "--labels",
+                "never",
+            ])
         #expect(r.status == 74)
         #expect(TestSupport.directoryContents(out) == before)
         #expect(Self.leftovers(s.dir, "keep") == [])

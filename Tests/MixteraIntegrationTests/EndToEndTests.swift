@@ -47,15 +47,22 @@ import Testing
         }
     }
 
-    @Test func buildsIdenticalBytesAndReplaysTheRightSamples() throws {
+    /// With a label table (format 1.2) the fixture's files are read through their checkpoints: plain files with a
+    /// BOM, blank lines and CRLF, and zstd, gzip, xz and bzip2 streams.
+    @Test(arguments: [LabelPolicy.never, .always])
+    func buildsIdenticalBytesAndReplaysTheRightSamples(labels: LabelPolicy) throws {
         let dir = try Self.scanned()
         let spec = try Self.buildSpec()
         let report = try Build.run(
-            catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m1", options: BuildOptions(perStep: true))
-        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m2")
+            catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m1", options: BuildOptions(perStep: true, labels: labels))
+        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/m2", options: BuildOptions(labels: labels))
         let a = TestSupport.directoryContents(dir + "/m1")
-        #expect(a.keys.sorted() == ["header.json", "rank-00000.bin", "rank-00001.bin", "rank-00002.bin", "rank-00003.bin"])
+        #expect(
+            a.keys.sorted()
+                == ["header.json"] + (labels == .always ? ["labels.bin"] : [])
+                + ["rank-00000.bin", "rank-00001.bin", "rank-00002.bin", "rank-00003.bin"])
         #expect(a == TestSupport.directoryContents(dir + "/m2"))
+        #expect(report.formatVersion == (labels == .always ? "1.2" : "1.0"))
         #expect(report.steps == 12)
         var refs: [String: [String]] = [:]
         for step in 0..<2 {
@@ -92,14 +99,18 @@ import Testing
         #expect(s1["datasets"] == s2["datasets"])
     }
 
-    @Test func rankSubsetsAreByteIdenticalToAFullBuild() throws {
+    @Test(arguments: [LabelPolicy.never, .always])
+    func rankSubsetsAreByteIdenticalToAFullBuild(labels: LabelPolicy) throws {
         let dir = try Self.scanned()
         let spec = try Self.buildSpec()
-        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/full")
-        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/part", options: BuildOptions(ranks: 1...2))
+        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/full", options: BuildOptions(labels: labels))
+        _ = try Build.run(
+            catalogPath: dir + "/c.sqlite", spec: spec, out: dir + "/part", options: BuildOptions(ranks: 1...2, labels: labels))
         let full = TestSupport.directoryContents(dir + "/full")
         let part = TestSupport.directoryContents(dir + "/part")
-        #expect(part.keys.sorted() == ["header.json", "rank-00001.bin", "rank-00002.bin"])
+        #expect(
+            part.keys.sorted()
+                == ["header.json"] + (labels == .always ? ["labels.bin"] : []) + ["rank-00001.bin", "rank-00002.bin"])
         for (k, v) in part { #expect(full[k] == v, "\(k)") }
     }
 
@@ -107,9 +118,10 @@ import Testing
         let dir = try Self.scanned()
         let spec = try Self.buildSpec()
         var reference: [[String]] = []
-        for d in [1, 2, 4, 8] {
-            let out = dir + "/m\(d)"
-            _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: spec, out: out, options: BuildOptions(dataParallel: d))
+        for (d, labels) in [(1, LabelPolicy.never), (2, .always), (4, .never), (4, .always), (8, .always)] {
+            let out = dir + "/m\(d)\(labels)"
+            _ = try Build.run(
+                catalogPath: dir + "/c.sqlite", spec: spec, out: out, options: BuildOptions(dataParallel: d, labels: labels))
             var steps: [[String]] = Array(repeating: [], count: 12)
             for rank in 0..<d {
                 let reader = try ReplayReader(manifestPath: out, rank: rank)
@@ -118,7 +130,7 @@ import Testing
                 }
             }
             let sorted = steps.map { $0.sorted() }
-            if reference.isEmpty { reference = sorted } else { #expect(sorted == reference, "D = \(d)") }
+            if reference.isEmpty { reference = sorted } else { #expect(sorted == reference, "D = \(d), labels \(labels)") }
         }
     }
 
@@ -162,10 +174,13 @@ import Testing
 }
 
 @Suite struct ContinuationTests {
-    @Test func keepsEarlyStepsAndRepeatsNoSample() throws {
+    /// A manifest with a label table continues into one without (continuations write no label table): the kept steps
+    /// hold the same samples, now with their own byte locators.
+    @Test(arguments: [LabelPolicy.never, .always])
+    func keepsEarlyStepsAndRepeatsNoSample(labels: LabelPolicy) throws {
         let dir = try EndToEndTests.scanned()
         let old = try EndToEndTests.buildSpec()
-        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: old, out: dir + "/old")
+        _ = try Build.run(catalogPath: dir + "/c.sqlite", spec: old, out: dir + "/old", options: BuildOptions(labels: labels))
         let new = try EndToEndTests.buildSpec { text in
             text.replacingOccurrences(of: "steps: 12}", with: "steps: 10}")
                 .replacingOccurrences(
@@ -188,7 +203,15 @@ import Testing
             let ra = try a.rankFile(rank)
             let rb = try b.rankFile(rank)
             for s in 0..<5 {
-                #expect(try ra.entries(step: s) == rb.entries(step: s))
+                let kept = try ra.entries(step: s)
+                if labels == .never {
+                    #expect(try kept == rb.entries(step: s))
+                } else {
+                    #expect(
+                        try kept.map { [$0.component, $0.file] + $0.rows.map(Int.init) }
+                            == rb.entries(step: s).map { [$0.component, $0.file] + $0.rows.map(Int.init) })
+                    #expect(try rb.entries(step: s).allSatisfy { $0.lead == 0 })
+                }
                 for e in try rb.entries(step: s) { for row in e.rows { early.insert("\(e.file):\(row)") } }
             }
             for s in 5..<10 {
@@ -202,5 +225,18 @@ import Testing
         #expect(early.isDisjoint(with: late))
         // The new global batches follow the new weights exactly.
         #expect(b.header.mixtureLog.last?.counts == [0, 0, 0, 8, 8, 24])
+        #expect(b.header.labels == nil && b.header.formatVersion == "1.0")
+        // Replaying a kept step gives the same samples from both manifests.
+        for rank in 0..<4 {
+            var x: [String] = []
+            var y: [String] = []
+            try ReplayReader(manifestPath: dir + "/old", rank: rank).forEachSample(steps: [0, 4]) {
+                x.append("\($0.row):" + String(decoding: $0.json, as: UTF8.self))
+            }
+            try ReplayReader(manifestPath: dir + "/new", rank: rank).forEachSample(steps: [0, 4]) {
+                y.append("\($0.row):" + String(decoding: $0.json, as: UTF8.self))
+            }
+            #expect(x == y && x.count == 20)
+        }
     }
 }

@@ -17,6 +17,9 @@ void mixtera_tune_allocator(void);
 /// Hints the CPU to load p[0..<n] into cache (one prefetch per 64-byte line; never faults).
 void mixtera_prefetch(const void *p, size_t n);
 
+/// The last byte equal to `c` in p[0..<n], or NULL (glibc's memrchr, which the Glibc module does not export).
+const void *mixtera_memrchr(const void *p, int c, size_t n);
+
 /// Starts a background thread that maps the pages of the file mapping p[0..<n] (MADV_POPULATE_READ,
 /// Linux ≥ 5.14; a no-op elsewhere or when the call fails). Returns a handle for
 /// mixtera_populate_join, or NULL when no thread was started. The mapping must stay mapped until joined.

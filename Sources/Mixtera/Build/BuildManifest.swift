@@ -8,6 +8,16 @@ import MixteraSpec
     import Glibc
 #endif
 
+/// Whether a build writes a label table (format 1.2, docs/manifest-format.md §3.3).
+public enum LabelPolicy: String, Sendable, CaseIterable {
+    /// When it makes the manifest smaller: at most half a byte of table per planned sample.
+    case auto
+    /// Whenever the build allows one (an error otherwise).
+    case always
+    /// Never (format 1.1 or 1.0, for older readers).
+    case never
+}
+
 public struct BuildOptions: Sendable {
     /// Only these ranks' files are written (plus header.json); byte-identical to a full build's.
     public var ranks: ClosedRange<Int>?
@@ -19,11 +29,14 @@ public struct BuildOptions: Sendable {
     public var continueFrom: (path: String, atStep: Int)?
     /// Called with a one-line status (catalog files read, steps planned) at most every 0.1 s.
     public var progress: (@Sendable (String) -> Void)?
+    public var labels: LabelPolicy
 
     public init(
         ranks: ClosedRange<Int>? = nil, dataParallel: Int? = nil, perStep: Bool = false,
-        continueFrom: (path: String, atStep: Int)? = nil, progress: (@Sendable (String) -> Void)? = nil
+        continueFrom: (path: String, atStep: Int)? = nil, labels: LabelPolicy = .auto,
+        progress: (@Sendable (String) -> Void)? = nil
     ) {
+        self.labels = labels
         self.ranks = ranks
         self.dataParallel = dataParallel
         self.perStep = perStep
@@ -53,6 +66,8 @@ public struct PlanReport: Sendable {
     public var perStepUnits: [[Int64]]?
     public var perStepTargetUnits: [[Double]]?
     public var manifestBytes: Int64 = 0
+    /// The written manifest's `format_version` (empty when nothing was written).
+    public var formatVersion = ""
     public var seconds: Double = 0
 }
 
@@ -165,10 +180,45 @@ public enum Build {
             let space = planner.space
             consumedFilter = { r in c.contains(file: space.file(r), row: space.row(r)) }
         }
-        var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
-        releaseFreedMemory()
+        // A label table (format 1.2) pays off when components take runs of their members in catalog order.
+        let labelAllowed = continuation == nil && spec.order.shuffle != .samples && spec.order.sortBy == nil
+        if options.labels == .always && !labelAllowed {
+            throw PlanError(
+                "labels-unavailable",
+                "--labels always needs an order other than shuffle: samples, no sort_by, and no --continue-from",
+                at: nil, category: .usage)
+        }
+        let labelCandidate = out != nil && options.labels != .never && labelAllowed
+        var plan = try planner.finish(
+            startStep: continuation?.atStep ?? 0, consumed: consumedFilter, labels: labelCandidate)
         let componentOffset = continuation?.components.count ?? 0
         let sampleSpace = planner.space
+        var labelTable: LabelTable?
+        var labelEncoder: LabelTableEncoder?
+        if let sampleLabels = planner.sampleLabels {
+            let expected: Int
+            switch spec.training.steps {
+            case .fixed(let n): expected = n * spec.training.globalBatch
+            case .untilExhausted: expected = planner.selectedTotal
+            }
+            let t = Self.labelTable(
+                sampleLabels, radix: plan.summaries.count + 1, bases: sampleSpace.bases, files: files, locators: locators)
+            let e = LabelTable.encoder(t)
+            // Labels cost bytes per catalog row, entries per planned sample: use them while the table costs at most
+            // half a byte per planned sample (deterministic: it depends on the catalog and the spec only).
+            if !t.labelledFiles.isEmpty && (options.labels == .always || 2 * e.byteCount <= expected) {
+                labelTable = t
+                labelEncoder = e
+            }
+            planner.sampleLabels = nil
+        }
+        if options.labels == .always && out != nil && labelTable == nil {
+            throw PlanError(
+                "labels-unavailable",
+                "--labels always: no label table is possible (it needs at most 254 components and a selected plain or compressed JSONL file with no records lost to on_error: skip)",
+                at: nil, category: .usage)
+        }
+        releaseFreedMemory()
         // Sparse entries pay off when a component's rows are near each other in files (every order but
         // `shuffle: samples`); the choice depends on the spec only, so it is deterministic.
         let sparseEntries = spec.order.shuffle != .samples || continuation?.hasSparseEntries == true
@@ -189,7 +239,8 @@ public enum Build {
             for rank in wr {
                 writers.append(
                     try mw.rankFileWriter(
-                        rank: rank, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries, pipeline: pipeline))
+                        rank: rank, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries,
+                        labelEntries: labelTable != nil, pipeline: pipeline))
             }
         }
         if let continuation {
@@ -199,7 +250,14 @@ public enum Build {
             }
             if let wr = writeRanks, manifestWriter != nil {
                 for rank in wr {
-                    for entries in continuation.steps[rank - wr.lowerBound] { writers[rank - wr.lowerBound].appendStep(entries) }
+                    for var entries in continuation.steps[rank - wr.lowerBound] {
+                        // Entries read through an old label table start at a checkpoint: give them their own locator.
+                        for i in entries.indices where entries[i].lead > 0 {
+                            entries[i].locator = locators[Int(sampleSpace.bases[entries[i].file]) + Int(entries[i].row)]
+                            entries[i].lead = 0
+                        }
+                        writers[rank - wr.lowerBound].appendStep(entries)
+                    }
                 }
             }
             stepsDone = continuation.atStep
@@ -219,7 +277,7 @@ public enum Build {
                 for step in pending {
                     appendEntries(
                         RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
-                        componentOffset: componentOffset, sparse: sparseEntries, scratch: &scratch,
+                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelTable, scratch: &scratch,
                         to: &writers[rank - wr.lowerBound])
                 }
                 // The plan has ended: this rank's last block need not wait for the others'.
@@ -279,16 +337,27 @@ public enum Build {
                             ManifestComponent(
                                 name: $0.name, filter: $0.filter, selected: Int64($0.selected), onExhausted: $0.policy.rawValue)
                         }, mixtureLog: log, continuedFrom: continuation?.provenance)
-                // Minor version 1 adds `parquet_sync` (ignorable: a 1.0 reader reads the same samples without it).
+                // Minor version 1 adds `parquet_sync` (ignorable: a 1.0 reader reads the same samples without it);
+                // minor version 2 the label table.
                 if files.contains(where: { !$0.parquetSync.isEmpty }) { header.formatVersion = "1.1" }
+                if labelEncoder != nil {
+                    header.formatVersion = "1.2"
+                    header.labels = LabelTableFormat.fileName
+                }
                 let headerBytes = header.encoded()
                 let headerHash = XXH3.hash(headerBytes)
                 options.progress?("writing \(wr.count) rank files")
                 try writer.write(name: "header.json", bytes: headerBytes)
                 var total = Int64(headerBytes.count)
+                if let labelEncoder {
+                    let bytes = labelEncoder.bytes(headerHash: headerHash)
+                    try writer.write(name: LabelTableFormat.fileName, bytes: bytes)
+                    total += Int64(bytes.count)
+                }
                 for rank in wr { total += try writers[rank - wr.lowerBound].finishFile(headerHash: headerHash) }
                 try writer.commit()
                 report.manifestBytes = total
+                report.formatVersion = header.formatVersion
             } catch {
                 pipeline.drain()
                 writer.abandon()
@@ -297,6 +366,23 @@ public enum Build {
         }
         report.seconds = monotonicSeconds() - start
         return report
+    }
+
+    /// The label table of a build: every JSONL file whose records are all in the catalog (`LocatorTable.simple`)
+    /// and which some component selects from, with its samples' labels and the locator of every 64th row.
+    static func labelTable(
+        _ sampleLabels: [UInt8], radix: Int, bases: [UInt32], files: [ManifestFile], locators: LocatorTable
+    ) -> LabelTable {
+        let g = LabelTableFormat.interval
+        var labelled: [(file: Int, labels: FileLabels)] = []
+        for f in files.indices where locators.simple[f] != 0 && files[f].format == "jsonl" {
+            let lo = Int(bases[f])
+            let hi = Int(bases[f + 1])
+            guard sampleLabels[lo..<hi].contains(where: { $0 != 0 }) else { continue }
+            let checkpoints = stride(from: lo, to: hi, by: g).map { locators[$0] }
+            labelled.append((f, FileLabels(labels: Array(sampleLabels[lo..<hi]), checkpoints: checkpoints, interval: g)))
+        }
+        return LabelTable(interval: g, radix: radix, fileCount: files.count, files: labelled)
     }
 
     /// Returns free heap pages to the system (glibc keeps them otherwise, and later large allocations are
@@ -470,7 +556,8 @@ public enum Build {
     /// file (`LocatorTable.follows`). `bases` are the sample space's file bases (`SampleSpace.bases`).
     static func appendEntries(
         _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], locators: LocatorTable, bases: [UInt32],
-        componentOffset: Int = 0, sparse: Bool = false, scratch: inout EntryScratch, to writer: inout RankFileWriter
+        componentOffset: Int = 0, sparse: Bool = false, labels: LabelTable? = nil, scratch: inout EntryScratch,
+        to writer: inout RankFileWriter
     ) {
         for (c, chunk) in chunks {
             // Within a rank's micro-batch each component's samples are in (file, row) order: the global
@@ -491,6 +578,30 @@ public enum Build {
                 let base = bases[f]
                 let fileEnd = bases[f + 1]  // refs of file f are base ..< fileEnd
                 let r = Int64(first - base)
+                if let fl = labels?.labels(file: f) {
+                    // A label entry: the run of samples that are consecutive rows labelled c + 1 (no row with that
+                    // label lies between two of them).
+                    let label = UInt8(c + 1)
+                    var j = i + 1
+                    var prevRow = Int(r)
+                    fl.labels.withUnsafeBufferPointer { p in
+                        while j < n {
+                            let ref = scratch.sorted[j]
+                            guard ref < fileEnd else { break }
+                            let row = Int(ref - base)
+                            guard row > prevRow else { break }
+                            var k = prevRow + 1
+                            while k < row && p[k] != label { k += 1 }
+                            guard k == row else { break }
+                            prevRow = row
+                            j += 1
+                        }
+                    }
+                    writer.appendLabelEntry(
+                        component: c + componentOffset, file: f, member: fl.rank(label, before: Int(r)), count: j - i)
+                    i = j
+                    continue
+                }
                 // Sparse entries (JSONL files whose records all made it into the catalog): rows up to
                 // `maxSparseSkip` records apart share one entry, replay reads and drops the records between.
                 let canSkip = locators.simple[f] != 0

@@ -27,7 +27,7 @@ public enum Lineage {
                         ("component", .string(h.components[e.component].name)),
                         ("dataset", .string(h.datasets[f.dataset].name)), ("file", .string(f.path)), ("row", .int(row)),
                     ]
-                    var offset: Int64? = k == 0 ? e.locator : nil
+                    var offset: Int64? = k == 0 && e.lead == 0 ? e.locator : nil
                     if let props {
                         let (p, o) = try props(h.datasets[f.dataset].name, f.path, row)
                         if offset == nil { offset = o }

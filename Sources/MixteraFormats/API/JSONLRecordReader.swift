@@ -119,6 +119,33 @@ public final class JSONLRecordReader {
         }
     }
 
+    /// For a mapped plain file: the offset of the record `n` records before the record whose line starts at
+    /// `offset` (blank lines are not records; a UTF-8 BOM at the start of the file is not part of row 0), found
+    /// by scanning backwards; nil when the file is not mapped or there are fewer than `n` records before it.
+    /// Reading forward from the result visits the same records as reading forward from an earlier record start
+    /// and dropping the ones before.
+    public func recordStart(before offset: Int64, records n: Int) -> Int64? {
+        guard let m = mapped, offset >= 0, Int(offset) <= m.count else { return nil }
+        let base = m.baseAddress!
+        let bom = m.count >= 3 && m[0] == 0xEF && m[1] == 0xBB && m[2] == 0xBF ? 3 : 0
+        var pos = Int(offset)
+        var need = n
+        while need > 0 {
+            // The previous line ends at the LF at pos − 1 (pos is a line start).
+            guard pos > bom else { return nil }
+            let end = pos - 1
+            var start = bom
+            if end > bom, let hit = mixtera_memrchr(base + bom, 0x0A, end - bom) {
+                start = base.distance(to: UnsafeRawPointer(hit)) + 1
+            }
+            var k = start
+            while k < end, m[k] == 0x20 || m[k] == 0x09 || m[k] == 0x0D { k += 1 }
+            if k < end { need -= 1 }
+            pos = start
+        }
+        return Int64(pos)
+    }
+
     /// Reusable read buffer for plain files (grows for long lines; never shrinks).
     private var plainBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
 

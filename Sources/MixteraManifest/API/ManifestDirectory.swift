@@ -38,6 +38,17 @@ public final class ManifestDirectory {
         headerHash = XXH3.hash(bytes)
     }
 
+    private var loadedLabels: LabelTable?
+
+    /// The label table (`labels.bin`, format 1.2), read and verified on first use; nil when the header names none.
+    public func labelTable() throws(ManifestError) -> LabelTable? {
+        guard let name = header.labels else { return nil }
+        if let loadedLabels { return loadedLabels }
+        let t = try LabelTable(path: path + "/" + name, header: header, headerHash: headerHash)
+        loadedLabels = t
+        return t
+    }
+
     /// Opens and verifies the rank file of `rank` against this header.
     public func rankFile(_ rank: Int) throws(ManifestError) -> RankFileReader {
         guard rank >= 0 && rank < header.dataParallel else {
@@ -56,6 +67,14 @@ public final class ManifestDirectory {
             r.samplesPerStep == header.samplesPerRank
         else {
             throw ManifestError("header-mismatch", "rank file topology does not match header.json", at: DataLocation(path: p))
+        }
+        if r.labelEntries {
+            guard header.labels != nil else {
+                throw ManifestError(
+                    "header-mismatch", "rank file has label entries (flag bit 1) but header.json names no label table",
+                    at: DataLocation(path: p, byteOffset: 12))
+            }
+            r.labels = try labelTable()
         }
         return r
     }

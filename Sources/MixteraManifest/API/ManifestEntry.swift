@@ -1,6 +1,8 @@
 /// Samples of one file from one component: `count` rows starting at `row`. A plain entry covers the
 /// consecutive rows `row ..< row + count`; a sparse entry (format 1.1, rank-file flag bit 0) skips
 /// `skips[i]` records between its i-th and (i+1)-th row, so rows are `row`, `row + 1 + skips[0]`, …
+/// A label entry (format 1.2) is resolved to this form through the label table; its locator is then a
+/// checkpoint `lead` records before `row`.
 public struct ManifestEntry: Sendable, Equatable, Hashable {
     public var component: Int
     public var file: Int
@@ -11,14 +13,18 @@ public struct ManifestEntry: Sendable, Equatable, Hashable {
     public var locator: Int64
     /// Records skipped after each selected row but the last (`count − 1` values), or empty for a plain entry.
     public var skips: [UInt32]
+    /// Records between `locator` and row `row` that a reader drops first (0 unless the entry came from a
+    /// label entry, whose locator is the checkpoint at or before its first row).
+    public var lead: Int
 
-    public init(component: Int, file: Int, row: Int64, count: Int, locator: Int64, skips: [UInt32] = []) {
+    public init(component: Int, file: Int, row: Int64, count: Int, locator: Int64, skips: [UInt32] = [], lead: Int = 0) {
         self.component = component
         self.file = file
         self.row = row
         self.count = count
         self.locator = locator
         self.skips = skips
+        self.lead = lead
     }
 
     public var isSparse: Bool { !skips.isEmpty }

@@ -106,6 +106,8 @@ public struct ManifestHeader: Sendable, Equatable {
     public var mixtureLog: [MixtureLogEntry]
     /// Steps < continuedAt were copied from a previous manifest (nil for a fresh build).
     public var continuedFrom: JSON?
+    /// The label table's file name (`labels.bin`, format 1.2) when rank files have label entries.
+    public var labels: String?
 
     public init(
         toolVersion: String, specPath: String, specText: String, seed: UInt64, catalogFingerprint: String,
@@ -136,7 +138,7 @@ public struct ManifestHeader: Sendable, Equatable {
     }
 
     public func toJSON() -> JSON {
-        .object([
+        var kv: [(String, JSON)] = [
             ("format_version", .string(formatVersion)),
             ("tool_version", .string(toolVersion)),
             ("seed", .int(Int64(bitPattern: seed))),
@@ -205,10 +207,14 @@ public struct ManifestHeader: Sendable, Equatable {
                         ])
                     })
             ),
+        ]
+        if let labels { kv.append(("labels", .string(labels))) }
+        kv += [
             ("continued_from", continuedFrom ?? .null),
             ("spec_path", .string(specPath)),
             ("spec", .string(specText)),
-        ])
+        ]
+        return .object(kv)
     }
 
     /// Serialized header bytes (pretty JSON with a final newline). Deterministic.
@@ -337,6 +343,12 @@ public struct ManifestHeader: Sendable, Equatable {
             components: components, mixtureLog: log,
             continuedFrom: json["continued_from"].flatMap { $0 == .null ? nil : $0 })
         h.formatVersion = version
+        if let l = json["labels"], l != .null {
+            guard let name = l.stringValue, name == LabelTableFormat.fileName else {
+                throw ManifestError("bad-header", "header field labels must be \"\(LabelTableFormat.fileName)\"", at: loc)
+            }
+            h.labels = name
+        }
         return h
     }
 }

@@ -11,8 +11,8 @@ import MixteraCore
 /// offset size field
 ///  0      8   magic "MXTRRANK"
 ///  8      2   major version (1)
-/// 10      2   minor version (0, or 1 when flag bit 0 is set)
-/// 12      4   flags (bit 0: entries may be sparse; readers reject unknown bits)
+/// 10      2   minor version (0; 1 when flag bit 0 is set; 2 when flag bit 1 is set)
+/// 12      4   flags (bit 0: entries may be sparse; bit 1: label entries; readers reject unknown bits)
 /// 16      4   rank
 /// 20      4   data_parallel
 /// 24      8   step count
@@ -35,6 +35,11 @@ public enum RankFileFormat {
     /// Minor version of files whose entries may be sparse (flag bit 0).
     public static let sparseMinor: UInt16 = 1
     public static let sparseFlag: UInt32 = 1
+    /// Minor version of files with label entries (flag bit 1, always with bit 0; docs/manifest-format.md §3.3).
+    public static let labelMinor: UInt16 = 2
+    public static let labelFlag: UInt32 = 2
+    /// Column blocks (flag bit 1): step entry counts, components, file deltas, member or row, count, locator, skips.
+    public static let columnCount = 7
     public static let fixedHeaderBytes = 64
     public static let tableEntryBytes = 24
 
@@ -237,21 +242,34 @@ public struct RankFileWriter {
     private var stepSamples = 0
     private var prev = EntryDeltaState()
     private var stepCount = 0
+    /// With label entries, the current block's columns (docs/manifest-format.md §3.1).
+    private var columns: [EncodeBuffer] = []
     private let sink: RankFileSink?
     private let pipeline: BlockPipeline?
 
     /// When true, counts are written as `count << 1 | sparse` and sparse entries carry their skips
     /// (flag bit 0, minor version 1); otherwise the 1.0 encoding, and entries must not be sparse.
     public let sparseEntries: Bool
+    /// When true, entries of labelled files are label entries (`appendLabelEntry`; flag bits 0 and 1, minor
+    /// version 2).
+    public let labelEntries: Bool
 
-    public init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool = false) {
+    public init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool = false, labelEntries: Bool = false) {
         self.init(
-            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: nil,
-            pipeline: nil)
+            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries,
+            labelEntries: labelEntries, sink: nil, pipeline: nil)
     }
 
-    init(rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, sink: RankFileSink?, pipeline: BlockPipeline?) {
+    init(
+        rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, labelEntries: Bool, sink: RankFileSink?,
+        pipeline: BlockPipeline?
+    ) {
+        precondition(!labelEntries || sparseEntries, "label entries need sparse entries (flag bit 1 implies bit 0)")
         self.sparseEntries = sparseEntries
+        self.labelEntries = labelEntries
+        if labelEntries {
+            columns = (0..<RankFileFormat.columnCount).map { EncodeBuffer(capacity: $0 == 3 ? 1 << 14 : 1 << 12) }
+        }
         self.rank = rank
         self.dataParallel = dataParallel
         self.samplesPerStep = samplesPerStep
@@ -283,6 +301,23 @@ public struct RankFileWriter {
         precondition(!sparse || sparseEntries, "sparse entry written without sparseEntries")
         let same = file == prev.file
         var rowEnd = row + Int64(count)
+        if labelEntries {
+            put(1, UInt64(component))
+            put(2, zigzag(Int64(file - prev.file)))
+            put(3, zigzag(row - (same ? prev.rowEnd : 0)))
+            put(4, UInt64(count) << 1 | (sparse ? 1 : 0))
+            put(5, zigzag(locator - (same ? prev.locator : 0)))
+            if sparse {
+                for k in skips {
+                    put(6, UInt64(k))
+                    rowEnd += Int64(k)
+                }
+            }
+            prev = EntryDeltaState(file: file, rowEnd: rowEnd, locator: locator)
+            stepEntries += 1
+            stepSamples += count
+            return
+        }
         stepBytes.ensure(50 + (sparse ? 5 * skips.count : 0))
         let sparseEntries = self.sparseEntries
         let prev = self.prev
@@ -306,9 +341,43 @@ public struct RankFileWriter {
         stepSamples += count
     }
 
+    /// Appends a label entry: the `count` rows of `file` labelled `component + 1` from the `member`-th on
+    /// (docs/manifest-format.md §3.1). Only for files in the manifest's label table.
+    public mutating func appendLabelEntry(component: Int, file: Int, member: Int, count: Int) {
+        precondition(labelEntries, "label entry written without labelEntries")
+        put(1, UInt64(component))
+        put(2, zigzag(Int64(file - prev.file)))
+        put(3, UInt64(member))
+        put(4, UInt64(count))
+        prev.file = file
+        stepEntries += 1
+        stepSamples += count
+    }
+
+    @inline(__always) private mutating func put(_ column: Int, _ value: UInt64) {
+        columns[column].ensure(10)
+        columns[column].write { p, start in
+            var o = start
+            putVarint(p, &o, value)
+            return o
+        }
+    }
+
+    @inline(__always) private func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v &<< 1) ^ (v >> 63)) }
+
     /// Ends the current step (the entries appended since the last one).
     public mutating func endStep() {
         assert(stepSamples == samplesPerStep, "step does not hold b samples")
+        if labelEntries {
+            put(0, UInt64(stepEntries))
+            stepEnds.append(0)
+            stepEntries = 0
+            stepSamples = 0
+            prev = EntryDeltaState()
+            stepCount += 1
+            if stepEnds.count == stepsPerBlock { flushBlock() }
+            return
+        }
         if blockBytes.count == 0 {
             blockBytes.ensure(offsetBytes)
             blockBytes.skip(offsetBytes)
@@ -337,6 +406,27 @@ public struct RankFileWriter {
     /// The raw block: `u32 stepOffsets[k + 1]` (k = steps in the block), then the steps.
     private mutating func flushBlock() {
         guard !stepEnds.isEmpty else { return }
+        if labelEntries {
+            // Column block: u32 column lengths, then the columns.
+            var out = EncodeBuffer(capacity: 4 * columns.count + columns.reduce(0) { $0 + $1.count })
+            out.ensure(4 * columns.count)
+            let lengths = columns.map { UInt32($0.count) }
+            out.write { p, start in
+                var o = start
+                for v in lengths {
+                    for i in 0..<4 { p[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+                    o += 4
+                }
+                return o
+            }
+            for i in columns.indices {
+                out.append(columns[i])
+                columns[i].removeAll()
+            }
+            stepEnds.removeAll(keepingCapacity: true)
+            write(raw: out.take())
+            return
+        }
         let k = stepEnds.count
         let used = 4 * (k + 1)
         let reserved = offsetBytes
@@ -356,6 +446,11 @@ public struct RankFileWriter {
         }
         let raw = blockBytes.take()
         stepEnds.removeAll(keepingCapacity: true)
+        write(raw: raw)
+    }
+
+    /// Compresses a raw block and writes it: to the sink (through the pipeline when there is one) or to `body`.
+    private mutating func write(raw: [UInt8]) {
         if let sink {
             if let pipeline {
                 pipeline.submit { sink.writeBlock(raw) }
@@ -377,8 +472,9 @@ public struct RankFileWriter {
         var h = ByteWriter(capacity: 64)
         h.write(RankFileFormat.magic)
         h.writeUInt16LE(RankFileFormat.major)
-        h.writeUInt16LE(sparseEntries ? RankFileFormat.sparseMinor : RankFileFormat.minor)
-        h.writeUInt32LE(sparseEntries ? RankFileFormat.sparseFlag : 0)
+        h.writeUInt16LE(
+            labelEntries ? RankFileFormat.labelMinor : sparseEntries ? RankFileFormat.sparseMinor : RankFileFormat.minor)
+        h.writeUInt32LE((sparseEntries ? RankFileFormat.sparseFlag : 0) | (labelEntries ? RankFileFormat.labelFlag : 0))
         h.writeUInt32LE(UInt32(rank))
         h.writeUInt32LE(UInt32(dataParallel))
         h.writeUInt64LE(UInt64(stepCount))
@@ -423,7 +519,8 @@ extension ManifestWriter {
     /// - Parameter pipeline: compresses and writes blocks on a background thread (shared by all ranks);
     ///   nil writes them on the caller's thread.
     public func rankFileWriter(
-        rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, pipeline: BlockPipeline?
+        rank: Int, dataParallel: Int, samplesPerStep: Int, sparseEntries: Bool, labelEntries: Bool = false,
+        pipeline: BlockPipeline?
     ) throws(ManifestError) -> RankFileWriter {
         let sink: RankFileSink
         do { sink = try RankFileSink(path: temporary + "/" + ManifestHeader.rankFileName(rank)) } catch {
@@ -431,8 +528,8 @@ extension ManifestWriter {
             throw error
         }
         return RankFileWriter(
-            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries, sink: sink,
-            pipeline: pipeline)
+            rank: rank, dataParallel: dataParallel, samplesPerStep: samplesPerStep, sparseEntries: sparseEntries,
+            labelEntries: labelEntries, sink: sink, pipeline: pipeline)
     }
 }
 
@@ -447,11 +544,17 @@ public final class RankFileReader {
     public let headerHash: UInt64
     /// Flag bit 0: counts carry a sparse bit and sparse entries their skips.
     public let sparseEntries: Bool
+    /// Flag bit 1: entries of labelled files are label entries, resolved through `labels`.
+    public let labelEntries: Bool
+    /// The manifest's label table (set by `ManifestDirectory.rankFile` when the header names one).
+    public var labels: LabelTable?
     let stepsPerBlock: Int
     private let file: ReadOnlyFile
     private var blocks: [(offset: Int64, size: Int, rawSize: Int, hash: UInt64)] = []
     private var cachedBlock = -1
     private var cachedRaw: [UInt8] = []
+    /// Column blocks: the decoded steps of the cached block.
+    private var cachedSteps: [[ManifestEntry]] = []
 
     public init(path: String) throws(ManifestError) {
         self.path = path
@@ -497,7 +600,8 @@ public final class RankFileReader {
             }
             let flags = try r.readUInt32LE()
             sparseEntries = flags & RankFileFormat.sparseFlag != 0
-            guard flags & ~RankFileFormat.sparseFlag == 0 else {
+            labelEntries = flags & RankFileFormat.labelFlag != 0
+            guard flags & ~(RankFileFormat.sparseFlag | RankFileFormat.labelFlag) == 0, !labelEntries || sparseEntries else {
                 throw ManifestError(
                     "unsupported-flags", "rank file has unknown flags 0x\(String(flags, radix: 16))",
                     at: DataLocation(path: path, byteOffset: 12))
@@ -557,6 +661,7 @@ public final class RankFileReader {
     }
 
     /// The entries of `step`, in slot order.
+    /// The entries of `step`, in slot order.
     public func entries(step: Int) throws(ManifestError) -> [ManifestEntry] {
         guard step >= 0 && step < stepCount else {
             throw ManifestError(
@@ -566,6 +671,7 @@ public final class RankFileReader {
         let b = step / stepsPerBlock
         try loadBlock(b)
         let k = step - b * stepsPerBlock
+        if labelEntries { return cachedSteps[k] }
         let stepsInBlock = min(stepsPerBlock, stepCount - b * stepsPerBlock)
         let base = (stepsInBlock + 1) * 4
         func u32(_ at: Int) -> Int {
@@ -577,32 +683,104 @@ public final class RankFileReader {
         let start = base + u32(k * 4)
         let end = base + u32(k * 4 + 4)
         guard start <= end, end <= cachedRaw.count else { throw corrupt(b) }
-        var r = ByteReader(cachedRaw, offset: start)
+        var fields = EntryFields(raw: cachedRaw, starts: [start])
+        let out = try decodeStep(&fields, block: b)
+        guard fields.readers[0].offset == end else { throw corrupt(b) }
+        return out
+    }
+
+    /// Decodes every step of a column block (flag bit 1) into `cachedSteps`.
+    private func decodeColumnBlock(_ b: Int) throws(ManifestError) {
+        let columns = RankFileFormat.columnCount
+        guard cachedRaw.count >= 4 * columns else { throw corrupt(b) }
+        var starts: [Int] = []
+        var ends: [Int] = []
+        var position = 4 * columns
+        for c in 0..<columns {
+            var length = 0
+            for j in 0..<4 { length |= Int(cachedRaw[4 * c + j]) << (8 * j) }
+            starts.append(position)
+            position += length
+            ends.append(position)
+        }
+        guard position == cachedRaw.count else { throw corrupt(b) }
+        var fields = EntryFields(raw: cachedRaw, starts: starts)
+        let stepsInBlock = min(stepsPerBlock, stepCount - b * stepsPerBlock)
+        var steps: [[ManifestEntry]] = []
+        steps.reserveCapacity(stepsInBlock)
+        for _ in 0..<stepsInBlock { steps.append(try decodeStep(&fields, block: b)) }
+        for c in 0..<columns where fields.readers[c].offset != ends[c] { throw corrupt(b) }
+        cachedSteps = steps
+    }
+
+    /// Where an entry's fields come from: one reader for the step layout, one per column for column blocks
+    /// (whose column numbers are the fields' order in the step layout).
+    private struct EntryFields {
+        var readers: [ByteReader]
+        init(raw: [UInt8], starts: [Int]) { readers = starts.map { ByteReader(raw, offset: $0) } }
+        @inline(__always) mutating func varint(_ column: Int) throws(ByteReaderError) -> UInt64 {
+            try readers[readers.count == 1 ? 0 : column].readVarint()
+        }
+        @inline(__always) mutating func signed(_ column: Int) throws(ByteReaderError) -> Int64 {
+            try readers[readers.count == 1 ? 0 : column].readSignedVarint()
+        }
+    }
+
+    /// Decodes one step: its entry count, then its entries (docs/manifest-format.md §3.1).
+    private func decodeStep(_ fields: inout EntryFields, block b: Int) throws(ManifestError) -> [ManifestEntry] {
         do {
-            let n = Int(try r.readVarint())
+            let n = Int(try fields.varint(0))
             guard n <= samplesPerStep else { throw corrupt(b) }
             var out: [ManifestEntry] = []
             out.reserveCapacity(n)
             var total = 0
             var prev = EntryDeltaState()
+            let labels = labelEntries ? self.labels : nil
+            if labelEntries && labels == nil {
+                throw ManifestError(
+                    "missing-labels", "rank file has label entries but no label table was given (header.json names none)",
+                    at: DataLocation(path: path, byteOffset: 12))
+            }
             for _ in 0..<n {
-                let component = Int(try r.readVarint())
-                let fileDelta = try r.readSignedVarint()
+                let component = Int(try fields.varint(1))
+                let fileDelta = try fields.signed(2)
                 guard abs(fileDelta) < 1 << 40 else { throw corrupt(b) }
                 let file = prev.file + Int(fileDelta)
+                if let fl = labels?.labels(file: file) {
+                    let member = try fields.varint(3)
+                    let count = try fields.varint(4)
+                    guard component <= LabelTableFormat.maxComponent, member < UInt64(fl.rowCount), count >= 1,
+                        count <= UInt64(samplesPerStep),
+                        let resolved = fl.resolve(UInt8(component + 1), member: Int(member), count: Int(count))
+                    else {
+                        let have = component <= LabelTableFormat.maxComponent ? fl.total(UInt8(component + 1)) : 0
+                        throw ManifestError(
+                            "corrupt",
+                            "block \(b): a label entry names members \(member)..<\(member &+ count) of component \(component) in file \(file), which has \(have)",
+                            at: DataLocation(path: path, byteOffset: blocks[b].offset))
+                    }
+                    let (locator, lead) = fl.start(row: resolved.row)
+                    out.append(
+                        ManifestEntry(
+                            component: component, file: file, row: Int64(resolved.row), count: Int(count), locator: locator,
+                            skips: resolved.skips, lead: lead))
+                    prev.file = file
+                    total += Int(count)
+                    continue
+                }
                 let same = file == prev.file
-                let row = (same ? prev.rowEnd : 0) &+ (try r.readSignedVarint())
-                let rawCount = try r.readVarint()
+                let row = (same ? prev.rowEnd : 0) &+ (try fields.signed(3))
+                let rawCount = try fields.varint(4)
                 let sparse = sparseEntries && rawCount & 1 == 1
                 let count = Int(truncatingIfNeeded: sparseEntries ? rawCount >> 1 : rawCount)
-                let locator = (same ? prev.locator : 0) &+ (try r.readSignedVarint())
+                let locator = (same ? prev.locator : 0) &+ (try fields.signed(5))
                 guard file >= 0, row >= 0, locator >= 0, count > 0, count <= samplesPerStep else { throw corrupt(b) }
                 var skips: [UInt32] = []
                 if sparse {
                     guard count > 1 else { throw corrupt(b) }
                     skips.reserveCapacity(count - 1)
                     for _ in 1..<count {
-                        let k = try r.readVarint()
+                        let k = try fields.varint(6)
                         guard k <= UInt64(UInt32.max) else { throw corrupt(b) }
                         skips.append(UInt32(k))
                     }
@@ -612,7 +790,7 @@ public final class RankFileReader {
                 total += e.count
                 out.append(e)
             }
-            guard total == samplesPerStep, r.offset == end else { throw corrupt(b) }
+            guard total == samplesPerStep else { throw corrupt(b) }
             return out
         } catch let e as ManifestError {
             throw e
@@ -641,6 +819,10 @@ public final class RankFileReader {
             throw corrupt(b)
         }
         guard cachedRaw.count == info.rawSize else { throw corrupt(b) }
+        if labelEntries {
+            cachedBlock = -1
+            try decodeColumnBlock(b)
+        }
         cachedBlock = b
     }
 }

@@ -354,16 +354,28 @@ public final class ReplayReader {
         var json = scratch
         scratch = []
         defer { scratch = json }
-        var row = e.row
+        // A sparse entry is read as one run of `span` records; the records between its rows are dropped, and so
+        // are the `lead` records between a label entry's checkpoint and its first row. When the first row is in
+        // the second half of its checkpoint's interval, it is found by scanning back from the next checkpoint.
+        var lead = e.lead
+        var locator = e.locator
+        if lead > 0, let fl = rankFile.labels?.labels(file: e.file) {
+            let next = Int(e.row) / fl.interval + 1
+            if lead > fl.interval / 2, next < fl.checkpoints.count,
+                let start = reader.recordStart(before: fl.checkpoints[next], records: next * fl.interval - Int(e.row))
+            {
+                locator = start
+                lead = 0
+            }
+        }
+        var row = e.row - Int64(lead)
         let rankNo = rank
         var failure: ReplayError?
-        // A sparse entry is read as one run of `span` records; the records between its rows are dropped.
         let skips = e.skips
         var skipIndex = 0
-        var toSkip = 0
-        let locator = e.locator
+        var toSkip = lead
         do throws(FormatError) {
-            try reader.read(offset: locator, count: Int(e.span)) { (line) throws(FormatError) in
+            try reader.read(offset: locator, count: lead + Int(e.span)) { (line) throws(FormatError) in
                 if toSkip > 0 {
                     toSkip -= 1
                     row += 1

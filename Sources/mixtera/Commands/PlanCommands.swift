@@ -68,6 +68,7 @@ func planJSON(_ r: PlanReport, manifest: String?, window: Int? = nil) -> JSON {
     if let manifest {
         kv.append(("manifest", .string(manifest)))
         kv.append(("manifest_bytes", .int(r.manifestBytes)))
+        kv.append(("format_version", .string(r.formatVersion)))
     }
     return .object(kv)
 }
@@ -201,6 +202,11 @@ struct BuildManifestCommand: ParsableCommand {
     @Option(help: "Override training.data_parallel (same global batch, another split).") var dataParallel: Int?
     @Option(help: "Continue this manifest: keep its steps < --at-step, plan the rest with --spec.") var continueFrom: String?
     @Option(help: "The first step planned with the new spec (with --continue-from).") var atStep: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Label table (format 1.2): auto (when it makes the manifest smaller), always, or never (format 1.1 and older readers).",
+            valueName: "auto|always|never"))
+    var labels: String = "auto"
     @OptionGroup var output: OutputOptions
 
     func parseRanks() throws -> ClosedRange<Int>? {
@@ -216,6 +222,9 @@ struct BuildManifestCommand: ParsableCommand {
     func run() throws {
         let r = try parseRanks()
         if (continueFrom == nil) != (atStep == nil) { throw ValidationError("--continue-from and --at-step go together") }
+        guard let labelPolicy = LabelPolicy(rawValue: labels) else {
+            throw ValidationError("--labels must be auto, always or never, found \"\(labels)\"")
+        }
         try ExitStatus.run(json: output.json) {
             let s = try loadBuildSpec(spec)
             let showProgress = !output.quiet && !output.json
@@ -223,7 +232,7 @@ struct BuildManifestCommand: ParsableCommand {
                 catalogPath: catalog, spec: s, out: out,
                 options: BuildOptions(
                     ranks: r, dataParallel: dataParallel, perStep: !output.json,
-                    continueFrom: continueFrom.map { ($0, atStep ?? 0) },
+                    continueFrom: continueFrom.map { ($0, atStep ?? 0) }, labels: labelPolicy,
                     progress: { Terminal.progress($0, enabled: showProgress) }))
             Terminal.endProgress(enabled: showProgress)
             if output.json {
@@ -236,7 +245,7 @@ struct BuildManifestCommand: ParsableCommand {
                 let perSample = planned > 0 ? Double(report.manifestBytes) / Double(planned) : 0
                 let perSampleText = String((perSample * 1000).rounded() / 1000)
                 print(
-                    "wrote \(out) (\(formatBytes(report.manifestBytes)), \(perSampleText) bytes per planned sample) in \(format1(report.seconds)) s"
+                    "wrote \(out) (format \(report.formatVersion), \(formatBytes(report.manifestBytes)), \(perSampleText) bytes per planned sample) in \(format1(report.seconds)) s"
                 )
             }
         }
