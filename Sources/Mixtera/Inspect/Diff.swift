@@ -153,7 +153,7 @@ public struct ManifestDiff: Sendable {
             } else if let s = r.firstDifferingStep {
                 out.append("rank \(r.rank): first differing step \(s)" + (r.detail.map { ": \($0)" } ?? ""))
             } else {
-                out.append("rank \(r.rank): same samples, different bytes (header checksum)")
+                out.append("rank \(r.rank): same samples, different bytes (another header.json checksum or another encoding)")
             }
         }
         for c in counts {

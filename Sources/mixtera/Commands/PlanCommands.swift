@@ -186,8 +186,9 @@ struct BuildManifestCommand: ParsableCommand {
         commandName: "build-manifest",
         abstract: "Plan query + mixture schedule + topology and write the manifest directory.",
         discussion: """
-            The directory holds header.json and one rank-NNNNN.bin per data-parallel rank; it is
-            written to a temporary directory and renamed into place. Same inputs give identical bytes.
+            The directory holds header.json, one rank-NNNNN.bin per data-parallel rank and, in format
+            1.2, labels.bin (the label table, docs/manifest-format.md); it is written to a temporary
+            directory and renamed into place. Same inputs give identical bytes.
             Examples:
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest
               mixtera build-manifest --catalog catalog.sqlite --spec build.yaml --out manifest --ranks 2-3
@@ -198,7 +199,7 @@ struct BuildManifestCommand: ParsableCommand {
     @Option(help: "Catalog file.") var catalog: String
     @Option(help: "Build spec (YAML).") var spec: String
     @Option(help: "Output manifest directory.") var out: String
-    @Option(help: "Write only ranks A-B (inclusive) plus header.json.") var ranks: String?
+    @Option(help: "Write only ranks A-B (inclusive) plus header.json (and labels.bin).") var ranks: String?
     @Option(help: "Override training.data_parallel (same global batch, another split).") var dataParallel: Int?
     @Option(help: "Continue this manifest: keep its steps < --at-step, plan the rest with --spec.") var continueFrom: String?
     @Option(help: "The first step planned with the new spec (with --continue-from).") var atStep: Int?

@@ -78,6 +78,9 @@ struct WhichCommand: ParsableCommand {
         commandName: "which",
         abstract: "Lineage: the samples (component, file, row, byte offset, properties) of a step.",
         discussion: """
+            The byte offset comes from the catalog when --catalog is given; without it, from the manifest,
+            which holds it for the first sample of each entry, except entries read through a label table
+            (format 1.2), whose offsets are null.
             Examples:
               mixtera which --manifest manifest --step 41237 --rank 3
               mixtera which --manifest manifest --step 12 --catalog catalog.sqlite --json
