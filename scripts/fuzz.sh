@@ -9,7 +9,7 @@
 #   jsonl     JSONLScanner: line splitting, field extraction, numbers, UTF-8 (fail and skip modes)
 #   parquet   ParquetFile + ParquetScanner: footer Thrift, page headers, codecs, decoders, assembly
 #   tar       TarWalker + WebDatasetScanner: ustar/GNU/pax headers, member walk, grouping
-#   manifest  ManifestHeader.decode + RankFileReader: header.json and rank files
+#   manifest  ManifestHeader.decode + RankFileReader + LabelTable: header.json, rank files, labels.bin
 #   query     CompiledQuery.compile: lexer, parser, checker, rendering, evaluation
 #
 # Seeds come from the fixtures (read-only); the growing corpus lives in .build/fuzz-corpus/<target>
@@ -38,7 +38,7 @@ seeds() {
     jsonl) echo fixtures/jsonl/corpus/web fixtures/jsonl/corpus/github fixtures/bad/jsonl ;;
     parquet) echo fixtures/parquet fixtures/bad/parquet ;;
     tar) echo fixtures/wds fixtures/bad/wds ;;
-    manifest) echo Tests/MixteraManifestTests/Golden/example ;;
+    manifest) echo Tests/MixteraManifestTests/Golden/example Tests/MixteraManifestTests/Golden/example-1.2 ;;
     query) echo fixtures/seeds/query ;;
   esac
 }

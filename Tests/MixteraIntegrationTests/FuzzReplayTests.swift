@@ -1,5 +1,6 @@
 import Foundation
 import MixteraCore
+import MixteraManifest
 import MixteraTestSupport
 import Testing
 
@@ -49,6 +50,16 @@ import Testing
         let run = Self.harness(target)
         for input in seeds { run(input, dir + "/x") }
         for path in crashes { run([UInt8](FileManager.default.contents(atPath: path)!), dir + "/x") }
+    }
+
+    /// The manifest target reads `labels.bin` inputs against the 1.2 worked example's header, so that its seed
+    /// gets past the header hash check.
+    @Test func manifestTargetUsesTheWorkedExampleHeader() throws {
+        let golden = TestSupport.packageRoot + "/Tests/MixteraManifestTests/Golden/example-1.2/"
+        #expect(FuzzHarness.labelled.hash == XXH3.hash(try FileSystem.readAll(golden + "header.json")))
+        _ = try LabelTable(
+            bytes: FileSystem.readAll(golden + "labels.bin"), path: "labels.bin", header: FuzzHarness.labelled.header,
+            headerHash: FuzzHarness.labelled.hash)
     }
 
     /// Every folder under fixtures/bad/fuzz/ is a fuzz target.

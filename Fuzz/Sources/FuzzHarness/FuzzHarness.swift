@@ -33,7 +33,10 @@ public enum FuzzHarness {
         "jsonl": ["fixtures/jsonl/corpus/web", "fixtures/jsonl/corpus/github", "fixtures/bad/jsonl"],
         "parquet": ["fixtures/parquet", "fixtures/bad/parquet"],
         "tar": ["fixtures/wds", "fixtures/bad/wds"],
-        "manifest": ["Tests/MixteraManifestTests/Golden/example", "fixtures/bad/manifests"],
+        "manifest": [
+            "Tests/MixteraManifestTests/Golden/example", "Tests/MixteraManifestTests/Golden/example-1.2",
+            "fixtures/bad/manifests",
+        ],
         "query": ["fixtures/seeds/query"],
     ]
 
@@ -254,20 +257,54 @@ public enum FuzzHarness {
         }
     }
 
-    /// Manifest: `header.json` decoding and rank files (table, blocks, entries). The input is used
-    /// both as a header and as a rank file.
+    /// Manifest: `header.json` decoding, rank files (table, blocks, entries) and `labels.bin`. The input is
+    /// used as a header, as a rank file (whose label entries resolve through the table of the 1.2 worked
+    /// example) and as a `labels.bin` checked against that example's header.
     public static func manifest(_ bytes: [UInt8], scratch: String) {
         do { _ = try ManifestHeader.decode(bytes, path: "header.json") } catch { check(error) }
+        do {
+            _ = try LabelTable(bytes: bytes, path: "labels.bin", header: labelled.header, headerHash: labelled.hash)
+        } catch {
+            check(error)
+        }
         let path = scratch + ".bin"
         guard writeScratch(bytes, path) else { return }
         defer { unlink(path) }
         do {
             let reader = try RankFileReader(path: path)
+            if reader.labelEntries { reader.labels = labelled.table }
             for step in 0..<min(reader.stepCount, 64) { _ = try reader.entries(step: step) }
         } catch {
             check(error)
         }
     }
+
+    /// The header and label table of docs/manifest-format.md §8.1 (Tests/MixteraManifestTests/Golden/example-1.2).
+    static let labelled: (header: ManifestHeader, hash: UInt64, table: LabelTable) = {
+        var h = ManifestHeader(
+            toolVersion: "0.1.0", specPath: "build.yaml", specText: "seed: 7\n", seed: 7,
+            catalogFingerprint: "0123456789abcdef", globalBatch: 4, dataParallel: 2, steps: 2,
+            datasets: [ManifestDataset(name: "web", root: "/data/web", format: "jsonl", textField: "text")],
+            files: [
+                ManifestFile(
+                    dataset: 0, path: "a.jsonl", format: "jsonl", compression: "none", byteCount: 1000,
+                    mtimeNanoseconds: 1_700_000_000_000_000_000, fingerprint: "00000000000000aa", sampleCount: 10),
+                ManifestFile(
+                    dataset: 0, path: "b.jsonl", format: "jsonl", compression: "none", byteCount: 500,
+                    mtimeNanoseconds: 1_700_000_000_000_000_000, fingerprint: "00000000000000bb", sampleCount: 5),
+            ],
+            components: [
+                ManifestComponent(name: "a", filter: "true", selected: 5, onExhausted: "stop"),
+                ManifestComponent(name: "b", filter: "true", selected: 5, onExhausted: "stop"),
+            ],
+            mixtureLog: [MixtureLogEntry(fromStep: 0, toStep: 1, counts: [2, 2])])
+        h.formatVersion = "1.2"
+        h.labels = LabelTableFormat.fileName
+        let table = LabelTable(
+            interval: 4, radix: 3, fileCount: 2,
+            files: [(0, FileLabels(labels: [1, 2, 1, 1, 2, 0, 1, 2, 1, 2], checkpoints: [0, 400, 800], interval: 4))])
+        return (h, XXH3.hash(h.encoded()), table)
+    }()
 
     static let querySchema = QuerySchema([
         ("language", .string), ("langs", .stringList), ("quality", .float), ("year", .int), ("flag", .bool),
