@@ -109,6 +109,16 @@ import Testing
         #expect(back == j)
     }
 
+    /// Surrogate escapes: pairs combine, lone ones become U+FFFD (a high one followed by another escape too,
+    /// found by fuzzing: it used to overflow).
+    @Test(arguments: [
+        (#""\ud83d\ude80""#, "🚀"), (#""\ud800\u0041""#, "\u{FFFD}A"), (#""\ud800\ud800\udc00""#, "\u{FFFD}\u{10000}"),
+        (#""\udc00x""#, "\u{FFFD}x"), (#""\ud800""#, "\u{FFFD}"), (#""\ud800\u5def""#, "\u{FFFD}\u{5DEF}"),
+    ])
+    func decodesSurrogateEscapes(_ text: String, _ expected: String) throws {
+        #expect(try JSON.parse(Array(text.utf8)) == .string(expected))
+    }
+
     @Test(arguments: ["{", "[1,]", "{\"a\" 1}", "\"\\x\"", "tru", "1 2"])
     func rejectsMalformedInput(_ text: String) {
         #expect(throws: JSON.ParseError.self) { try JSON.parse(Array(text.utf8)) }

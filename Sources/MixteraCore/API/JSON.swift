@@ -346,10 +346,17 @@ private struct JSONParser {
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "u"):
                 var cp = try hex4()
-                if cp >= 0xD800 && cp < 0xDC00, i + 1 < b.count, b[i] == 0x5C, b[i + 1] == UInt8(ascii: "u") {
+                // A high surrogate pairs with a following low one; one followed by anything else is lone (U+FFFD),
+                // and the next escape may start a pair of its own.
+                while cp >= 0xD800 && cp < 0xDC00, i + 1 < b.count, b[i] == 0x5C, b[i + 1] == UInt8(ascii: "u") {
                     i += 2
-                    let lo = try hex4()
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo &- 0xDC00)
+                    let next = try hex4()
+                    if next >= 0xDC00 && next < 0xE000 {
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (next - 0xDC00)
+                        break
+                    }
+                    out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                    cp = next
                 }
                 let scalar = Unicode.Scalar(cp) ?? "\u{FFFD}"
                 out.append(contentsOf: String(Character(scalar)).utf8)
