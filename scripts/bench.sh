@@ -161,7 +161,15 @@ YAML
   PLANNED=$(python3 -c "import json; j=json.load(open('$B/build-$tag.json')); print(j['steps']*j['global_batch'])")
   MB=$(du -sb "$B/m-$tag" | cut -f1)
   row "build-manifest shuffle $tag (samples/s; peak RSS bytes/sample: full, above the $(((MEM_BASE + 512) / 1024)) MB --version baseline, slope $NS → $N)" "$(python3 -c "print(f'{$PLANNED/$T/1e6:.2f} M/s; {$MEM*1024/$N:.1f} B, {($MEM-$MEM_BASE)*1024/$N:.1f} B, {($MEM-$MEM_SMALL)*1024/($N-$NS):.1f} B')")" "≥ 5 M/s; ≤ 16 B" "-"
-  row "manifest size shuffle $tag (bytes/planned sample)" "$(python3 -c "print(f'{$MB/$PLANNED:.3f}')")" "≤ 8 samples, ≤ 0.5 none/blocks" "-"
+  FV=$(python3 -c "import json; print(json.load(open('$B/m-$tag/header.json'))['format_version'])")
+  row "manifest size shuffle $tag (bytes/planned sample; format $FV)" "$(python3 -c "print(f'{$MB/$PLANNED:.3f}')")" "≤ 8 samples, ≤ 0.5 none/blocks" "-"
+  if [ "$tag" != samples ]; then
+    # The same plan without a label table (format 1.1, for older readers), for comparison.
+    rm -rf "$B/m-$tag-v11"
+    "$BIN" build-manifest --catalog "$B/cat-mixed.sqlite" --spec "$B/build-$tag.yaml" --out "$B/m-$tag-v11" --labels never --quiet
+    MB=$(du -sb "$B/m-$tag-v11" | cut -f1)
+    row "manifest size shuffle $tag, --labels never (bytes/planned sample; format 1.1 entries)" "$(python3 -c "print(f'{$MB/$PLANNED:.3f}')")" "-" "-"
+  fi
 done
 
 # Manifest size on the sorted layout (files grouped by source; its three sources): none and blocks:64.
@@ -185,8 +193,8 @@ done
 
 # Replay: rank 0 of the 8 ranks, all steps, output to /dev/null, best of 3 (warm page cache); bound: pread
 # of the same bytes (cat).
-for tag in samples blocks; do
-  STEPS=$(python3 -c "import json; print(json.load(open('$B/build-$tag.json'))['steps'])")
+for tag in samples blocks blocks-v11; do
+  STEPS=$(python3 -c "import json; print(json.load(open('$B/build-${tag%-v11}.json'))['steps'])")
   T=$(best3 "$BIN" replay --manifest "$B/m-$tag" --rank 0)
   SAMPLES=$((STEPS * 128))
   RB=$(python3 -c "print(int($BYTES * $SAMPLES / $N))")
