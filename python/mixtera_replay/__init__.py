@@ -12,12 +12,13 @@ from .errors import (BadMagicError, ChecksumError, CorruptBlockError, DataChange
                      HeaderMismatchError, ManifestError, ManifestMissingError, MixteraReplayError, RankFileError,
                      RankFileVersionError, RecordError, TruncatedError, UnsupportedFlagsError, UnsupportedFormatError,
                      UnsupportedVersionError, UsageError)
-from .manifest import Header, RankFile, read_header
+from .manifest import Header, LabelTable, RankFile, read_header
 from .reader import ManifestReader, Sample, worker_steps
 
 __version__ = "1.0.0"
 __all__ = [
-    "ManifestReader", "MixteraIterableDataset", "Sample", "Header", "RankFile", "read_header", "worker_steps",
+    "ManifestReader", "MixteraIterableDataset", "Sample", "Header", "RankFile", "LabelTable", "read_header",
+    "worker_steps",
     "json_string", "xxh3_64", "xxh3_64_file", "xxh3_64_python", "XXH3_BACKEND", "ZSTD_BACKEND",
     "MixteraReplayError", "ManifestError", "ManifestMissingError", "UnsupportedVersionError", "RankFileError",
     "BadMagicError", "RankFileVersionError", "UnsupportedFlagsError", "ChecksumError", "TruncatedError",

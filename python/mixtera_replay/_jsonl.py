@@ -39,6 +39,40 @@ def _records(buf, pos: int, count: int, path: str, ended: str):
     return out
 
 
+def _skip(buf, pos: int, n: int, path: str, ended: str) -> int:
+    """The byte position after the next `n` records of `buf` from `pos`: `_records` without building the lines
+    (label entries drop the records between their checkpoint and their first row, docs/manifest-format.md §3.3)."""
+    find = buf.find
+    end = len(buf)
+    while n:
+        if pos >= end:
+            raise RecordError(ended, path, pos, kind="truncated")
+        nl = find(b"\n", pos)
+        stop = end if nl < 0 else nl
+        if stop > pos and (buf[pos] not in _BLANK or not _is_blank(buf[pos:stop])):
+            n -= 1
+        pos = stop + 1
+    return pos
+
+
+def _back(buf, pos: int, n: int) -> int:
+    """The start of the record `n` records before the one that starts at byte `pos` of `buf`, scanning lines
+    backwards (blank lines are not records); -1 when `buf` starts first."""
+    rfind = buf.rfind
+    end = pos - 1  # the LF that ends the line before
+    while end >= 0:
+        start = rfind(b"\n", 0, end) + 1
+        first = 3 if start == 0 and buf[:3] == b"\xef\xbb\xbf" else start  # the first line after a BOM
+        if end > first and (buf[first] not in _BLANK or not _is_blank(buf[first:end])):
+            n -= 1
+            if not n:
+                return first
+        if not start:
+            break
+        end = start - 1
+    return -1
+
+
 class PlainReader:
     """Uncompressed JSONL: records read in place from a read-only mapping of the file (a page fault maps a
     whole window of pages, where a positioned read is one system call per record), or with positioned reads
@@ -58,6 +92,11 @@ class PlainReader:
         except (OSError, ValueError):
             self.map = None
 
+    @property
+    def backward(self) -> bool:
+        """`read` takes a negative `lead` (records before the offset)."""
+        return self.map is not None
+
     def close(self):
         if self.map is not None:
             self.map.close()
@@ -66,11 +105,22 @@ class PlainReader:
             os.close(self.fd)
             self.fd = -1
 
-    def read(self, offset: int, count: int):
-        """Returns `count` record lines (bytes, without terminator) starting at byte `offset`."""
+    def read(self, offset: int, count: int, lead: int = 0):
+        """Returns `count` record lines (bytes, without terminator) starting at byte `offset`, after dropping the
+        `lead` records there first; a negative `lead` (only when `backward`) starts `-lead` records before it."""
         m = self.map
         if m is not None:
+            if lead > 0:
+                offset = _skip(m, offset, lead, self.path,
+                               "file ended before row; it changed since the manifest was built")
+            elif lead < 0:
+                offset = _back(m, offset, -lead)
+                if offset < 0:
+                    raise RecordError("file starts before row; it changed since the manifest was built", self.path, 0,
+                                      kind="truncated")
             return self._read_mapped(m, offset, count)
+        if lead:
+            return self.read(offset, lead + count)[lead:]
         fd = self.fd
         if count == 1:
             # Fast path: one record, usually a single pread.
@@ -209,9 +259,18 @@ class StreamReader:
         self.buf += b
         return True
 
-    def read(self, offset: int, count: int):
+    @property
+    def backward(self) -> bool:
+        """`read` takes a negative `lead` (records before the offset): the stream is decompressed in memory."""
+        return self.whole
+
+    def read(self, offset: int, count: int, lead: int = 0):
+        """`count` record lines from stream offset `offset`, after dropping the `lead` records there first; a
+        negative `lead` (only when `backward`) starts `-lead` records before it."""
         if self.whole:
-            return self._read_mem(offset, count)
+            return self._read_mem(offset, count, lead)
+        if lead:
+            return self.read(offset, lead + count)[lead:]
         if self.stream is None or offset < self.buf_start:
             self._open(offset)
         while self.buf_start + len(self.buf) < offset:
@@ -255,10 +314,17 @@ class StreamReader:
             self.buf_start += pos
         return out
 
-    def _read_mem(self, offset: int, count: int):
+    def _read_mem(self, offset: int, count: int, lead: int = 0):
         buf = self.buf
         n = len(buf)
         if offset > n:
             raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
                               kind="truncated")
+        if lead > 0:
+            offset = _skip(buf, offset, lead, self.path, "stream ended before the requested records; the file changed")
+        elif lead < 0:
+            offset = _back(buf, offset, -lead)
+            if offset < 0:
+                raise RecordError("stream starts before the requested record; the file changed", self.path, 0,
+                                  kind="truncated")
         return _records(buf, offset, count, self.path, "stream ended before the requested records; the file changed")

@@ -90,6 +90,10 @@ class ManifestReader:
         self._dsnames = [d.name for d in self.header.datasets]
         self._dataset_of = [f.dataset for f in self.header.files]
         self._encode_kind: Dict[int, int] = {}
+        labels = self.rank_file.labels
+        # A label entry whose first row is more than half a checkpoint interval past its checkpoint is read
+        # back from the next checkpoint when the file's reader can (docs/manifest-format.md §3.3).
+        self._half_g = labels.g // 2 if labels is not None else 0
 
     # -- files -------------------------------------------------------------------------------
     def absolute_path(self, i: int) -> str:
@@ -221,6 +225,15 @@ class ManifestReader:
         return CorruptBlockError("entry rows %d..<%d exceed the %d samples of %s" % (row, row + count, f.samples, f.path),
                                  self.rank_file.path)
 
+    def _back_from(self, fi: int, row: int, loc: int, lead: int):
+        """(locator, lead) to read label entry row `row` from, `lead` records past checkpoint `loc`: the next
+        checkpoint and a negative lead (the records back from it) when there is one, else (loc, lead)."""
+        lf = self.rank_file.labels.file(fi)
+        k = row // lf.g + 1
+        if k < len(lf.checkpoints):
+            return lf.checkpoints[k], row - k * lf.g
+        return loc, lead
+
     def _record_error(self, err, fi, loc):
         if isinstance(err, LineError):
             return RecordError("invalid JSON: %s" % err.message, self.absolute_path(fi), loc, kind="invalid-json")
@@ -233,7 +246,8 @@ class ManifestReader:
         files = self._files
         readers = self._readers
         ncomp = len(self.header.components)
-        for comp, fi, row, count, loc, skips in self.rank_file.entries_full(s):
+        half_g = self._half_g
+        for comp, fi, row, count, loc, skips, lead in self.rank_file.entries_full(s):
             slot = files.get(fi)
             if slot is None:
                 slot = self._open_file(fi)
@@ -244,21 +258,28 @@ class ManifestReader:
             r = readers.get(fi)
             if r is None:
                 r = self._reader(fi)
-            if skips:
-                # A sparse entry: one run of `span` records, keeping the selected ones.
+            if skips or lead:
+                # A sparse or label entry: one run of `span` records, keeping the selected ones; a label entry's
+                # run starts `lead` records after its locator (the checkpoint at or before its first row).
                 if f.format != "jsonl":
                     raise self._bad_entry(comp, fi, row, count)
-                run = r.read(loc, span)
-                lines = []
-                rows = []
-                k = 0
-                for i, sk in enumerate(skips):
+                if lead > half_g and r.backward:
+                    # Past the middle of its checkpoint interval: from the next checkpoint, scan back.
+                    loc, lead = self._back_from(fi, row, loc, lead)
+                run = r.read(loc, span, lead)
+                if not skips:
+                    lines = run
+                else:
+                    lines = []
+                    rows = []
+                    k = 0
+                    for sk in skips:
+                        lines.append(run[k])
+                        rows.append(row + k)
+                        k += 1 + sk
                     lines.append(run[k])
                     rows.append(row + k)
-                    k += 1 + sk
-                lines.append(run[k])
-                rows.append(row + k)
-                row = rows
+                    row = rows
             else:
                 lines = r.read(loc, count)
             if text is not None:

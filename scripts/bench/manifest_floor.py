@@ -62,7 +62,7 @@ def main(path):
                 ents = rf.entries_full(s)
                 varint(len(ents), raw)
                 pf = prow = ploc = 0
-                for (c, f, r, n, loc, sk) in ents:
+                for (c, f, r, n, loc, sk, _lead) in ents:
                     entries += 1
                     labels[c] += n
                     span = n + (sum(sk) if sk else 0)

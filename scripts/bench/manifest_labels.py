@@ -39,7 +39,7 @@ def main(path):
         per_step = []
         for s in range(steps):
             out = []
-            for (c, f, r, n, loc, sk) in rf.entries_full(s):
+            for (c, f, r, n, loc, sk, _lead) in rf.entries_full(s):
                 rows = [r]
                 for k in sk or ():
                     rows.append(rows[-1] + 1 + k)
