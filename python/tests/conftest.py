@@ -145,14 +145,15 @@ class Env:
             self.catalogs[text] = cat
         return self.catalogs[text]
 
-    def manifest(self, name, text=True, G=24, D=3, S=40, shuffle="samples", extra="", seed=7, spec=None):
+    def manifest(self, name, text=True, G=24, D=3, S=40, shuffle="samples", extra="", seed=7, spec=None, labels=None):
         if name in self.manifests:
             return self.manifests[name]
         path = os.path.join(self.base, "spec-%s.yaml" % name)
         with open(path, "w") as f:
             f.write(spec if spec is not None else BUILD.format(G=G, D=D, S=S, shuffle=shuffle, extra=extra, seed=seed))
         out = os.path.join(self.base, "m-" + name)
-        run_swift("build-manifest", "--catalog", self.catalog(text), "--spec", path, "--out", out)
+        run_swift("build-manifest", "--catalog", self.catalog(text), "--spec", path, "--out", out,
+                  *(("--labels", labels) if labels else ()))
         self.manifests[name] = out
         return out
 

@@ -22,6 +22,12 @@ VARIANTS = {
     "none-raw-d4": dict(text=False, shuffle="none", G=8, D=4, S=60),
     "blocks-bigb-d1": dict(shuffle="blocks", extra=", block_size: 3", G=3000, D=1, S=3, seed=3),
     "samples-kblocks": dict(shuffle="samples", G=4096, D=1, S=9, seed=5),
+    # Label tables (format 1.2): checkpoints in plain and compressed files, backward reads in the tricky file.
+    "none-labels-d1": dict(shuffle="none", G=16, D=1, S=30, labels="always"),
+    "files-labels-d2": dict(shuffle="files", G=20, D=2, S=25, labels="always"),
+    "blocks-labels-d4": dict(shuffle="blocks", extra=", block_size: 8", G=32, D=4, S=20, labels="always"),
+    "none-raw-labels-d4": dict(text=False, shuffle="none", G=8, D=4, S=60, labels="always"),
+    "blocks-bigb-labels-d1": dict(shuffle="blocks", extra=", block_size: 3", G=3000, D=1, S=3, seed=3, labels="always"),
 }
 
 
@@ -42,6 +48,15 @@ def test_cli_identical_every_rank(env, name):
         assert got.returncode == 0, got.stderr.decode()
         assert got.stdout == want, "rank %d of %s differs" % (r, name)
         assert want.count(b"\n") == h.steps * h.samples_per_rank
+
+
+def test_label_variants_have_label_tables(env):
+    for name, kw in VARIANTS.items():
+        h = read_header(env.manifest(name, **kw))
+        if kw.get("labels") == "always":
+            assert h.labels == "labels.bin", name
+        elif kw["shuffle"] == "samples":
+            assert h.labels is None, name  # never with shuffle: samples
 
 
 def test_variants_exercise_formats(env):
