@@ -86,12 +86,13 @@ import Testing
         }
     }
 
-    @Test func catalogAndManifestAreIndependentOfJobs() throws {
+    @Test(arguments: [LabelPolicy.auto, .always])
+    func catalogAndManifestAreIndependentOfJobs(labels: LabelPolicy) throws {
         let one = try Self.scanned(jobs: 1)
         let two = try Self.scanned(jobs: 2)
         let spec = try Self.buildSpec()
-        _ = try Build.run(catalogPath: one + "/c.sqlite", spec: spec, out: one + "/m")
-        _ = try Build.run(catalogPath: two + "/c.sqlite", spec: spec, out: two + "/m")
+        _ = try Build.run(catalogPath: one + "/c.sqlite", spec: spec, out: one + "/m", options: BuildOptions(labels: labels))
+        _ = try Build.run(catalogPath: two + "/c.sqlite", spec: spec, out: two + "/m", options: BuildOptions(labels: labels))
         #expect(TestSupport.directoryContents(one + "/m") == TestSupport.directoryContents(two + "/m"))
         let s1 = try CatalogInspect.stats(catalogPath: one + "/c.sqlite")
         let s2 = try CatalogInspect.stats(catalogPath: two + "/c.sqlite")

@@ -1,5 +1,7 @@
 import Foundation
 import MixteraCore
+import MixteraFormats
+import MixteraManifest
 import MixteraParquet
 import MixteraTestSupport
 import Testing
@@ -135,7 +137,7 @@ import Testing
 /// The step reader returns each step's samples as a cache on this thread reads them, whichever thread read the step
 /// (its queue, or the caller: a step not yet started, or a later one taken while waiting), and stops a step at the
 /// entry that fails, keeping the samples before it.
-@Suite struct ParquetStepReaderTests {
+@Suite struct StepReaderTests {
     @Test func readsStepsAndStopsAtAFailingEntry() throws {
         let path = TestSupport.fixture("parquet/synced_text.parquet")
         let file = try ParquetFile(path: path, mode: .map)
@@ -144,10 +146,10 @@ import Testing
             _ = try file.byteArrayRowLengths(try file.column("text"), rowGroup: g, syncPoints: &points)
         }
         let store = ParquetReplayStore(budget: 1 << 20, syncPoints: [points], prefetcher: true)
-        let reader = ParquetStepReader(store: store)
-        var mine = ParquetReplayCache(store: store)
-        func job(_ first: Int64, _ count: Int) -> ParquetStepReader.Job {
-            ParquetStepReader.Job(file: 0, path: path, textField: "text", firstRow: first, count: count)
+        let reader = StepReader(store: store)
+        var mine = StepContext(parquet: ParquetReplayCache(store: store))
+        func job(_ first: Int64, _ count: Int) -> StepReader.Job {
+            .parquet(file: 0, path: path, textField: "text", firstRow: first, count: count)
         }
         // Twelve steps of three runs each, all over the file; step 7 has a run past its end.
         var steps: [[(Int64, Int)]] = []
@@ -174,5 +176,68 @@ import Testing
             #expect((s.error?.kind == "corrupt") == (k == 7))
         }
         #expect(reader.take(step: 3, stealingWith: &mine) == nil && reader.take(step: 12, stealingWith: &mine) == nil)
+    }
+}
+
+/// JSONL jobs: the step reader reads mapped plain files' entries (plain, sparse and label entries) as this thread
+/// would, and stops a step at a record that fails, keeping the samples before it.
+@Suite struct JSONLStepReaderTests {
+    @Test func readsJSONLEntriesAndStopsAtABadRecord() throws {
+        let dir = TestSupport.temporaryDirectory("jsonl-steps")
+        var text = ""
+        for i in 0..<300 {
+            text += i == 250 ? "{\"text\": broken}\n" : "{\"text\":\"row \(i)\"}\n"
+            if i % 7 == 0 { text += "  \n" }  // blank lines are not records
+        }
+        TestSupport.write(text, to: dir + "/a.jsonl")
+        let reader = try JSONLRecordReader(path: dir + "/a.jsonl", compression: .none)
+        #expect(reader.isMapped)
+        // Row offsets and labels: every third row is component 0 (label 1), checkpoints every 8 rows.
+        var offsets: [Int64] = []
+        var at: Int64 = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            if !line.allSatisfy({ $0 == " " }) { offsets.append(at) }
+            at += Int64(line.utf8.count) + 1
+        }
+        let labels = FileLabels(
+            labels: (0..<300).map { $0 % 3 == 0 ? 1 : 2 }, checkpoints: stride(from: 0, to: 300, by: 8).map { offsets[$0] },
+            interval: 8)
+        func label(_ member: Int, _ count: Int) -> ManifestEntry {
+            let r = labels.resolve(1, member: member, count: count)!
+            let (locator, lead) = labels.start(row: r.row)
+            return ManifestEntry(
+                component: 0, file: 0, row: Int64(r.row), count: count, locator: locator, skips: r.skips, lead: lead)
+        }
+        // label(2, 3) starts at row 6, 6 of 8 rows past its checkpoint: read back from row 8, over a blank line.
+        let steps: [[ManifestEntry]] = [
+            [ManifestEntry(component: 0, file: 0, row: 5, count: 4, locator: offsets[5]), label(3, 5), label(2, 3)],
+            [label(20, 7), ManifestEntry(component: 0, file: 0, row: 40, count: 3, locator: offsets[40], skips: [2, 0])],
+            [label(80, 4), ManifestEntry(component: 0, file: 0, row: 248, count: 5, locator: offsets[248]), label(0, 1)],
+        ]
+        let expected: [[[String]]] = steps.map { s in
+            s.map { e in e.rows.map { #""row \#($0)""# } }
+        }
+        let store = ParquetReplayStore(budget: 1 << 20, syncPoints: [[]], prefetcher: false)
+        let stepReader = StepReader(store: store)
+        for (k, s) in steps.enumerated() {
+            stepReader.submit(
+                step: k, s.map { .jsonl(entry: $0, reader: reader, textField: "text", labels: labels) })
+        }
+        var mine = StepContext(parquet: ParquetReplayCache(store: store))
+        for k in [2, 0, 1] {
+            let got = try #require(stepReader.take(step: k, stealingWith: &mine))
+            for p in steps[k].indices {
+                let (range, failed) = got.samples(entry: p)
+                let json = range.map { String(decoding: got.json($0), as: UTF8.self) }
+                if k == 2 && p == 1 {
+                    #expect(json == [#""row 248""#, #""row 249""#] && failed, "stops at row 250")
+                } else if k == 2 && p == 2 {
+                    #expect(json.isEmpty && !failed)
+                } else {
+                    #expect(json == expected[k][p] && !failed, "step \(k) entry \(p)")
+                }
+            }
+            #expect((got.error?.kind == "invalid-json") == (k == 2))
+        }
     }
 }

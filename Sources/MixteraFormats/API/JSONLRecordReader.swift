@@ -98,6 +98,10 @@ public final class JSONLRecordReader {
 
     private var mapped: UnsafeRawBufferPointer?
 
+    /// Whether the file is read from a read-only mapping (plain files): reads then keep no state, so several threads
+    /// may read with this reader at once.
+    public var isMapped: Bool { mapped != nil }
+
     /// Asks the CPU to start loading `length` bytes at `offset` of a mapped plain file (a no-op for
     /// pages not mapped yet, and for compressed or unmapped files): replay calls it for the next entry
     /// while it parses the current one.

@@ -33,20 +33,16 @@ public final class ReplayReader {
     let rankFile: RankFileReader
     let roots: [(old: String, new: String)]
     let verify: VerifyMode
-    /// Open JSONL readers by file index (at most `maxOpenReaders` at a time).
-    private var readers: [JSONLRecordReader?]
-    private var openReaders: [Int] = []
-    private static let maxOpenReaders = 64
+    /// Open JSONL readers, shared with the step reader.
+    private let jsonlReaders = JSONLReaderStore()
     private var verified: [Bool]
-    /// Text extractors by dataset index (created on first use), boxed so the per-sample call mutates in place.
-    private var extractors: [ExtractorBox?]
-    private final class ExtractorBox {
-        var extractor: JSONTextExtractor
-        init(_ e: JSONTextExtractor) { extractor = e }
-    }
     /// The per-sample JSON buffer, reused when the caller keeps no reference to a sample's `json`.
     private var scratch: [UInt8] = []
-    private var parquet: ParquetReplayCache
+    /// The samples of the JSONL entry being read on this thread: their JSON back to back, and where each ends.
+    private var entryBytes: [UInt8] = []
+    private var entryEnds: [Int] = []
+    /// This thread's Parquet cache and JSONL extractors (the step reader's queue has its own).
+    private var context: StepContext
     private var tars = TarReplayCache()
 
     /// Opens `manifestPath` for `rank`, verifying the header and rank file checksums.
@@ -69,13 +65,12 @@ public final class ReplayReader {
         fileFormat = manifest.header.files.map { FileFormat($0.format) }
         fileSampleCount = manifest.header.files.map(\.sampleCount)
         // Parquet: the manifest's sync points (docs/manifest-format.md §4.1) and one store shared with the step reader.
-        parquet = ParquetReplayCache(
-            store: ParquetReplayStore(
-                budget: ParquetReplayCache.defaultBudget, syncPoints: h.files.map(\.parquetSync), prefetcher: true))
+        context = StepContext(
+            parquet: ParquetReplayCache(
+                store: ParquetReplayStore(
+                    budget: ParquetReplayCache.defaultBudget, syncPoints: h.files.map(\.parquetSync), prefetcher: true)))
         totalSamples = manifest.header.files.reduce(0) { $0 + $1.sampleCount }
-        readers = Array(repeating: nil, count: manifest.header.files.count)
         verified = Array(repeating: false, count: manifest.header.files.count)
-        extractors = Array(repeating: nil, count: manifest.header.datasets.count)
         (lineBytes, lineFragments) = Self.buildLineFragments(manifest.header)
     }
 
@@ -169,11 +164,12 @@ public final class ReplayReader {
     /// Calls `body` for every sample of the given steps, in manifest order.
     public func forEachSample(steps: [Int], _ body: (ReplaySample) throws(ReplayError) -> Void) throws(ReplayError) {
         replaySamples = steps.count * header.samplesPerRank
-        let anyParquet = fileFormat.contains(.parquet)
-        // Parquet: the entries of the next `lookahead` steps are read on a second thread (`ParquetStepReader`) while
-        // this one emits; when it reaches a step still being read, this thread reads a later one itself rather than
-        // wait (a single step is read on this thread). Both caches share one store of files and page indexes.
-        let stepReader = anyParquet && steps.count > 1 ? ParquetStepReader(store: parquet.store) : nil
+        // Parquet entries, and JSONL entries of mapped plain files, of the next `lookahead` steps are read on a second
+        // thread (`StepReader`) while this one emits; when it reaches a step still being read, this thread reads a
+        // later one itself rather than wait (a single step is read on this thread). Both threads share the open
+        // files and Parquet page indexes.
+        let anyJob = fileFormat.contains(.parquet) || fileFormat.contains(.jsonl)
+        let stepReader = anyJob && steps.count > 1 ? StepReader(store: context.parquet.store) : nil
         let lookahead = stepReader != nil ? 8 : 0
         // Steps before `submitted` went to the step reader; a step whose entries it should not read (one that does
         // not check out, which this thread then reports in turn) stops the submissions.
@@ -187,26 +183,18 @@ public final class ReplayReader {
                 do { entries = try rankFile.entries(step: s) } catch { throw ReplayError(error) }
             }
             if let stepReader, submitted == k {
-                submitted = submitParquet(entries, step: k, to: stepReader) ? k + 1 : Int.max
+                submitted = submitJobs(entries, step: k, to: stepReader) ? k + 1 : Int.max
             }
             for j in (k + 1)..<min(steps.count, k + 1 + lookahead) where upcoming[j] == nil {
                 guard let next = try? rankFile.entries(step: steps[j]) else { break }
                 upcoming[j] = next
                 if let stepReader, submitted == j {
-                    submitted = submitParquet(next, step: j, to: stepReader) ? j + 1 : Int.max
+                    submitted = submitJobs(next, step: j, to: stepReader) ? j + 1 : Int.max
                 }
             }
-            let produced = stepReader?.take(step: k, stealingWith: &parquet)
-            var parquetEntry = 0
+            let produced = stepReader?.take(step: k, stealingWith: &context)
             var slot = 0
             for (k, e) in entries.enumerated() {
-                // Start loading the next JSONL entry's first bytes while this one is read.
-                if k + 1 < entries.count {
-                    let next = entries[k + 1]
-                    if next.file >= 0 && next.file < readers.count, let r = readers[next.file] {
-                        r.prefetch(offset: next.locator, length: 1024)
-                    }
-                }
                 guard e.component < header.components.count else {
                     throw ReplayError(
                         "corrupt", "entry references component \(e.component) outside the component table",
@@ -231,31 +219,36 @@ public final class ReplayReader {
                         "corrupt", "sparse entry in \(f.format) file \(f.path); only JSONL entries may be sparse",
                         at: DataLocation(path: rankFile.path))
                 }
+                if let produced, produced.jobOf[k] >= 0 {
+                    // Read by the step reader (or by this thread while it waited for another step).
+                    let (samples, failed) = produced.samples(entry: produced.jobOf[k])
+                    var json = scratch
+                    scratch = []
+                    defer { scratch = json }
+                    var row = e.row
+                    var skip = 0
+                    for i in samples {
+                        json.removeAll(keepingCapacity: true)
+                        json.append(contentsOf: produced.json(i))
+                        try body(
+                            ReplaySample(
+                                step: s, rank: rank, slot: slot, component: e.component, file: e.file, row: row, json: json))
+                        slot += 1
+                        row += 1
+                        if skip < e.skips.count {
+                            row += Int64(e.skips[skip])
+                            skip += 1
+                        }
+                    }
+                    if failed, let error = produced.error { throw error }
+                    continue
+                }
                 switch format {
                 case .jsonl:
                     try readJSONL(e, step: s, slot: &slot, body)
                 case .parquet:
                     var row = e.row
-                    if let produced {
-                        let (samples, failed) = produced.samples(entry: parquetEntry)
-                        parquetEntry += 1
-                        var json = scratch
-                        scratch = []
-                        defer { scratch = json }
-                        for i in samples {
-                            json.removeAll(keepingCapacity: true)
-                            json.append(contentsOf: produced.json(i))
-                            try body(
-                                ReplaySample(
-                                    step: s, rank: rank, slot: slot, component: e.component, file: e.file, row: row,
-                                    json: json))
-                            slot += 1
-                            row += 1
-                        }
-                        if failed, let error = produced.error { throw error }
-                        continue
-                    }
-                    try parquet.forEachSample(
+                    try context.parquet.forEachSample(
                         file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file],
                         firstRow: e.locator, count: e.count
                     ) { (json) throws(ReplayError) in
@@ -282,21 +275,33 @@ public final class ReplayReader {
         }
     }
 
-    /// Submits the Parquet entries of `entries` (step index `k` of the replay) to `stepReader`; false, submitting
-    /// nothing, when an entry would fail the checks this thread makes before reading (its file, rows or data file),
-    /// so that the error is reported when the step is reached.
-    private func submitParquet(_ entries: [ManifestEntry], step k: Int, to stepReader: ParquetStepReader) -> Bool {
-        var jobs: [ParquetStepReader.Job] = []
-        for e in entries where e.file >= 0 && e.file < header.files.count && fileFormat[e.file] == .parquet {
-            guard e.component < header.components.count, e.rowEnd <= fileSampleCount[e.file], !e.isSparse,
-                (try? verifyFile(e.file, mode: verify)) != nil
+    /// Submits the entries of `entries` (step index `k` of the replay) that the step reader reads — Parquet entries
+    /// and JSONL entries of mapped plain files — to `stepReader`; false, submitting nothing, when such an entry would
+    /// fail the checks this thread makes before reading (its file, rows or data file), so that the error is reported
+    /// when the step is reached.
+    private func submitJobs(_ entries: [ManifestEntry], step k: Int, to stepReader: StepReader) -> Bool {
+        var jobs: [StepReader.Job] = []
+        var jobOf = [Int](repeating: -1, count: entries.count)
+        for (i, e) in entries.enumerated() where e.file >= 0 && e.file < header.files.count {
+            let format = fileFormat[e.file]
+            guard format == .parquet || format == .jsonl else { continue }
+            guard e.component < header.components.count, e.rowEnd <= fileSampleCount[e.file],
+                !e.isSparse || format == .jsonl, (try? verifyFile(e.file, mode: verify)) != nil
             else { return false }
-            jobs.append(
-                ParquetStepReader.Job(
-                    file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file], firstRow: e.locator,
-                    count: e.count))
+            if format == .parquet {
+                jobOf[i] = jobs.count
+                jobs.append(
+                    .parquet(
+                        file: e.file, path: filePaths[e.file], textField: fileTextFields[e.file], firstRow: e.locator,
+                        count: e.count))
+            } else if header.files[e.file].compression == "none", let r = try? jsonlReader(e.file), r.isMapped {
+                jobOf[i] = jobs.count
+                jobs.append(
+                    .jsonl(
+                        entry: e, reader: r, textField: fileTextFields[e.file], labels: rankFile.labels?.labels(file: e.file)))
+            }
         }
-        stepReader.submit(step: k, jobs)
+        stepReader.submit(step: k, jobs, jobOf: jobOf)
         return true
     }
 
@@ -313,9 +318,12 @@ public final class ReplayReader {
         }
     }
 
-    /// The open reader of JSONL file `i`, opening it (and closing the oldest beyond `maxOpenReaders`).
+    /// The open reader of JSONL file `i`, opening it (the store closes the oldest beyond its limit).
     private func jsonlReader(_ i: Int) throws(ReplayError) -> JSONLRecordReader {
-        if let r = readers[i] { return r }
+        try jsonlReaders.reader(i) { () throws(ReplayError) -> JSONLRecordReader in try openJSONLReader(i) }
+    }
+
+    private func openJSONLReader(_ i: Int) throws(ReplayError) -> JSONLRecordReader {
         let f = header.files[i]
         let compression = StreamCompression(rawValue: f.compression) ?? .none
         let reader: JSONLRecordReader
@@ -329,82 +337,46 @@ public final class ReplayReader {
                 frames: f.frames.map { ($0.compressedOffset, $0.decompressedOffset) },
                 populate: expected * 65536 >= Double(f.byteCount))
         } catch { throw ReplayError(error) }
-        if openReaders.count >= Self.maxOpenReaders {
-            readers[openReaders.removeFirst()] = nil
-        }
-        openReaders.append(i)
-        readers[i] = reader
         return reader
     }
 
+    /// Reads JSONL entry `e` on this thread (entries the step reader does not read: compressed files, files that
+    /// could not be mapped, single-step replays) and emits its samples; a failing record ends the entry after the
+    /// samples before it.
     private func readJSONL(_ e: ManifestEntry, step: Int, slot: inout Int, _ body: (ReplaySample) throws(ReplayError) -> Void)
         throws(ReplayError)
     {
         let reader = try jsonlReader(e.file)
-        let dataset = fileDataset[e.file]
-        var box: ExtractorBox? = nil
-        if let textField = header.datasets[dataset].textField {
-            if let b = extractors[dataset] {
-                box = b
-            } else {
-                do { box = ExtractorBox(try JSONTextExtractor(path: textField)) } catch { throw ReplayError(error) }
-                extractors[dataset] = box
-            }
+        entryBytes.removeAll(keepingCapacity: true)
+        entryEnds.removeAll(keepingCapacity: true)
+        var failure: ReplayError?
+        do {
+            try context.jsonl.append(
+                entry: e, reader: reader, textField: fileTextFields[e.file], labels: rankFile.labels?.labels(file: e.file),
+                to: &entryBytes, ends: &entryEnds)
+        } catch {
+            failure = error
         }
         var json = scratch
         scratch = []
         defer { scratch = json }
-        // A sparse entry is read as one run of `span` records; the records between its rows are dropped, and so
-        // are the `lead` records between a label entry's checkpoint and its first row. When the first row is in
-        // the second half of its checkpoint's interval, it is found by scanning back from the next checkpoint.
-        var lead = e.lead
-        var locator = e.locator
-        if lead > 0, let fl = rankFile.labels?.labels(file: e.file) {
-            let next = Int(e.row) / fl.interval + 1
-            if lead > fl.interval / 2, next < fl.checkpoints.count,
-                let start = reader.recordStart(before: fl.checkpoints[next], records: next * fl.interval - Int(e.row))
-            {
-                locator = start
-                lead = 0
+        var row = e.row
+        var skip = 0
+        var start = 0
+        for end in entryEnds {
+            json.removeAll(keepingCapacity: true)
+            json.append(contentsOf: entryBytes[start..<end])
+            start = end
+            try body(
+                ReplaySample(step: step, rank: rank, slot: slot, component: e.component, file: e.file, row: row, json: json))
+            slot += 1
+            row += 1
+            if skip < e.skips.count {
+                row += Int64(e.skips[skip])
+                skip += 1
             }
         }
-        var row = e.row - Int64(lead)
-        let rankNo = rank
-        var failure: ReplayError?
-        let skips = e.skips
-        var skipIndex = 0
-        var toSkip = lead
-        do throws(FormatError) {
-            try reader.read(offset: locator, count: lead + Int(e.span)) { (line) throws(FormatError) in
-                if toSkip > 0 {
-                    toSkip -= 1
-                    row += 1
-                    return
-                }
-                if skipIndex < skips.count {
-                    toSkip = Int(skips[skipIndex])
-                    skipIndex += 1
-                }
-                json.removeAll(keepingCapacity: true)
-                if let box {
-                    try box.extractor.appendJSONString(
-                        line, to: &json, location: DataLocation(path: reader.path, byteOffset: locator))
-                } else {
-                    json.append(contentsOf: line)
-                }
-                let sample = ReplaySample(
-                    step: step, rank: rankNo, slot: slot, component: e.component, file: e.file, row: row, json: json)
-                slot += 1
-                row += 1
-                do throws(ReplayError) { try body(sample) } catch {
-                    failure = error
-                    throw FormatError(.io, "stopped", at: nil)
-                }
-            }
-        } catch {
-            if let failure { throw failure }
-            throw ReplayError(error)
-        }
+        if let failure { throw failure }
     }
 
     /// One JSON Lines record of `mixtera replay` (docs/replay.md):
