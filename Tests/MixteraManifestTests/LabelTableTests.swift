@@ -99,10 +99,10 @@ import Testing
         #expect(back.labelledFiles == [0, 1, 3, 4])
         #expect(back.radix == radix && back.interval == 64)
         for (f, l) in files {
-            #expect(back.labels(file: f)?.labels == l.labels)
-            #expect(back.labels(file: f)?.checkpoints == l.checkpoints)
+            #expect(try back.labels(file: f)?.labels == l.labels)
+            #expect(try back.labels(file: f)?.checkpoints == l.checkpoints)
         }
-        #expect(back.labels(file: 2) == nil)
+        #expect(try back.labels(file: 2) == nil)
         #expect(LabelTableFormat.perByte(radix: radix) == [2: 8, 3: 5, 5: 3, 6: 3, 7: 2, 16: 2, 17: 1, 255: 1][radix])
     }
 
@@ -148,7 +148,7 @@ import Testing
             sourceLocation: SourceLocation = #_sourceLocation
         ) {
             do {
-                _ = try LabelTable(bytes: b, path: "l", header: header ?? h, headerHash: hash)
+                try LabelTable(bytes: b, path: "l", header: header ?? h, headerHash: hash).verifyAll()
                 Issue.record("expected \(kind)", sourceLocation: sourceLocation)
             } catch {
                 #expect(error.kind == kind, "\(error.message)", sourceLocation: sourceLocation)
@@ -224,8 +224,8 @@ import Testing
             ),
         ])
         let t = try LabelTable(bytes: good2, path: "l", header: h2, headerHash: 9)
-        #expect(t.labels(file: 0)?.labels == labels0 && t.labels(file: 0)?.checkpoints == [0])
-        #expect(t.labels(file: 2)?.checkpoints == [7, 16, 144])
+        #expect(try t.labels(file: 0)?.labels == labels0 && t.labels(file: 0)?.checkpoints == [0])
+        #expect(try t.labels(file: 2)?.checkpoints == [7, 16, 144])
         #expect(t.labelledFiles == [0, 2])
         // Radix 3 packs 5 labels a byte, so 243 ... 255 are not packed labels.
         #expect(
@@ -236,6 +236,18 @@ import Testing
         expectKind(Self.handWritten(frames: [(0, [57, 1, 0x80])]), "corrupt", header: h2)
         expectKind(Self.handWritten(frames: [(0, [57, 1])]), "corrupt", header: h2)
         expectKind(Self.handWritten(frames: [(0, [57, 1, 0])], headerHash: 8), "header-mismatch", at: 32, header: h2)
+    }
+
+    /// Frames are checked when their file is first asked for: a damaged frame fails its file only, and `verifyAll`.
+    @Test func damagedFrameFailsOnlyItsFile() throws {
+        var (b, h) = Self.sample()
+        b[b.count - 3] ^= 0x40  // inside the last frame (file 2)
+        let t = try LabelTable(bytes: b, path: "l", header: h, headerHash: 9)
+        #expect(try t.labels(file: 0)?.labels.count == 300)
+        #expect(try t.labels(file: 1)?.labels.count == 10)
+        #expect(throws: ManifestError.self) { try t.labels(file: 2) }
+        #expect(throws: ManifestError.self) { try t.verifyAll() }
+        #expect(t.labelledFiles == [0, 1, 2])
     }
 
     /// `labels.bin` written from docs/manifest-format.md §3.3 alone (g = 64), from raw frames.
@@ -290,7 +302,7 @@ import Testing
                 if kind < 2 {
                     let f = Int(rng.nextBelow(2))
                     let c = Int(rng.nextBelow(3))
-                    let fl = table.labels(file: f)!
+                    let fl = try! table.labels(file: f)!
                     let total = fl.total(UInt8(c + 1))
                     guard total > 0 else { continue }
                     let m = Int(rng.nextBelow(UInt64(total)))
@@ -403,7 +415,7 @@ import Testing
                     0,
                     FileLabels(
                         labels: [UInt8](repeating: 0, count: 700), checkpoints: [Int64](repeating: 0, count: 11), interval: 64)
-                ), (1, fx.table.labels(file: 1)!),
+                ), (1, try! fx.table.labels(file: 1)!),
             ])
         do {
             try read(bytes, labels: sparse)

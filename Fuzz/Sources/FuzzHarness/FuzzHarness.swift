@@ -263,7 +263,7 @@ public enum FuzzHarness {
     public static func manifest(_ bytes: [UInt8], scratch: String) {
         do { _ = try ManifestHeader.decode(bytes, path: "header.json") } catch { check(error) }
         do {
-            _ = try LabelTable(bytes: bytes, path: "labels.bin", header: labelled.header, headerHash: labelled.hash)
+            try LabelTable(bytes: bytes, path: "labels.bin", header: labelled.header, headerHash: labelled.hash).verifyAll()
         } catch {
             check(error)
         }

@@ -212,6 +212,9 @@ public enum Build {
             }
             planner.sampleLabels = nil
         }
+        // Per file, its labels (for the entry loop: no lookups).
+        let labelsByFile: [FileLabels?] =
+            labelTable.map { t in files.indices.map { (try? t.labels(file: $0)) ?? nil } } ?? []
         if options.labels == .always && out != nil && labelTable == nil {
             throw PlanError(
                 "labels-unavailable",
@@ -277,7 +280,7 @@ public enum Build {
                 for step in pending {
                     appendEntries(
                         RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
-                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelTable, scratch: &scratch,
+                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelsByFile, scratch: &scratch,
                         to: &writers[rank - wr.lowerBound])
                 }
                 // The plan has ended: this rank's last block need not wait for the others'.
@@ -556,7 +559,7 @@ public enum Build {
     /// file (`LocatorTable.follows`). `bases` are the sample space's file bases (`SampleSpace.bases`).
     static func appendEntries(
         _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], locators: LocatorTable, bases: [UInt32],
-        componentOffset: Int = 0, sparse: Bool = false, labels: LabelTable? = nil, scratch: inout EntryScratch,
+        componentOffset: Int = 0, sparse: Bool = false, labels: [FileLabels?] = [], scratch: inout EntryScratch,
         to writer: inout RankFileWriter
     ) {
         for (c, chunk) in chunks {
@@ -578,7 +581,7 @@ public enum Build {
                 let base = bases[f]
                 let fileEnd = bases[f + 1]  // refs of file f are base ..< fileEnd
                 let r = Int64(first - base)
-                if let fl = labels?.labels(file: f) {
+                if f < labels.count, let fl = labels[f] {
                     // A label entry: the run of samples that are consecutive rows labelled c + 1 (no row with that
                     // label lies between two of them).
                     let label = UInt8(c + 1)

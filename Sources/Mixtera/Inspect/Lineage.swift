@@ -79,6 +79,8 @@ public enum Lineage {
                 problems.append(error.description)
             }
         }
+        // The label table: every frame, including those of files no present rank reads.
+        do throws(ManifestError) { try m.labelTable()?.verifyAll() } catch { problems.append(error.description) }
         if present > 0 {
             let reader = try ReplayReader(
                 manifestPath: manifestPath,

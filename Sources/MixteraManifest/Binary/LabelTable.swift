@@ -1,4 +1,5 @@
 import MixteraCore
+import Synchronization
 
 /// `labels.bin` of a format 1.2 manifest (docs/manifest-format.md §3.3, normative):
 ///
@@ -171,36 +172,74 @@ public final class FileLabels: Sendable {
     }
 }
 
-/// A manifest's label table: per labelled file, its `FileLabels`.
+/// A manifest's label table: per labelled file, its `FileLabels`. Read from `labels.bin`, the fixed header and the
+/// directory are verified when it is opened and a file's frame (checksum, size, labels, checkpoints) when the file is
+/// first asked for (`verifyAll` checks every frame); built by a writer, it holds its files decoded.
 public final class LabelTable: Sendable {
     public let interval: Int
     /// Every label is below the radix (mixtera: components + 1).
     public let radix: Int
-    /// Indexed by file-table index; nil for files without labels.
-    private let byFile: [FileLabels?]
+    /// Indices of the labelled files, ascending.
+    public let labelledFiles: [Int]
+    private let fileCount: Int
+    /// Decoded files (all of them for a built table; those asked for so far for a read one).
+    private let decoded: Mutex<[Int: FileLabels]>
+    private let encoded: Encoded?
+
+    /// What reading a frame needs: the file's bytes and, per labelled file, where its frame is.
+    private struct Encoded: Sendable {
+        let bytes: [UInt8]
+        let path: String
+        let frames: [Int: Frame]
+    }
+    private struct Frame: Sendable {
+        let entry: Int  // byte offset of the directory entry
+        let offset: Int
+        let size: Int
+        let rawSize: Int
+        let hash: UInt64
+        let samples: Int
+    }
 
     public init(interval: Int, radix: Int, fileCount: Int, files: [(file: Int, labels: FileLabels)]) {
         precondition(radix >= 2 && radix <= 256)
         self.interval = interval
         self.radix = radix
-        var byFile = [FileLabels?](repeating: nil, count: fileCount)
+        self.fileCount = fileCount
+        var byFile: [Int: FileLabels] = [:]
         for (f, l) in files { byFile[f] = l }
-        self.byFile = byFile
+        decoded = Mutex(byFile)
+        labelledFiles = files.map(\.file).sorted()
+        encoded = nil
     }
 
-    @inline(__always) public func labels(file: Int) -> FileLabels? { file >= 0 && file < byFile.count ? byFile[file] : nil }
+    /// The labels of `file`, nil when it has none; a damaged frame is an error.
+    public func labels(file: Int) throws(ManifestError) -> FileLabels? {
+        guard file >= 0 && file < fileCount else { return nil }
+        if let l = decoded.withLock({ $0[file] }) { return l }
+        guard let encoded, let frame = encoded.frames[file] else { return nil }
+        let l = try Self.decode(frame, file: file, in: encoded, interval: interval, radix: radix)
+        decoded.withLock { $0[file] = l }
+        return l
+    }
 
-    /// Indices of the labelled files, ascending.
-    public var labelledFiles: [Int] { byFile.indices.filter { byFile[$0] != nil } }
+    /// Decodes and checks every frame (`mixtera verify`).
+    public func verifyAll() throws(ManifestError) {
+        for f in labelledFiles { _ = try labels(file: f) }
+    }
 
     /// Encodes `labels.bin`; frames are compressed once (`LabelTableEncoder`), the header hash set last.
     public static func encoder(_ table: LabelTable) -> LabelTableEncoder {
         var e = LabelTableEncoder(interval: table.interval, radix: table.radix)
-        for f in table.labelledFiles { e.add(file: f, raw: table.byFile[f]!.rawBytes(radix: table.radix)) }
+        for f in table.labelledFiles {
+            let l = table.decoded.withLock { $0[f]! }
+            e.add(file: f, raw: l.rawBytes(radix: table.radix))
+        }
         return e
     }
 
-    /// Reads and verifies `labels.bin` against its header (docs/manifest-format.md §3.3, §6).
+    /// Reads `labels.bin` and verifies its fixed header and directory against its header (docs/manifest-format.md
+    /// §3.3, §6).
     public convenience init(path: String, header: ManifestHeader, headerHash: UInt64) throws(ManifestError) {
         let bytes: [UInt8]
         do {
@@ -220,7 +259,7 @@ public final class LabelTable: Sendable {
         try self.init(bytes: bytes, path: path, header: header, headerHash: headerHash)
     }
 
-    public convenience init(bytes: [UInt8], path: String, header: ManifestHeader, headerHash: UInt64) throws(ManifestError) {
+    public init(bytes: [UInt8], path: String, header: ManifestHeader, headerHash: UInt64) throws(ManifestError) {
         func at(_ offset: Int) -> DataLocation { DataLocation(path: path, byteOffset: Int64(offset)) }
         let fixed = LabelTableFormat.fixedHeaderBytes
         guard bytes.count >= fixed else {
@@ -254,9 +293,6 @@ public final class LabelTable: Sendable {
         guard radix >= 2 && radix <= 256 else {
             throw ManifestError("corrupt", "labels file has label radix \(radix), outside 2...256", at: at(24))
         }
-        let per = LabelTableFormat.perByte(radix: radix)
-        var limit = 1
-        for _ in 0..<per { limit *= radix }
         guard u64(32) == headerHash else {
             throw ManifestError(
                 "header-mismatch", "labels file belongs to a different header.json (header checksum differs)", at: at(32))
@@ -270,7 +306,9 @@ public final class LabelTable: Sendable {
         guard XXH3.hash(Array(bytes[fixed..<dirEnd])) == u64(dirEnd) else {
             throw ManifestError("checksum-mismatch", "labels directory checksum mismatch; the file is corrupt", at: at(dirEnd))
         }
-        var files: [(file: Int, labels: FileLabels)] = []
+        let per = LabelTableFormat.perByte(radix: radix)
+        var frames: [Int: Frame] = [:]
+        var order: [Int] = []
         var expected = dirEnd + 8
         var previous = -1
         for i in 0..<n {
@@ -291,11 +329,6 @@ public final class LabelTable: Sendable {
                     "corrupt", "labels frame of file \(file) is not where the previous one ends, or runs past the end",
                     at: at(e + 8))
             }
-            let frame = bytes[expected..<(expected + size)]
-            guard XXH3.hash(Array(frame)) == u64(e + 24) else {
-                throw ManifestError(
-                    "checksum-mismatch", "labels frame of file \(file) checksum mismatch; the file is corrupt", at: at(expected))
-            }
             let samples = Int(clamping: header.files[file].sampleCount)
             let checkpointCount = (samples + g - 1) / g
             let packed = (samples + per - 1) / per
@@ -304,64 +337,86 @@ public final class LabelTable: Sendable {
                 throw ManifestError(
                     "corrupt", "labels frame of file \(file) has raw size \(rawSize) for \(samples) samples", at: at(e + 16))
             }
-            let raw: [UInt8]
-            do { raw = try Zstd.decompress(frame, maxSize: Int(rawSize)) } catch {
-                throw ManifestError("corrupt", "labels frame of file \(file) does not decompress", at: at(expected))
-            }
-            guard raw.count == Int(rawSize) else {
-                throw ManifestError(
-                    "corrupt", "labels frame of file \(file) decompresses to \(raw.count) bytes, not \(rawSize)", at: at(expected)
-                )
-            }
-            var labels = [UInt8](repeating: 0, count: samples)
-            var bad = false
-            raw.withUnsafeBufferPointer { src in
-                labels.withUnsafeMutableBufferPointer { dst in
-                    var row = 0
-                    for i in 0..<packed {
-                        var v = Int(src[i])
-                        bad = bad || v >= limit
-                        for _ in 0..<per where row < samples {
-                            dst[row] = UInt8(truncatingIfNeeded: v % radix)
-                            v /= radix
-                            row += 1
-                        }
-                    }
-                }
-            }
-            guard !bad else {
-                throw ManifestError(
-                    "corrupt", "labels frame of file \(file) has a packed byte of \(limit) or more (radix \(radix))",
-                    at: at(expected))
-            }
-            var r = ByteReader(raw, offset: packed)
-            var checkpoints: [Int64] = []
-            checkpoints.reserveCapacity(checkpointCount)
-            var locator: Int64 = 0
-            do {
-                for _ in 0..<checkpointCount {
-                    let d = try r.readVarint()
-                    guard d <= UInt64(Int64.max - locator) else { throw ByteReaderError.truncated(offset: r.offset) }
-                    locator += Int64(d)
-                    checkpoints.append(locator)
-                }
-            } catch {
-                throw ManifestError(
-                    "corrupt", "labels frame of file \(file) has malformed checkpoints", at: at(expected))
-            }
-            guard r.offset == raw.count else {
-                throw ManifestError(
-                    "corrupt", "labels frame of file \(file) has \(raw.count - r.offset) bytes after its checkpoints",
-                    at: at(expected))
-            }
-            files.append((file, FileLabels(labels: labels, checkpoints: checkpoints, interval: g)))
+            frames[file] = Frame(
+                entry: e, offset: expected, size: size, rawSize: Int(rawSize), hash: u64(e + 24), samples: samples)
+            order.append(file)
             expected += size
         }
         guard expected == bytes.count else {
             throw ManifestError(
                 "corrupt", "labels file has \(bytes.count - expected) bytes after its last frame", at: at(expected))
         }
-        self.init(interval: g, radix: radix, fileCount: header.files.count, files: files)
+        interval = g
+        self.radix = radix
+        fileCount = header.files.count
+        labelledFiles = order
+        decoded = Mutex([:])
+        encoded = Encoded(bytes: bytes, path: path, frames: frames)
+    }
+
+    /// Checks and decodes one frame: checksum, size, packed labels below N^p, checkpoints.
+    private static func decode(_ f: Frame, file: Int, in encoded: Encoded, interval g: Int, radix: Int) throws(ManifestError)
+        -> FileLabels
+    {
+        let at = DataLocation(path: encoded.path, byteOffset: Int64(f.offset))
+        let frame = encoded.bytes[f.offset..<(f.offset + f.size)]
+        guard XXH3.hash(Array(frame)) == f.hash else {
+            throw ManifestError(
+                "checksum-mismatch", "labels frame of file \(file) checksum mismatch; the file is corrupt", at: at)
+        }
+        let raw: [UInt8]
+        do { raw = try Zstd.decompress(frame, maxSize: f.rawSize) } catch {
+            throw ManifestError("corrupt", "labels frame of file \(file) does not decompress", at: at)
+        }
+        guard raw.count == f.rawSize else {
+            throw ManifestError(
+                "corrupt", "labels frame of file \(file) decompresses to \(raw.count) bytes, not \(f.rawSize)", at: at)
+        }
+        let per = LabelTableFormat.perByte(radix: radix)
+        var limit = 1
+        for _ in 0..<per { limit *= radix }
+        let samples = f.samples
+        let packed = (samples + per - 1) / per
+        let checkpointCount = (samples + g - 1) / g
+        var labels = [UInt8](repeating: 0, count: samples)
+        var bad = false
+        raw.withUnsafeBufferPointer { src in
+            labels.withUnsafeMutableBufferPointer { dst in
+                var row = 0
+                for i in 0..<packed {
+                    var v = Int(src[i])
+                    bad = bad || v >= limit
+                    for _ in 0..<per where row < samples {
+                        dst[row] = UInt8(truncatingIfNeeded: v % radix)
+                        v /= radix
+                        row += 1
+                    }
+                }
+            }
+        }
+        guard !bad else {
+            throw ManifestError(
+                "corrupt", "labels frame of file \(file) has a packed byte of \(limit) or more (radix \(radix))", at: at)
+        }
+        var r = ByteReader(raw, offset: packed)
+        var checkpoints: [Int64] = []
+        checkpoints.reserveCapacity(checkpointCount)
+        var locator: Int64 = 0
+        do {
+            for _ in 0..<checkpointCount {
+                let d = try r.readVarint()
+                guard d <= UInt64(Int64.max - locator) else { throw ByteReaderError.truncated(offset: r.offset) }
+                locator += Int64(d)
+                checkpoints.append(locator)
+            }
+        } catch {
+            throw ManifestError("corrupt", "labels frame of file \(file) has malformed checkpoints", at: at)
+        }
+        guard r.offset == raw.count else {
+            throw ManifestError(
+                "corrupt", "labels frame of file \(file) has \(raw.count - r.offset) bytes after its checkpoints", at: at)
+        }
+        return FileLabels(labels: labels, checkpoints: checkpoints, interval: g)
     }
 }
 

@@ -746,7 +746,7 @@ public final class RankFileReader {
                 let fileDelta = try fields.signed(2)
                 guard abs(fileDelta) < 1 << 40 else { throw corrupt(b) }
                 let file = prev.file + Int(fileDelta)
-                if let fl = labels?.labels(file: file) {
+                if let fl = try labels?.labels(file: file) {
                     let member = try fields.varint(3)
                     let count = try fields.varint(4)
                     guard component <= LabelTableFormat.maxComponent, member < UInt64(fl.rowCount), count >= 1,

@@ -298,7 +298,8 @@ public final class ReplayReader {
                 jobOf[i] = jobs.count
                 jobs.append(
                     .jsonl(
-                        entry: e, reader: r, textField: fileTextFields[e.file], labels: rankFile.labels?.labels(file: e.file)))
+                        entry: e, reader: r, textField: fileTextFields[e.file],
+                        labels: (try? rankFile.labels?.labels(file: e.file)) ?? nil))
             }
         }
         stepReader.submit(step: k, jobs, jobOf: jobOf)
@@ -352,7 +353,8 @@ public final class ReplayReader {
         var failure: ReplayError?
         do {
             try context.jsonl.append(
-                entry: e, reader: reader, textField: fileTextFields[e.file], labels: rankFile.labels?.labels(file: e.file),
+                entry: e, reader: reader, textField: fileTextFields[e.file],
+                labels: (try? rankFile.labels?.labels(file: e.file)) ?? nil,
                 to: &entryBytes, ends: &entryEnds)
         } catch {
             failure = error
