@@ -26,6 +26,14 @@ say "mixtera replay: the first 3 samples of rank 0, step 0"
 say "determinism: a second build is byte-identical"
 "$BIN" build-manifest --catalog "$OUT/catalog.sqlite" --spec fixtures/specs/build.yaml --out "$OUT/manifest2" --quiet
 if diff -r "$OUT/manifest" "$OUT/manifest2" >/dev/null; then echo "identical: $(ls "$OUT/manifest" | tr '\n' ' ')"; else echo "MANIFESTS DIFFER"; exit 1; fi
+say "format 1.2: the same plan with a label table (labels.bin) reads the same samples"
+"$BIN" build-manifest --catalog "$OUT/catalog.sqlite" --spec fixtures/specs/build.yaml --out "$OUT/manifest-labels" --labels always \
+  | tail -n 1
+if cmp -s <("$BIN" replay --manifest "$OUT/manifest" --rank 2) <("$BIN" replay --manifest "$OUT/manifest-labels" --rank 2); then
+  echo "rank 2 replays identically from both"
+else
+  echo "REPLAYS DIFFER"; exit 1
+fi
 say "the same flow over Parquet (pyarrow, duckdb) and WebDataset tars (webdataset TarWriter, tarfile)"
 "$BIN" scan --spec fixtures/specs/datasets-parquet.yaml --catalog "$OUT/formats.sqlite" --quiet
 "$BIN" scan --spec fixtures/specs/datasets-wds.yaml --catalog "$OUT/formats.sqlite"
