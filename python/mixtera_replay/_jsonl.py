@@ -39,6 +39,36 @@ def _records(buf, pos: int, count: int, path: str, ended: str):
     return out
 
 
+def _selected(buf, pos: int, skips, path: str, ended: str):
+    """The records of a sparse or label entry from byte `pos` of `buf`: a record, then for each of `skips` that many
+    records passed over and the next one kept (`len(skips) + 1` records). Passed-over records are found, not copied."""
+    out = []
+    append = out.append
+    find = buf.find
+    end = len(buf)
+    want = len(skips) + 1
+    drop = 0
+    while True:
+        if pos >= end:
+            raise RecordError(ended, path, pos, kind="truncated")
+        nl = find(b"\n", pos)
+        stop = end if nl < 0 else nl
+        if drop:
+            if stop > pos and (buf[pos] not in _BLANK or not _is_blank(buf[pos:stop])):
+                drop -= 1
+            pos = stop + 1
+            continue
+        line = buf[pos:stop]
+        pos = stop + 1
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if line and (line[0] not in _BLANK or not _is_blank(line)):
+            append(line)
+            if len(out) == want:
+                return out
+            drop = skips[len(out) - 1]
+
+
 def _skip(buf, pos: int, n: int, path: str, ended: str) -> int:
     """The byte position after the next `n` records of `buf` from `pos`: `_records` without building the lines
     (label entries drop the records between their checkpoint and their first row, docs/manifest-format.md §3.3)."""
@@ -167,6 +197,20 @@ class PlainReader:
         got = sum(len(x) for x in out) + len(out)
         self.avg = (self.avg * 7 + got // len(out)) >> 3 if out else self.avg
         return out
+
+    def read_selected(self, offset: int, skips, lead: int = 0):
+        """The records of a sparse or label entry: from byte `offset`, after `lead` records (negative: before, as
+        in `read`), a record, then for each of `skips` that many records dropped and the next kept. Needs
+        `backward` (a mapping); the records dropped are found but not copied."""
+        m = self.map
+        if lead > 0:
+            offset = _skip(m, offset, lead, self.path, "file ended before row; it changed since the manifest was built")
+        elif lead < 0:
+            offset = _back(m, offset, -lead)
+            if offset < 0:
+                raise RecordError("file starts before row; it changed since the manifest was built", self.path, 0,
+                                  kind="truncated")
+        return _selected(m, offset, skips, self.path, "file ended before row; it changed since the manifest was built")
 
     def _read_mapped(self, m, offset: int, count: int):
         """`read` from the mapping: the same records, blank lines skipped, a final line without terminator."""
@@ -313,6 +357,21 @@ class StreamReader:
             self.buf = self.buf[pos:]
             self.buf_start += pos
         return out
+
+    def read_selected(self, offset: int, skips, lead: int = 0):
+        """`PlainReader.read_selected` on the decompressed stream kept in memory (needs `backward`)."""
+        buf = self.buf
+        if offset > len(buf):
+            raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
+                              kind="truncated")
+        if lead > 0:
+            offset = _skip(buf, offset, lead, self.path, "stream ended before the requested records; the file changed")
+        elif lead < 0:
+            offset = _back(buf, offset, -lead)
+            if offset < 0:
+                raise RecordError("stream starts before the requested record; the file changed", self.path, 0,
+                                  kind="truncated")
+        return _selected(buf, offset, skips, self.path, "stream ended before the requested records; the file changed")
 
     def _read_mem(self, offset: int, count: int, lead: int = 0):
         buf = self.buf

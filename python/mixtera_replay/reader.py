@@ -266,8 +266,19 @@ class ManifestReader:
                 if lead > half_g and r.backward:
                     # Past the middle of its checkpoint interval: from the next checkpoint, scan back.
                     loc, lead = self._back_from(fi, row, loc, lead)
-                run = r.read(loc, span, lead)
-                if not skips:
+                if skips and r.backward:
+                    # Mapped or in memory: only the kept records are copied.
+                    lines = r.read_selected(loc, skips, lead)
+                    rows = [row]
+                    for sk in skips:
+                        rows.append(rows[-1] + 1 + sk)
+                    row = rows
+                    run = None
+                else:
+                    run = r.read(loc, span, lead)
+                if run is None:
+                    pass
+                elif not skips:
                     lines = run
                 else:
                     lines = []
