@@ -97,6 +97,19 @@ import Testing
     }
 }
 
+/// Multi-part frames: one frame with a block boundary per part, the concatenation back on decompression.
+@Suite struct ZstdPartsTests {
+    @Test func partsRoundTripAsOneFrame() throws {
+        var rng = SplitMix64(seed: TestSupport.seed)
+        for sizes in [[0], [5], [1, 1], [200_000, 7], [3, 0, 65_536, 131_073]] {
+            let parts = sizes.map { n in (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.nextBelow(7)) } }
+            let frame = Zstd.compress(parts: parts)
+            #expect(try Zstd.decompress(frame, maxSize: 1 << 20) == parts.flatMap { $0 })
+            #expect(Zstd.compress(parts: parts) == frame, "deterministic")
+        }
+    }
+}
+
 @Suite struct JSONTests {
     @Test func serializesDeterministicallyWithOrderedKeys() {
         let j = JSON.object([("b", .int(1)), ("a", .array([.string("x\n\"y\u{1}"), .double(0.5), .null, .bool(true)]))])

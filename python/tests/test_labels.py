@@ -371,7 +371,7 @@ def test_golden_example_entries():
     h = read_header(GOLDEN)
     with open(os.path.join(GOLDEN, "labels.bin"), "rb") as f:
         lb = f.read()
-    assert len(lb) == 104
+    assert len(lb) == 107
     assert xxh3_64(h.bytes) == int.from_bytes(bytes.fromhex("9bc623f1fc97c340"), "little")
     assert xxh3_64(lb[:40]) == int.from_bytes(bytes.fromhex("4d49efc35a85d1c9"), "little")
     want = {
