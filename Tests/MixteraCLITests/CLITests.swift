@@ -1,4 +1,5 @@
 import Foundation
+import MixteraCore
 import MixteraTestSupport
 import Testing
 
@@ -152,6 +153,42 @@ import Testing
         let r = try TestSupport.run(["scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite"])
         #expect(r.status == 75)
         #expect(r.stderr.contains("catalog is locked by another mixtera process"))
+    }
+
+    /// `--labels`: always writes format 1.2 with the same samples, never writes 1.0/1.1, and always on a plan that
+    /// cannot have a label table, or a bad value, is a usage error (exit 64).
+    @Test func labelsOption() throws {
+        let dir = TestSupport.temporaryDirectory("cli-labels")
+        #expect(
+            try TestSupport.run(["scan", "--spec", "fixtures/specs/datasets.yaml", "--catalog", dir + "/c.sqlite", "--quiet"])
+                .status == 0)
+        func build(_ spec: String, _ out: String, _ labels: String) throws -> TestSupport.RunResult {
+            try TestSupport.run([
+                "build-manifest", "--catalog", dir + "/c.sqlite", "--spec", spec, "--out", dir + "/" + out, "--labels", labels,
+                "--json",
+            ])
+        }
+        let always = try build("fixtures/specs/build.yaml", "a", "always")
+        #expect(always.status == 0 && always.stdout.contains("\"format_version\": \"1.2\""), "\(always.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/a/labels.bin"))
+        let never = try build("fixtures/specs/build.yaml", "n", "never")
+        #expect(never.status == 0 && never.stdout.contains("\"format_version\": \"1.0\""))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/n/labels.bin"))
+        for rank in 0..<4 {
+            let a = try TestSupport.run(["replay", "--manifest", dir + "/a", "--rank", "\(rank)"])
+            let n = try TestSupport.run(["replay", "--manifest", dir + "/n", "--rank", "\(rank)"])
+            #expect(a.status == 0 && a.stdout == n.stdout && !a.stdout.isEmpty)
+        }
+        #expect(try TestSupport.run(["verify", "--manifest", dir + "/a"]).status == 0)
+        let samples = String(decoding: try FileSystem.readAll("fixtures/specs/build.yaml"), as: UTF8.self)
+            .replacingOccurrences(of: "shuffle: blocks, block_size: 8", with: "shuffle: samples")
+        TestSupport.write(samples, to: dir + "/samples.yaml")
+        let refused = try build(dir + "/samples.yaml", "s", "always")
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains(#""kind":"labels-unavailable""#), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/s"))
+        let bad = try build("fixtures/specs/build.yaml", "b", "sometimes")
+        #expect(bad.status == 64 && bad.stderr.contains("--labels must be auto, always or never"), "\(bad.stderr)")
     }
 
     @Test(arguments: ["scan", "build-manifest", "explain", "replay", "which", "verify", "catalog", "diff", "report", "reweight"])
