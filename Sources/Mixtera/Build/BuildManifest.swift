@@ -189,32 +189,32 @@ public enum Build {
                 at: nil, category: .usage)
         }
         let labelCandidate = out != nil && options.labels != .never && labelAllowed
-        var plan = try planner.finish(
-            startStep: continuation?.atStep ?? 0, consumed: consumedFilter, labels: labelCandidate)
+        var plan = try planner.finish(startStep: continuation?.atStep ?? 0, consumed: consumedFilter)
         let componentOffset = continuation?.components.count ?? 0
         let sampleSpace = planner.space
-        var labelTable: LabelTable?
+        // The label table: built from the component streams' member lists (catalog order), one file at a time, and
+        // kept compressed; the entries name members by their index in those lists.
+        var labelTable: EntryLabels?
         var labelEncoder: LabelTableEncoder?
-        if let sampleLabels = planner.sampleLabels {
-            let expected: Int
-            switch spec.training.steps {
-            case .fixed(let n): expected = n * spec.training.globalBatch
-            case .untilExhausted: expected = planner.selectedTotal
+        if labelCandidate, plan.summaries.count <= LabelTableFormat.maxComponent + 1 {
+            let members = plan.summaries.indices.compactMap { plan.members($0) }
+            if members.count == plan.summaries.count {
+                let expected: Int
+                switch spec.training.steps {
+                case .fixed(let n): expected = n * spec.training.globalBatch
+                case .untilExhausted: expected = planner.selectedTotal
+                }
+                let e = Self.labelEncoder(
+                    members: members, radix: plan.summaries.count + 1, bases: sampleSpace.bases, files: files,
+                    locators: locators)
+                // Labels cost bytes per catalog row, entries per planned sample: use them while the table costs at
+                // most half a byte per planned sample (deterministic: it depends on the catalog and the spec only).
+                if !e.files.isEmpty && (options.labels == .always || 2 * e.byteCount <= expected) {
+                    labelEncoder = e
+                    labelTable = EntryLabels(members: members, labelled: e.files, fileCount: files.count)
+                }
             }
-            let t = Self.labelTable(
-                sampleLabels, radix: plan.summaries.count + 1, bases: sampleSpace.bases, files: files, locators: locators)
-            let e = LabelTable.encoder(t)
-            // Labels cost bytes per catalog row, entries per planned sample: use them while the table costs at most
-            // half a byte per planned sample (deterministic: it depends on the catalog and the spec only).
-            if !t.labelledFiles.isEmpty && (options.labels == .always || 2 * e.byteCount <= expected) {
-                labelTable = t
-                labelEncoder = e
-            }
-            planner.sampleLabels = nil
         }
-        // Per file, its labels (for the entry loop: no lookups).
-        let labelsByFile: [FileLabels?] =
-            labelTable.map { t in files.indices.map { (try? t.labels(file: $0)) ?? nil } } ?? []
         if options.labels == .always && out != nil && labelTable == nil {
             throw PlanError(
                 "labels-unavailable",
@@ -280,7 +280,7 @@ public enum Build {
                 for step in pending {
                     appendEntries(
                         RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
-                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelsByFile, scratch: &scratch,
+                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelTable, scratch: &scratch,
                         to: &writers[rank - wr.lowerBound])
                 }
                 // The plan has ended: this rank's last block need not wait for the others'.
@@ -371,21 +371,60 @@ public enum Build {
         return report
     }
 
-    /// The label table of a build: every JSONL file whose records are all in the catalog (`LocatorTable.simple`)
-    /// and which some component selects from, with its samples' labels and the locator of every 64th row.
-    static func labelTable(
-        _ sampleLabels: [UInt8], radix: Int, bases: [UInt32], files: [ManifestFile], locators: LocatorTable
-    ) -> LabelTable {
+    /// The label table of a build, compressed: every JSONL file whose records are all in the catalog
+    /// (`LocatorTable.simple`) and which some component selects from, its rows labelled with the component whose
+    /// `members` (ascending sample refs) hold them, and the locator of every 64th row. One file's labels are in
+    /// memory at a time.
+    static func labelEncoder(
+        members: [[SampleRef]], radix: Int, bases: [UInt32], files: [ManifestFile], locators: LocatorTable
+    ) -> LabelTableEncoder {
         let g = LabelTableFormat.interval
-        var labelled: [(file: Int, labels: FileLabels)] = []
+        var encoder = LabelTableEncoder(interval: g, radix: radix)
+        var labels: [UInt8] = []
         for f in files.indices where locators.simple[f] != 0 && files[f].format == "jsonl" {
-            let lo = Int(bases[f])
-            let hi = Int(bases[f + 1])
-            guard sampleLabels[lo..<hi].contains(where: { $0 != 0 }) else { continue }
-            let checkpoints = stride(from: lo, to: hi, by: g).map { locators[$0] }
-            labelled.append((f, FileLabels(labels: Array(sampleLabels[lo..<hi]), checkpoints: checkpoints, interval: g)))
+            let lo = bases[f]
+            let hi = bases[f + 1]
+            guard hi > lo else { continue }
+            labels.removeAll(keepingCapacity: true)
+            labels.append(contentsOf: repeatElement(0, count: Int(hi - lo)))
+            var any = false
+            for (c, m) in members.enumerated() {
+                var i = lowerBound(m, lo)
+                while i < m.count && m[i] < hi {
+                    labels[Int(m[i] - lo)] = UInt8(c + 1)
+                    i += 1
+                    any = true
+                }
+            }
+            guard any else { continue }
+            let checkpoints = stride(from: Int(lo), to: Int(hi), by: g).map { locators[$0] }
+            labels.withUnsafeBufferPointer { encoder.add(file: f, labels: $0, checkpoints: checkpoints) }
         }
-        return LabelTable(interval: g, radix: radix, fileCount: files.count, files: labelled)
+        return encoder
+    }
+
+    /// The first index of ascending `a` whose value is ≥ `x`.
+    @inline(__always) static func lowerBound(_ a: [SampleRef], _ x: SampleRef) -> Int {
+        var lo = 0
+        var hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if a[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// What label entries are written from: per component its members (ascending sample refs, the order labels
+    /// number them in), and which files are labelled.
+    struct EntryLabels {
+        let members: [[SampleRef]]
+        let labelled: [Bool]
+        init(members: [[SampleRef]], labelled: [Int], fileCount: Int) {
+            self.members = members
+            var l = [Bool](repeating: false, count: fileCount)
+            for f in labelled { l[f] = true }
+            self.labelled = l
+        }
     }
 
     /// Returns free heap pages to the system (glibc keeps them otherwise, and later large allocations are
@@ -559,7 +598,7 @@ public enum Build {
     /// file (`LocatorTable.follows`). `bases` are the sample space's file bases (`SampleSpace.bases`).
     static func appendEntries(
         _ chunks: [(component: Int, refs: ArraySlice<SampleRef>)], locators: LocatorTable, bases: [UInt32],
-        componentOffset: Int = 0, sparse: Bool = false, labels: [FileLabels?] = [], scratch: inout EntryScratch,
+        componentOffset: Int = 0, sparse: Bool = false, labels: EntryLabels? = nil, scratch: inout EntryScratch,
         to writer: inout RankFileWriter
     ) {
         for (c, chunk) in chunks {
@@ -581,27 +620,21 @@ public enum Build {
                 let base = bases[f]
                 let fileEnd = bases[f + 1]  // refs of file f are base ..< fileEnd
                 let r = Int64(first - base)
-                if f < labels.count, let fl = labels[f] {
-                    // A label entry: the run of samples that are consecutive rows labelled c + 1 (no row with that
-                    // label lies between two of them).
-                    let label = UInt8(c + 1)
+                if let labels, labels.labelled[f] {
+                    // A label entry: the run of samples that are consecutive members of component c (no member of c
+                    // lies between two of them); its member index counts c's members in the file before it.
+                    let m = labels.members[c]
+                    var at = lowerBound(m, first)
+                    precondition(at < m.count && m[at] == first, "a planned sample is not a member of its component")
+                    let member = at - lowerBound(m, base)
                     var j = i + 1
-                    var prevRow = Int(r)
-                    fl.labels.withUnsafeBufferPointer { p in
-                        while j < n {
-                            let ref = scratch.sorted[j]
-                            guard ref < fileEnd else { break }
-                            let row = Int(ref - base)
-                            guard row > prevRow else { break }
-                            var k = prevRow + 1
-                            while k < row && p[k] != label { k += 1 }
-                            guard k == row else { break }
-                            prevRow = row
-                            j += 1
-                        }
+                    while j < n {
+                        let ref = scratch.sorted[j]
+                        guard ref < fileEnd, at + 1 < m.count, m[at + 1] == ref else { break }
+                        at += 1
+                        j += 1
                     }
-                    writer.appendLabelEntry(
-                        component: c + componentOffset, file: f, member: fl.rank(label, before: Int(r)), count: j - i)
+                    writer.appendLabelEntry(component: c + componentOffset, file: f, member: member, count: j - i)
                     i = j
                     continue
                 }

@@ -34,6 +34,37 @@ public enum LabelTableFormat {
     /// do worse than 3 (they spend bytes on short matches); 19 gains under 0.5 % at 100 times the time.
     static let level: Int32 = 3
 
+    /// Labels packed `perByte(radix:)` to a byte, the first in the lowest digit (§3.3).
+    public static func pack(_ labels: UnsafeBufferPointer<UInt8>, radix: Int) -> [UInt8] {
+        let per = perByte(radix: radix)
+        var out = [UInt8](repeating: 0, count: (labels.count + per - 1) / per)
+        var i = 0
+        var j = 0
+        while i < labels.count {
+            var v = 0
+            var m = 1
+            for t in 0..<per where i + t < labels.count {
+                v += Int(labels[i + t]) * m
+                m *= radix
+            }
+            out[j] = UInt8(v)
+            j += 1
+            i += per
+        }
+        return out
+    }
+
+    /// Checkpoints as varint deltas (§3.3).
+    public static func deltas(_ checkpoints: [Int64]) -> [UInt8] {
+        var w = ByteWriter(capacity: 3 * checkpoints.count)
+        var prev: Int64 = 0
+        for x in checkpoints {
+            w.writeVarint(UInt64(x - prev))
+            prev = x
+        }
+        return w.bytes
+    }
+
     /// Labels per packed byte for radix `n`: the largest p with n^p ≤ 256.
     public static func perByte(radix n: Int) -> Int {
         var p = 1
@@ -50,7 +81,9 @@ public enum LabelTableFormat {
 
 /// One file's labels (`component + 1` per row, 0 for none) and checkpoints, with rank and select by label.
 public final class FileLabels: Sendable {
-    public let labels: [UInt8]
+    /// One label per row (a slice: a writer's table shares one array over all files; use 0-based offsets from
+    /// `startIndex`, or the buffer).
+    public let labels: ArraySlice<UInt8>
     /// Locator of rows 0, g, 2g, …
     public let checkpoints: [Int64]
     public let interval: Int
@@ -59,7 +92,11 @@ public final class FileLabels: Sendable {
     private let width: Int
     static let groupShift = 9
 
-    public init(labels: [UInt8], checkpoints: [Int64], interval: Int) {
+    public convenience init(labels: [UInt8], checkpoints: [Int64], interval: Int) {
+        self.init(labels: labels[...], checkpoints: checkpoints, interval: interval)
+    }
+
+    public init(labels: ArraySlice<UInt8>, checkpoints: [Int64], interval: Int) {
         self.labels = labels
         self.checkpoints = checkpoints
         self.interval = interval
@@ -150,26 +187,7 @@ public final class FileLabels: Sendable {
 
     /// The raw frame in its two parts: labels packed in base `radix`, then checkpoint deltas as varints.
     func rawParts(radix: Int) -> [[UInt8]] {
-        let per = LabelTableFormat.perByte(radix: radix)
-        var w = ByteWriter(capacity: labels.count / per + 1)
-        var i = 0
-        while i < labels.count {
-            var v = 0
-            var m = 1
-            for t in 0..<per where i + t < labels.count {
-                v += Int(labels[i + t]) * m
-                m *= radix
-            }
-            w.writeUInt8(UInt8(v))
-            i += per
-        }
-        var c = ByteWriter(capacity: 3 * checkpoints.count)
-        var prev: Int64 = 0
-        for x in checkpoints {
-            c.writeVarint(UInt64(x - prev))
-            prev = x
-        }
-        return [w.bytes, c.bytes]
+        [labels.withUnsafeBufferPointer { LabelTableFormat.pack($0, radix: radix) }, LabelTableFormat.deltas(checkpoints)]
     }
 }
 
@@ -432,6 +450,14 @@ public struct LabelTableEncoder: Sendable {
         self.interval = interval
         self.radix = radix
     }
+
+    /// Adds a file's frame from its labels (one per row) and checkpoints (the locator of every `interval`-th row).
+    public mutating func add(file: Int, labels: UnsafeBufferPointer<UInt8>, checkpoints: [Int64]) {
+        add(file: file, parts: [LabelTableFormat.pack(labels, radix: radix), LabelTableFormat.deltas(checkpoints)])
+    }
+
+    /// The labelled files so far, ascending.
+    public var files: [Int] { entries.map(\.file) }
 
     /// Adds a file's frame: its packed labels and its checkpoints, each in zstd blocks of their own (their bytes
     /// follow different statistics; one entropy table for both costs about 7 % more on the bench's manifests).

@@ -57,9 +57,6 @@ public final class Planner {
     private(set) public var scannedTotal = 0
     /// Global sample numbering of the files added so far (catalog order).
     private(set) public var space = SampleSpace()
-    /// Per sample of `space`: 1 + the index of the component that selected it, 0 when none did. Set by
-    /// `finish(labels: true)` when there are at most 254 components (manifest label tables, format 1.2).
-    public var sampleLabels: [UInt8]?
     private var sortValues: [[Double]]? = nil
     private let sortProperty: Int?
 
@@ -542,10 +539,7 @@ public final class Planner {
     /// - Parameters:
     ///   - startStep: the first step to plan (a continuation starts at its `--at-step`).
     ///   - consumed: samples already used before `startStep`; every component's first epoch skips them.
-    ///   - labels: also compute `sampleLabels` (when there are at most 254 components).
-    public func finish(
-        startStep: Int = 0, consumed: (@Sendable (SampleRef) -> Bool)? = nil, labels: Bool = false
-    ) throws(PlanError) -> StepPlan {
+    public func finish(startStep: Int = 0, consumed: (@Sendable (SampleRef) -> Bool)? = nil) throws(PlanError) -> StepPlan {
         var warnings: [String] = []
         if sampleCodesActive && !sampleCodes.isEmpty {
             let codes = sampleCodes
@@ -602,16 +596,6 @@ public final class Planner {
             }
         }
         let weights = try scheduleWeights()
-        if labels && components.count <= 254 {
-            // Components are disjoint (a sample goes to the first whose filter holds), so one byte per sample says
-            // which one selected it.
-            var l = [UInt8](repeating: 0, count: Int(space.bases.last ?? 0))
-            for (i, sel) in selections.enumerated() {
-                let v = UInt8(i + 1)
-                for ref in sel { l[Int(ref)] = v }
-            }
-            sampleLabels = l
-        }
         // Each selection moves into its stream (no copy: the first epoch's shuffle permutes it in place).
         var streams: [ComponentStream] = []
         streams.reserveCapacity(components.count)

@@ -51,6 +51,10 @@ public struct StepPlan: Sendable {
     let maxSteps: Int?
     let weights: WeightSchedule
     var streams: [ComponentStream]
+
+    /// Component `c`'s selected samples in the order its stream numbers them — catalog order (ascending) unless
+    /// `sort_by` — or nil with `shuffle: samples`, whose stream reshuffles them. Shares the stream's storage.
+    public func members(_ c: Int) -> [SampleRef]? { streams[c].mode == .samples ? nil : streams[c].order }
     private var step = 0
     private var finished = false
     private var cachedCounts: [Int] = []
