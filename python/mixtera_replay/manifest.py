@@ -163,7 +163,7 @@ LABELS_MAGIC = b"MXTRLABL"
 _LFIXED = struct.Struct("<8sHHIIIIIQQ")
 _LDIR = struct.Struct("<IIQQQ")
 #: decoded label frames a LabelTable keeps (least recently used out first), counted in rows
-LABEL_CACHE_ROWS = int(os.environ.get("MIXTERA_LABEL_CACHE_ROWS", 1 << 26))
+LABEL_CACHE_ROWS = int(os.environ.get("MIXTERA_LABEL_CACHE_ROWS", 1 << 24))
 
 
 def labels_per_byte(radix: int) -> int:
