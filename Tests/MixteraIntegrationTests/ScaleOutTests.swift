@@ -107,6 +107,60 @@ func python(_ script: String, _ args: String...) throws -> String {
 }
 
 @Suite(.serialized) struct ScaleOutTests {
+    /// The same files created in another order (so listed in another order on file systems that list by creation),
+    /// under another root: identical catalog fingerprint, and rank files and label table identical but for the hash
+    /// of the header.json they belong to.
+    @Test func fileListingOrderDoesNotMatter() throws {
+        let corpus = GeneratedCorpus(files: 9)
+        let copy = TestSupport.temporaryDirectory("corpus-reordered")
+        var rng = SplitMix64(seed: TestSupport.seed &+ 99)
+        var paths: [String] = []
+        for ds in ["zeta", "alpha"] {
+            for p in try FileManager.default.subpathsOfDirectory(atPath: corpus.dir + "/" + ds) where p.hasSuffix(".jsonl") {
+                paths.append(ds + "/" + p)
+            }
+        }
+        paths.sort()
+        rng.shuffle(&paths)
+        for p in paths {
+            try FileManager.default.createDirectory(
+                atPath: copy + "/" + (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: corpus.dir + "/" + p, toPath: copy + "/" + p)
+        }
+        let spec = try String(contentsOfFile: corpus.spec, encoding: .utf8).replacingOccurrences(of: corpus.dir, with: copy)
+        TestSupport.write(spec, to: copy + "/datasets.yaml")
+        let build = try String(contentsOfFile: corpus.build, encoding: .utf8)
+            .replacingOccurrences(of: "shuffle: samples", with: "shuffle: blocks, block_size: 4")
+        TestSupport.write(build, to: copy + "/build.yaml")
+        var fingerprints: [String] = []
+        var manifests: [[String: Data]] = []
+        for (root, jobs) in [(corpus.dir, "1"), (copy, "2")] {
+            let c = root + "/c.sqlite"
+            #expect(
+                try TestSupport.run(["scan", "--spec", root + "/datasets.yaml", "--catalog", c, "--jobs", jobs, "--quiet"])
+                    .status == 0)
+            let stats = try TestSupport.run(["catalog", "stats", "--catalog", c, "--json"]).stdout
+            fingerprints.append(stats.split(separator: "\n").first { $0.contains("\"fingerprint\"") }.map(String.init) ?? "")
+            let b = try TestSupport.run([
+                "build-manifest", "--catalog", c, "--spec", copy + "/build.yaml", "--out", root + "/m", "--labels", "always",
+                "--quiet",
+            ])
+            #expect(b.status == 0, "\(b.stderr)")
+            // header.json differs (absolute roots, mtimes), so do the hashes that bind the other files to it: rank
+            // files' bytes 40..<48 and their header checksum 56..<64, labels.bin's 32..<48.
+            var files = TestSupport.directoryContents(root + "/m").filter { $0.key != "header.json" }
+            for (name, data) in files {
+                var b = [UInt8](data)
+                for i in name == "labels.bin" ? Array(32..<48) : Array(40..<48) + Array(56..<64) { b[i] = 0 }
+                files[name] = Data(b)
+            }
+            manifests.append(files)
+        }
+        #expect(!fingerprints[0].isEmpty && fingerprints[0] == fingerprints[1])
+        #expect(manifests[0].keys.contains("labels.bin") && manifests[0].count == 3)
+        #expect(manifests[0] == manifests[1])
+    }
+
     @Test func shardsScannedByNProcessesMergeIntoASingleScan() throws {
         let corpus = GeneratedCorpus(files: 14)
         let dir = TestSupport.temporaryDirectory("shards")
