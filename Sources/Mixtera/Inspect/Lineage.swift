@@ -46,7 +46,7 @@ public enum Lineage {
     /// Checks header and rank-file checksums (every block), entry bounds, and data files (size, mtime,
     /// fingerprint; `deep` rehashes every file). Returns one line per problem (empty: all good).
     public static func verify(manifestPath: String, deep: Bool, roots: [(old: String, new: String)] = []) throws -> (
-        problems: [String], files: Int, ranks: Int, steps: Int
+        problems: [String], files: Int, ranks: Int, steps: Int, labelledFiles: Int?
     ) {
         let m = try ManifestDirectory(path: manifestPath)
         let h = m.header
@@ -80,7 +80,15 @@ public enum Lineage {
             }
         }
         // The label table: every frame, including those of files no present rank reads.
-        do throws(ManifestError) { try m.labelTable()?.verifyAll() } catch { problems.append(error.description) }
+        var labelled: Int?
+        do throws(ManifestError) {
+            if let t = try m.labelTable() {
+                try t.verifyAll()
+                labelled = t.labelledFiles.count
+            }
+        } catch {
+            problems.append(error.description)
+        }
         if present > 0 {
             let reader = try ReplayReader(
                 manifestPath: manifestPath,
@@ -92,6 +100,6 @@ public enum Lineage {
                 do { try reader.verifyFile(i, mode: deep ? .deep : .fast) } catch { problems.append(error.description) }
             }
         }
-        return (problems, h.files.count, present, h.steps)
+        return (problems, h.files.count, present, h.steps, labelled)
     }
 }

@@ -129,12 +129,16 @@ struct VerifyCommand: ParsableCommand {
                 print(
                     JSON.object([
                         ("ok", .bool(r.problems.isEmpty)), ("ranks", .int(Int64(r.ranks))), ("files", .int(Int64(r.files))),
-                        ("steps", .int(Int64(r.steps))), ("problems", .array(r.problems.map { .string($0) })),
+                        ("steps", .int(Int64(r.steps))),
+                        ("label_table_files", r.labelledFiles.map { .int(Int64($0)) } ?? .null),
+                        ("problems", .array(r.problems.map { .string($0) })),
                     ]).serialized(pretty: true))
             } else {
                 for p in r.problems { Terminal.error(p) }
                 if r.problems.isEmpty && !output.quiet {
-                    print("ok: \(r.ranks) rank files, \(r.steps) steps, \(r.files) data files verified\(deep ? " (deep)" : "")")
+                    let labels = r.labelledFiles.map { " and a label table over \($0) files" } ?? ""
+                    print(
+                        "ok: \(r.ranks) rank files\(labels), \(r.steps) steps, \(r.files) data files verified\(deep ? " (deep)" : "")")
                 }
             }
             if !r.problems.isEmpty { throw ExitCode(65) }
