@@ -138,7 +138,8 @@ struct VerifyCommand: ParsableCommand {
                 if r.problems.isEmpty && !output.quiet {
                     let labels = r.labelledFiles.map { " and a label table over \($0) files" } ?? ""
                     print(
-                        "ok: \(r.ranks) rank files\(labels), \(r.steps) steps, \(r.files) data files verified\(deep ? " (deep)" : "")")
+                        "ok: \(r.ranks) rank files\(labels), \(r.steps) steps, \(r.files) data files verified\(deep ? " (deep)" : "")"
+                    )
                 }
             }
             if !r.problems.isEmpty { throw ExitCode(65) }
