@@ -33,7 +33,8 @@ final class JSONLReaderStore: @unchecked Sendable {
 
 /// What reading JSONL entries needs on one thread: its text extractors (they keep parse state).
 struct JSONLReplayContext {
-    private var extractors: [String: JSONTextExtractor] = [:]
+    /// By text path (a manifest has a few): mutated in place, so their parse buffers are never copied.
+    private var extractors: [(path: String, extractor: JSONTextExtractor)] = []
 
     /// Appends the samples of JSONL entry `e` to `bytes`, recording where each ends in `ends`; on an error, the
     /// samples before the failing record stay and nothing of it does. A sparse entry is read as one run of `span`
@@ -55,15 +56,15 @@ struct JSONLReplayContext {
                 lead = 0
             }
         }
-        var extractor: JSONTextExtractor?
+        var x = -1
         if let textField {
-            if let x = extractors[textField] {
-                extractor = x
+            if let i = extractors.firstIndex(where: { $0.path == textField }) {
+                x = i
             } else {
-                do { extractor = try JSONTextExtractor(path: textField) } catch { throw ReplayError(error) }
+                do { extractors.append((textField, try JSONTextExtractor(path: textField))) } catch { throw ReplayError(error) }
+                x = extractors.count - 1
             }
         }
-        defer { if let textField, let extractor { extractors[textField] = extractor } }
         let skips = e.skips
         var skipIndex = 0
         var toSkip = lead
@@ -80,8 +81,9 @@ struct JSONLReplayContext {
                     toSkip = Int(skips[skipIndex])
                     skipIndex += 1
                 }
-                if extractor != nil {
-                    try extractor!.appendJSONString(line, to: &bytes, location: DataLocation(path: path, byteOffset: at))
+                if x >= 0 {
+                    try extractors[x].extractor.appendJSONString(
+                        line, to: &bytes, location: DataLocation(path: path, byteOffset: at))
                 } else {
                     bytes.append(contentsOf: line)
                 }
