@@ -11,6 +11,10 @@ from . import _zstd
 from .errors import RecordError, UnsupportedFormatError
 
 _BLANK = frozenset(b" \t\r")
+_FILE_ENDED = "file ended before row; it changed since the manifest was built"
+_FILE_STARTS = "file starts before row; it changed since the manifest was built"
+_STREAM_ENDED = "stream ended before the requested records; the file changed"
+_STREAM_STARTS = "stream starts before the requested record; the file changed"
 
 
 def _is_blank(line: bytes) -> bool:
@@ -67,6 +71,18 @@ def _selected(buf, pos: int, skips, path: str, ended: str):
             if len(out) == want:
                 return out
             drop = skips[len(out) - 1]
+
+
+def _lead(buf, pos: int, lead: int, path: str, ended: str, started: str) -> int:
+    """Where an entry's first record starts: `lead` records after the record at byte `pos` of `buf`, or `-lead`
+    before it when `lead` is negative (a label entry read back from the next checkpoint)."""
+    if lead > 0:
+        return _skip(buf, pos, lead, path, ended)
+    if lead < 0:
+        pos = _back(buf, pos, -lead)
+        if pos < 0:
+            raise RecordError(started, path, 0, kind="truncated")
+    return pos
 
 
 def _skip(buf, pos: int, n: int, path: str, ended: str) -> int:
@@ -140,14 +156,7 @@ class PlainReader:
         `lead` records there first; a negative `lead` (only when `backward`) starts `-lead` records before it."""
         m = self.map
         if m is not None:
-            if lead > 0:
-                offset = _skip(m, offset, lead, self.path,
-                               "file ended before row; it changed since the manifest was built")
-            elif lead < 0:
-                offset = _back(m, offset, -lead)
-                if offset < 0:
-                    raise RecordError("file starts before row; it changed since the manifest was built", self.path, 0,
-                                      kind="truncated")
+            offset = _lead(m, offset, lead, self.path, _FILE_ENDED, _FILE_STARTS)
             return self._read_mapped(m, offset, count)
         if lead:
             return self.read(offset, lead + count)[lead:]
@@ -203,14 +212,7 @@ class PlainReader:
         in `read`), a record, then for each of `skips` that many records dropped and the next kept. Needs
         `backward` (a mapping); the records dropped are found but not copied."""
         m = self.map
-        if lead > 0:
-            offset = _skip(m, offset, lead, self.path, "file ended before row; it changed since the manifest was built")
-        elif lead < 0:
-            offset = _back(m, offset, -lead)
-            if offset < 0:
-                raise RecordError("file starts before row; it changed since the manifest was built", self.path, 0,
-                                  kind="truncated")
-        return _selected(m, offset, skips, self.path, "file ended before row; it changed since the manifest was built")
+        return _selected(m, _lead(m, offset, lead, self.path, _FILE_ENDED, _FILE_STARTS), skips, self.path, _FILE_ENDED)
 
     def _read_mapped(self, m, offset: int, count: int):
         """`read` from the mapping: the same records, blank lines skipped, a final line without terminator."""
@@ -364,13 +366,7 @@ class StreamReader:
         if offset > len(buf):
             raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
                               kind="truncated")
-        if lead > 0:
-            offset = _skip(buf, offset, lead, self.path, "stream ended before the requested records; the file changed")
-        elif lead < 0:
-            offset = _back(buf, offset, -lead)
-            if offset < 0:
-                raise RecordError("stream starts before the requested record; the file changed", self.path, 0,
-                                  kind="truncated")
+        offset = _lead(buf, offset, lead, self.path, _STREAM_ENDED, _STREAM_STARTS)
         return _selected(buf, offset, skips, self.path, "stream ended before the requested records; the file changed")
 
     def _read_mem(self, offset: int, count: int, lead: int = 0):
@@ -379,11 +375,5 @@ class StreamReader:
         if offset > n:
             raise RecordError("stream ended before the requested record; the file changed", self.path, offset,
                               kind="truncated")
-        if lead > 0:
-            offset = _skip(buf, offset, lead, self.path, "stream ended before the requested records; the file changed")
-        elif lead < 0:
-            offset = _back(buf, offset, -lead)
-            if offset < 0:
-                raise RecordError("stream starts before the requested record; the file changed", self.path, 0,
-                                  kind="truncated")
+        offset = _lead(buf, offset, lead, self.path, _STREAM_ENDED, _STREAM_STARTS)
         return _records(buf, offset, count, self.path, "stream ended before the requested records; the file changed")

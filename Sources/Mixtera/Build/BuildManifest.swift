@@ -194,7 +194,7 @@ public enum Build {
         let sampleSpace = planner.space
         // The label table: built from the component streams' member lists (catalog order), one file at a time, and
         // kept compressed; the entries name members by their index in those lists.
-        var labelTable: EntryLabels?
+        var entryLabels: EntryLabels?
         var labelEncoder: LabelTableEncoder?
         if labelCandidate, plan.summaries.count <= LabelTableFormat.maxComponent + 1 {
             let members = plan.summaries.indices.compactMap { plan.members($0) }
@@ -211,11 +211,11 @@ public enum Build {
                 // most half a byte per planned sample (deterministic: it depends on the catalog and the spec only).
                 if !e.files.isEmpty && (options.labels == .always || 2 * e.byteCount <= expected) {
                     labelEncoder = e
-                    labelTable = EntryLabels(members: members, labelled: e.files, fileCount: files.count)
+                    entryLabels = EntryLabels(members: members, labelled: e.files, fileCount: files.count)
                 }
             }
         }
-        if options.labels == .always && out != nil && labelTable == nil {
+        if options.labels == .always && out != nil && entryLabels == nil {
             throw PlanError(
                 "labels-unavailable",
                 "--labels always: no label table is possible (it needs at most 254 components and a selected plain or compressed JSONL file with no records lost to on_error: skip)",
@@ -243,7 +243,7 @@ public enum Build {
                 writers.append(
                     try mw.rankFileWriter(
                         rank: rank, dataParallel: d, samplesPerStep: b, sparseEntries: sparseEntries,
-                        labelEntries: labelTable != nil, pipeline: pipeline))
+                        labelEntries: entryLabels != nil, pipeline: pipeline))
             }
         }
         if let continuation {
@@ -280,7 +280,7 @@ public enum Build {
                 for step in pending {
                     appendEntries(
                         RankSplit.chunks(step, dataParallel: d, rank: rank), locators: locators, bases: bases,
-                        componentOffset: componentOffset, sparse: sparseEntries, labels: labelTable, scratch: &scratch,
+                        componentOffset: componentOffset, sparse: sparseEntries, labels: entryLabels, scratch: &scratch,
                         to: &writers[rank - wr.lowerBound])
                 }
                 // The plan has ended: this rank's last block need not wait for the others'.

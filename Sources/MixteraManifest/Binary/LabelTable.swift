@@ -184,11 +184,6 @@ public final class FileLabels: Sendable {
     @inline(__always) public func start(row: Int) -> (locator: Int64, lead: Int) {
         (checkpoints[row / interval], row % interval)
     }
-
-    /// The raw frame in its two parts: labels packed in base `radix`, then checkpoint deltas as varints.
-    func rawParts(radix: Int) -> [[UInt8]] {
-        [labels.withUnsafeBufferPointer { LabelTableFormat.pack($0, radix: radix) }, LabelTableFormat.deltas(checkpoints)]
-    }
 }
 
 /// A manifest's label table: per labelled file, its `FileLabels`. Read from `labels.bin`, the fixed header and the
@@ -252,7 +247,7 @@ public final class LabelTable: Sendable {
         var e = LabelTableEncoder(interval: table.interval, radix: table.radix)
         for f in table.labelledFiles {
             let l = table.decoded.withLock { $0[f]! }
-            e.add(file: f, parts: l.rawParts(radix: table.radix))
+            l.labels.withUnsafeBufferPointer { e.add(file: f, labels: $0, checkpoints: l.checkpoints) }
         }
         return e
     }
@@ -451,20 +446,17 @@ public struct LabelTableEncoder: Sendable {
         self.radix = radix
     }
 
-    /// Adds a file's frame from its labels (one per row) and checkpoints (the locator of every `interval`-th row).
+    /// Adds a file's frame from its labels (one per row) and checkpoints (the locator of every `interval`-th row):
+    /// the packed labels and the checkpoint deltas in zstd blocks of their own (their bytes follow different
+    /// statistics; one entropy table for both costs about 7 % more on the bench's manifests).
     public mutating func add(file: Int, labels: UnsafeBufferPointer<UInt8>, checkpoints: [Int64]) {
-        add(file: file, parts: [LabelTableFormat.pack(labels, radix: radix), LabelTableFormat.deltas(checkpoints)])
+        precondition(entries.last.map { $0.file < file } ?? true, "labelled files must be added in increasing order")
+        let parts = [LabelTableFormat.pack(labels, radix: radix), LabelTableFormat.deltas(checkpoints)]
+        entries.append((file, Zstd.compress(parts: parts, level: LabelTableFormat.level), parts[0].count + parts[1].count))
     }
 
     /// The labelled files so far, ascending.
     public var files: [Int] { entries.map(\.file) }
-
-    /// Adds a file's frame: its packed labels and its checkpoints, each in zstd blocks of their own (their bytes
-    /// follow different statistics; one entropy table for both costs about 7 % more on the bench's manifests).
-    mutating func add(file: Int, parts: [[UInt8]]) {
-        precondition(entries.last.map { $0.file < file } ?? true, "labelled files must be added in increasing order")
-        entries.append((file, Zstd.compress(parts: parts, level: LabelTableFormat.level), parts.reduce(0) { $0 + $1.count }))
-    }
 
     /// The size of the encoded file in bytes.
     public var byteCount: Int {
